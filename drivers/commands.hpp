@@ -1,0 +1,15 @@
+// Subcommand registry of the numens executable: one file per subcommand, each adding itself to
+// the CLI11 app and returning the function that runs it after parsing.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace numens::drivers {
+
+using Runner = std::function<int()>;
+
+// Each registers its options on a new subcommand of `app` and returns what runs it.
+Runner add_mca_check(CLI::App& app);
+
+}  // namespace numens::drivers

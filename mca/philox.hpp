@@ -1,0 +1,43 @@
+// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11), the
+// counter-based generator behind every perturbation. Counter-based means a random word is a pure
+// function of (key, counter): no state to share between threads, so a result cannot depend on
+// which thread, block or rank computed it. Same header on host and device.
+#pragma once
+
+#include "mca/hd.hpp"
+
+namespace numens::mca {
+
+struct Philox4x32 {
+  struct Key {
+    uint32_t k0, k1;
+  };
+  struct Block {
+    uint32_t w[4];
+  };
+
+  // Random123's constants: multipliers from the paper, Weyl increments from the golden ratio and
+  // sqrt(3) - 1.
+  static constexpr uint32_t kM0 = 0xD2511F53u;
+  static constexpr uint32_t kM1 = 0xCD9E8D57u;
+  static constexpr uint32_t kW0 = 0x9E3779B9u;
+  static constexpr uint32_t kW1 = 0xBB67AE85u;
+  static constexpr int kRounds = 10;
+
+  NUMENS_HD static NUMENS_INLINE Block generate(Block c, Key k) {
+    for (int r = 0; r < kRounds; ++r) {
+      if (r > 0) {
+        k.k0 += kW0;
+        k.k1 += kW1;
+      }
+      const uint64_t p0 = uint64_t(kM0) * c.w[0];
+      const uint64_t p1 = uint64_t(kM1) * c.w[2];
+      const uint32_t hi0 = uint32_t(p0 >> 32), lo0 = uint32_t(p0);
+      const uint32_t hi1 = uint32_t(p1 >> 32), lo1 = uint32_t(p1);
+      c = Block{{hi1 ^ c.w[1] ^ k.k0, lo1, hi0 ^ c.w[3] ^ k.k1, lo0}};
+    }
+    return c;
+  }
+};
+
+}  // namespace numens::mca

@@ -1,0 +1,161 @@
+// Rounding an exact value x = (hi + lo) * 2^sc to a virtual precision t of binary32 or binary64
+// (MCA.md, "Definitions"). Everything is computed in binary64 with exact scalings (ldexp) and
+// floor, so the decision is exact: no noise is ever built by writing an exponent bit field, and no
+// integer noise is added to a bit pattern.
+//
+// Decision rule (shared by every code path, scalar, SIMD and CUDA, so that they agree bitwise):
+// with |x| = (fl + frac) * 2^k, frac in [0, 1), and u the draw's uniform integer of R bits
+// (R = 32 for binary32, 64 for binary64), round up in magnitude iff u < ceil(frac * 2^R).
+// The probability of rounding up is ceil(frac * 2^R) / 2^R: exact for frac on R bits, otherwise
+// high by less than 2^-R of the gap.
+#pragma once
+
+#include <cmath>
+
+#include "mca/exact.hpp"
+
+namespace numens::mca {
+
+template <class T>
+struct Format;
+template <>
+struct Format<float> {
+  static constexpr int p = 24;            // significand bits
+  static constexpr int emin_sub = -149;   // exponent of the smallest subnormal
+  static constexpr int rbits = 32;        // random bits per draw
+};
+template <>
+struct Format<double> {
+  static constexpr int p = 53;
+  static constexpr int emin_sub = -1074;
+  static constexpr int rbits = 64;
+};
+
+// Where |x| sits on the t-bit grid: |x| = (fl + frac) * 2^k with fl an integer, frac in [0, 1).
+struct GridPos {
+  double fl;
+  double frac;
+  int k;
+  bool neg;
+};
+
+// Requires x finite and nonzero (hi != 0).
+template <class T>
+NUMENS_HD inline GridPos grid_pos(Exact x, int t) {
+  const bool neg = x.hi < 0.0;
+  const double ah = neg ? -x.hi : x.hi;
+  const double al = neg ? -x.lo : x.lo;
+  int eh;
+  const double m = ::frexp(ah, &eh);  // ah = m 2^eh, m in [0.5, 1)
+  int e = eh - 1 + x.sc;              // e(x) = floor(log2 |x|)
+  if (m == 0.5 && al < 0.0) e -= 1;   // hi is a power of two and x lies just below it
+  int k = e - t + 1;
+  if (k < Format<T>::emin_sub) k = Format<T>::emin_sub;  // subnormal grid: fixed spacing
+  const double y = ::ldexp(ah, x.sc - k);
+  const double yl = ::ldexp(al, x.sc - k);
+  double fl = ::floor(y);
+  double frac = (y - fl) + yl;  // y - fl is exact; |yl| < ulp(y) / 2
+  if (frac < 0.0) {
+    fl -= 1.0;
+    frac += 1.0;
+  } else if (frac >= 1.0) {  // only when the remainder sits within 2^-53 of the upper neighbour
+    fl += 1.0;
+    frac = 0.0;
+  }
+  return {fl, frac, k, neg};
+}
+
+template <class T>
+NUMENS_HD NUMENS_INLINE T grid_value(const GridPos& g, bool up) {
+  const double mag = ::ldexp(g.fl + (up ? 1.0 : 0.0), g.k);  // exact; beyond range gives inf
+  return T(g.neg ? -mag : mag);
+}
+
+// ceil(frac * 2^32) and ceil(frac * 2^64) as integers, for the decision rule above.
+NUMENS_HD NUMENS_INLINE bool round_up(double frac, uint32_t u) {
+  return double(u) < ::ceil(frac * 0x1p32);
+}
+NUMENS_HD NUMENS_INLINE bool round_up(double frac, uint64_t u) {
+  const double thr = ::ceil(frac * 0x1p64);  // <= 2^64 - 2^11 since frac <= 1 - 2^-53
+  return u < uint64_t(thr);
+}
+
+// Round to nearest (ties to even) of the pair into T. hi is already RN(x) in binary64; rounding it
+// again to a coarser grid could round a tie the wrong way, so the pair is first folded into a
+// round-to-odd binary64 value (the last bit records "something below"), which rounds correctly to
+// any format at least two bits narrower.
+template <class T>
+NUMENS_HD inline T round_nearest(Exact x) {
+  if (sizeof(T) == sizeof(double) && x.sc == 0) return T(x.hi);
+  double h = x.hi;
+  if (x.lo != 0.0) {
+    uint64_t b = bits_of(h);
+    if ((b & 1) == 0) b += ((x.lo > 0.0) == (x.hi > 0.0)) ? 1 : uint64_t(-1);
+    h = double_from_bits(b);
+  }
+  return T(x.sc == 0 ? h : ::ldexp(h, x.sc));
+}
+
+// Uniform random draw of the width that matches T.
+template <class T>
+struct DrawWord;
+template <>
+struct DrawWord<float> {
+  using type = uint32_t;
+};
+template <>
+struct DrawWord<double> {
+  using type = uint64_t;
+};
+
+// xi - 1/2 with xi uniform on [0, 1), exactly, from the draw's bits (53 of them for binary64).
+NUMENS_HD NUMENS_INLINE double centered_uniform(uint32_t u) { return (double(u) - 0x1p31) * 0x1p-32; }
+NUMENS_HD NUMENS_INLINE double centered_uniform(uint64_t u) {
+  return (double(u >> 11) - 0x1p52) * 0x1p-53;
+}
+
+// SR_t(x): the upper t-bit neighbour with probability frac, else the lower.
+template <class T, class U>
+NUMENS_HD inline T stochastic_round(Exact x, int t, U u) {
+  if (x.hi == 0.0 || !detail::finite(x.hi)) return T(x.hi);
+  const GridPos g = grid_pos<T>(x, t);
+  return grid_value<T>(g, g.frac != 0.0 && round_up(g.frac, u));
+}
+
+// Up or down with probability 1/2 when x is not on the t-bit grid (Verrou's "random").
+template <class T, class U>
+NUMENS_HD inline T equal_round(Exact x, int t, U u) {
+  if (x.hi == 0.0 || !detail::finite(x.hi)) return T(x.hi);
+  const GridPos g = grid_pos<T>(x, t);
+  const U half = U(1) << (sizeof(U) * 8 - 1);
+  return grid_value<T>(g, g.frac != 0.0 && u < half);
+}
+
+// RN(x + 2^k (xi - 1/2)), k the exponent of ulp_t(x): "inexact" of MCA. With skip_exact (rr mode)
+// values on the t-bit grid are returned unperturbed.
+template <class T, class U>
+NUMENS_HD inline T inexact_round(Exact x, int t, U u, bool skip_exact) {
+  if (x.hi == 0.0 || !detail::finite(x.hi)) return T(x.hi);
+  const GridPos g = grid_pos<T>(x, t);
+  if (skip_exact && g.frac == 0.0) return grid_value<T>(g, false);
+  const double noise = ::ldexp(centered_uniform(u), g.k - x.sc);
+  const Exact s = detail::two_sum(x.hi, noise);
+  Exact r = detail::two_sum(s.hi, s.lo + x.lo);
+  r.sc = x.sc;
+  return round_nearest<T>(r);
+}
+
+// Input perturbation of pb and mca: a + ulp_t(a) (xi - 1/2), kept in binary64 for the operation.
+// Zero and special values are not perturbed.
+template <class T, class U>
+NUMENS_HD inline double inexact_input(T a, int t, U u) {
+  const double x = double(a);
+  if (x == 0.0 || !detail::finite(x)) return x;
+  int ea;
+  (void)::frexp(x, &ea);
+  int k = ea - t;  // e(a) - t + 1 with e(a) = ea - 1
+  if (k < Format<T>::emin_sub) k = Format<T>::emin_sub;
+  return x + ::ldexp(centered_uniform(u), k);
+}
+
+}  // namespace numens::mca

@@ -1,0 +1,71 @@
+// The random-number contract (MCA.md, "Random numbers and reproducibility").
+//
+// key     = (seed, member)                           one stream per ensemble member
+// counter = (element group, width, op site, draw, step)
+//
+//   word 0: element group, bits 0..31
+//   word 1: element group, bits 32..46 | width bit << 15 | op site << 16
+//   word 2: draw index (the n-th random value an element consumes at this site)
+//   word 3: step (training iteration, or any caller-chosen phase)
+//
+// One Philox block holds 128 random bits. A 32-bit draw (binary32 arithmetic) of element e uses
+// word (e & 3) of the block of group e >> 2; a 64-bit draw (binary64) uses words 2(e & 1), 2(e & 1)+1
+// of the block of group e >> 1. So four neighbouring float outputs (two double outputs) share one
+// Philox evaluation per draw: a SIMD kernel computing adjacent outputs pays one generator call per
+// four lanes, a scalar kernel recomputes the block and gets the same word. The width bit keeps 32-
+// and 64-bit draws of the same (element, draw) independent.
+#pragma once
+
+#include "mca/philox.hpp"
+
+namespace numens::mca {
+
+inline constexpr uint64_t kMaxElement32 = (uint64_t(1) << 49) - 1;  // group fits in 47 bits
+inline constexpr uint32_t kMaxSite = 0xFFFFu;
+
+struct Stream {
+  Philox4x32::Key key{0, 0};
+  uint32_t site = 0;  // op site: which operation of the program (layer x op kind x pass)
+  uint32_t step = 0;  // training step / phase
+
+  NUMENS_HD static Stream make(uint32_t seed, uint32_t member, uint32_t site = 0,
+                               uint32_t step = 0) {
+    return Stream{{seed, member}, site, step};
+  }
+  NUMENS_HD Stream at(uint32_t new_site, uint32_t new_step) const {
+    return Stream{key, new_site, new_step};
+  }
+
+  NUMENS_HD NUMENS_INLINE Philox4x32::Block block(uint64_t group, uint32_t width_bit,
+                                                  uint32_t draw) const {
+    const uint32_t w1 = uint32_t(group >> 32) & 0x7FFFu;
+    return Philox4x32::generate(
+        {{uint32_t(group), w1 | (width_bit << 15) | (site << 16), draw, step}}, key);
+  }
+
+  // 32 uniform bits for (element, draw).
+  NUMENS_HD NUMENS_INLINE uint32_t u32(uint64_t element, uint32_t draw) const {
+    return block(element >> 2, 0, draw).w[element & 3];
+  }
+  // 64 uniform bits for (element, draw).
+  NUMENS_HD NUMENS_INLINE uint64_t u64(uint64_t element, uint32_t draw) const {
+    const Philox4x32::Block b = block(element >> 1, 1, draw);
+    const int i = int(element & 1) * 2;
+    return (uint64_t(b.w[i]) << 32) | b.w[i + 1];
+  }
+};
+
+// A cursor over the draws of one element: each perturbed operation consumes the next draw index,
+// so a sequence of operations on one output element is reproducible by construction. A kernel
+// creates one per output element (or per element and reduction chunk) from indices, never from a
+// thread id.
+struct Draws {
+  Stream s;
+  uint64_t element;
+  uint32_t next = 0;
+
+  NUMENS_HD NUMENS_INLINE uint32_t take32() { return s.u32(element, next++); }
+  NUMENS_HD NUMENS_INLINE uint64_t take64() { return s.u64(element, next++); }
+};
+
+}  // namespace numens::mca
