@@ -56,7 +56,7 @@ Stats measure(const P& pol, const char* op, size_t n, int t) {
   if (o == "mul") mca::binary_n(pol, mca::BinaryOp::mul, a.data(), b.data(), out.data(), n);
   if (o == "div") mca::binary_n(pol, mca::BinaryOp::div, a.data(), b.data(), out.data(), n);
   if (o == "sqrt") mca::unary_n(pol, mca::UnaryOp::sqrt, pa.data(), out.data(), n);
-  if (o == "fma") mca::fma_n(pol, false, a.data(), b.data(), c.data(), out.data(), n);
+  if (o == "fma") mca::fma_n(pol, /*fused=*/true, a.data(), b.data(), c.data(), out.data(), n);
   Stats st;
   double s1 = 0, s2 = 0;
   size_t used = 0;

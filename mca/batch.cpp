@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace numens::mca {
 
 namespace {
@@ -51,17 +55,79 @@ inline float sr_f32_bits(double x, uint32_t u, int drop, bool& ok) {
   return float(double_from_bits(res | sign));
 }
 
+#if defined(__AVX2__)
+// Four elements of sr_f32_bits at once. Returns a 4-bit mask of the lanes that need the scalar
+// policy (outside the fast path's range, or a sum that binary64 could not hold exactly).
+template <bool kShiftLeft, bool kAdd>
+inline int sr_f32_avx2(const float* a, const float* b, const uint32_t* u, float* out, int drop) {
+  const __m256d x = _mm256_cvtps_pd(_mm_loadu_ps(a)), y = _mm256_cvtps_pd(_mm_loadu_ps(b));
+  __m256d s, exact;
+  if constexpr (kAdd) {
+    s = _mm256_add_pd(x, y);
+    const __m256d bb = _mm256_sub_pd(s, x);
+    const __m256d e = _mm256_add_pd(_mm256_sub_pd(x, _mm256_sub_pd(s, bb)), _mm256_sub_pd(y, bb));
+    exact = _mm256_cmp_pd(e, _mm256_setzero_pd(), _CMP_EQ_OQ);
+  } else {
+    s = _mm256_mul_pd(x, y);
+    exact = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+  }
+  const __m256i bits = _mm256_castpd_si256(s);
+  const __m256i sign = _mm256_and_si256(bits, _mm256_set1_epi64x(int64_t(0x8000000000000000ull)));
+  const __m256i mag = _mm256_xor_si256(bits, sign);
+  const __m256i biased = _mm256_srli_epi64(mag, 52);
+  const __m256i in_range =
+      _mm256_or_si256(_mm256_and_si256(_mm256_cmpgt_epi64(biased, _mm256_set1_epi64x(1023 - 127)),
+                                       _mm256_cmpgt_epi64(_mm256_set1_epi64x(1023 + 128), biased)),
+                      _mm256_cmpeq_epi64(mag, _mm256_setzero_si256()));
+  const __m256i mask = _mm256_set1_epi64x(int64_t((uint64_t(1) << drop) - 1));
+  const __m256i low = _mm256_and_si256(mag, mask);
+  __m256i thr;
+  if constexpr (kShiftLeft) {
+    thr = _mm256_sll_epi64(low, _mm_cvtsi32_si128(32 - drop));
+  } else {
+    const __m256i bias = _mm256_set1_epi64x(int64_t((uint64_t(1) << (drop - 32)) - 1));
+    thr = _mm256_srl_epi64(_mm256_add_epi64(low, bias), _mm_cvtsi32_si128(drop - 32));
+  }
+  const __m256i uu = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u)));
+  const __m256i up = _mm256_cmpgt_epi64(thr, uu);  // both < 2^33: the signed compare is exact
+  const __m256i one = _mm256_set1_epi64x(int64_t(uint64_t(1) << drop));
+  const __m256i res = _mm256_or_si256(
+      _mm256_add_epi64(_mm256_andnot_si256(mask, mag), _mm256_and_si256(up, one)), sign);
+  _mm_storeu_ps(out, _mm256_cvtpd_ps(_mm256_castsi256_pd(res)));
+  const __m256d ok = _mm256_and_pd(_mm256_castsi256_pd(in_range), exact);
+  return ~_mm256_movemask_pd(ok) & 0xF;
+}
+#endif
+
 template <bool kShiftLeft, bool kAdd>
 void sr_f32_chunk(const Sr& pol, const float* a, const float* b, float* out, size_t i0,
                   size_t i1, uint64_t e0) {
   alignas(64) uint32_t words[kChunk + 8];
-  alignas(64) uint8_t bad[kChunk];
+  alignas(64) uint8_t bad4[kChunk / 4];  // per four elements: lanes left to the scalar policy
   const uint64_t first = e0 + i0;
   const size_t off = size_t(first & 3), len = i1 - i0;
   philox_words32(pol.stream, first >> 2, 0, words, (off + len + 3) / 4);
   const int drop = 53 - pol.t32;
-  uint32_t any_bad = 0;
-  for (size_t i = 0; i < len; ++i) {
+  auto scalar = [&](size_t i) {
+    Draws d = pol.draws(first + i);
+    out[i0 + i] = kAdd ? pol.add(a[i0 + i], b[i0 + i], d) : pol.mul(a[i0 + i], b[i0 + i], d);
+  };
+  size_t i = 0;
+#if defined(__AVX2__)
+  int any_bad = 0;
+  for (; i + 4 <= len; i += 4) {
+    const int m = sr_f32_avx2<kShiftLeft, kAdd>(a + i0 + i, b + i0 + i, words + off + i,
+                                                out + i0 + i, drop);
+    bad4[i / 4] = uint8_t(m);
+    any_bad |= m;
+  }
+  if (any_bad) {
+    for (size_t q = 0; q < i / 4; ++q)
+      for (int l = 0; l < 4; ++l)
+        if ((bad4[q] >> l) & 1) scalar(4 * q + size_t(l));
+  }
+#endif
+  for (; i < len; ++i) {
     const double x = double(a[i0 + i]), y = double(b[i0 + i]);
     double s;
     bool exact = true;
@@ -74,14 +140,7 @@ void sr_f32_chunk(const Sr& pol, const float* a, const float* b, float* out, siz
     }
     bool ok;
     out[i0 + i] = sr_f32_bits<kShiftLeft>(s, words[off + i], drop, ok);
-    bad[i] = uint8_t(!(ok && exact));
-    any_bad |= bad[i];
-  }
-  if (!any_bad) return;
-  for (size_t i = 0; i < len; ++i) {
-    if (!bad[i]) continue;
-    Draws d = pol.draws(first + i);
-    out[i0 + i] = kAdd ? pol.add(a[i0 + i], b[i0 + i], d) : pol.mul(a[i0 + i], b[i0 + i], d);
+    if (!(ok && exact)) scalar(i);
   }
 }
 
@@ -99,33 +158,71 @@ void sr_f32_fast(const Sr& pol, const float* a, const float* b, float* out, size
 
 }  // namespace
 
+namespace {
+
+// One Philox block per group, scalar: the reference the AVX2 path must equal.
+inline void philox_scalar(const Stream& s, uint64_t g, uint32_t draw, uint32_t* w) {
+  const Philox4x32::Block b = s.block(g, 0, draw);
+  w[0] = b.w[0];
+  w[1] = b.w[1];
+  w[2] = b.w[2];
+  w[3] = b.w[3];
+}
+
+#if defined(__AVX2__)
+// Eight Philox blocks at once: lanes hold groups g .. g+7. A 32x32->64 multiply exists only for
+// the even lanes (vpmuludq), so odd lanes are shifted down and the halves blended back.
+inline void philox8_avx2(const Stream& s, uint64_t g, uint32_t draw, uint32_t* w) {
+  const __m256i m0 = _mm256_set1_epi64x(Philox4x32::kM0), m1 = _mm256_set1_epi64x(Philox4x32::kM1);
+  __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(int(uint32_t(g))),
+                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256i c1 = _mm256_set1_epi32(int((uint32_t(g >> 32) & 0x7FFFu) | (s.site << 16)));
+  __m256i c2 = _mm256_set1_epi32(int(draw));
+  __m256i c3 = _mm256_set1_epi32(int(s.step));
+  __m256i k0 = _mm256_set1_epi32(int(s.key.k0)), k1 = _mm256_set1_epi32(int(s.key.k1));
+  const __m256i w0 = _mm256_set1_epi32(int(Philox4x32::kW0)),
+                w1 = _mm256_set1_epi32(int(Philox4x32::kW1));
+  for (int r = 0; r < Philox4x32::kRounds; ++r) {
+    const __m256i pe0 = _mm256_mul_epu32(c0, m0), po0 = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), m0);
+    const __m256i pe1 = _mm256_mul_epu32(c2, m1), po1 = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), m1);
+    const __m256i lo0 = _mm256_blend_epi32(pe0, _mm256_slli_epi64(po0, 32), 0xAA);
+    const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(pe0, 32), po0, 0xAA);
+    const __m256i lo1 = _mm256_blend_epi32(pe1, _mm256_slli_epi64(po1, 32), 0xAA);
+    const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(pe1, 32), po1, 0xAA);
+    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), k0);
+    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), k1);
+    c1 = lo1;
+    c3 = lo0;
+    k0 = _mm256_add_epi32(k0, w0);
+    k1 = _mm256_add_epi32(k1, w1);
+  }
+  // Transpose lanes (c0..c3 of groups 0..7) into words in element order.
+  const __m256i t0 = _mm256_unpacklo_epi32(c0, c1), t1 = _mm256_unpackhi_epi32(c0, c1);
+  const __m256i t2 = _mm256_unpacklo_epi32(c2, c3), t3 = _mm256_unpackhi_epi32(c2, c3);
+  const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+  const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+  // u0 = groups 0 | 4, u1 = 1 | 5, u2 = 2 | 6, u3 = 3 | 7 (128-bit halves)
+  auto* out = reinterpret_cast<__m256i*>(w);
+  _mm256_storeu_si256(out + 0, _mm256_permute2x128_si256(u0, u1, 0x20));
+  _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
+  _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
+  _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+}
+#endif
+
+}  // namespace
+
 void philox_words32(const Stream& s, uint64_t group0, uint32_t draw, uint32_t* words,
                     size_t groups) {
-  const uint32_t site_bits = s.site << 16;
-  const uint32_t key0 = s.key.k0, key1 = s.key.k1, step = s.step;
-  for (size_t j = 0; j < groups; ++j) {
+  size_t j = 0;
+#if defined(__AVX2__)
+  for (; j + 8 <= groups; j += 8) {
     const uint64_t g = group0 + j;
-    uint32_t c0 = uint32_t(g), c1 = (uint32_t(g >> 32) & 0x7FFFu) | site_bits, c2 = draw,
-             c3 = step;
-    uint32_t k0 = key0, k1 = key1;
-#pragma GCC unroll 10
-    for (int r = 0; r < Philox4x32::kRounds; ++r) {
-      const uint64_t p0 = uint64_t(Philox4x32::kM0) * c0;
-      const uint64_t p1 = uint64_t(Philox4x32::kM1) * c2;
-      const uint32_t n0 = uint32_t(p1 >> 32) ^ c1 ^ k0;
-      const uint32_t n2 = uint32_t(p0 >> 32) ^ c3 ^ k1;
-      c1 = uint32_t(p1);
-      c3 = uint32_t(p0);
-      c0 = n0;
-      c2 = n2;
-      k0 += Philox4x32::kW0;
-      k1 += Philox4x32::kW1;
-    }
-    words[4 * j + 0] = c0;
-    words[4 * j + 1] = c1;
-    words[4 * j + 2] = c2;
-    words[4 * j + 3] = c3;
+    if (uint32_t(g) > 0xFFFFFFFFu - 7u) break;  // the low counter word would wrap inside the 8
+    philox8_avx2(s, g, draw, words + 4 * j);
   }
+#endif
+  for (; j < groups; ++j) philox_scalar(s, group0 + j, draw, words + 4 * j);
 }
 
 template <class P, class T>

@@ -1,5 +1,5 @@
 // Rounding an exact value x = (hi + lo) * 2^sc to a virtual precision t of binary32 or binary64
-// (MCA.md, "Definitions"). Everything is computed in binary64 with exact scalings (ldexp) and
+// (MCA.md, "Definitions"). Everything is computed in binary64 with exact power-of-two scalings and
 // floor, so the decision is exact: no noise is ever built by writing an exponent bit field, and no
 // integer noise is added to a bit pattern.
 //
@@ -39,20 +39,48 @@ struct GridPos {
   bool neg;
 };
 
+namespace detail {
+
+// floor(log2 |x|) for finite nonzero x, from the bit pattern (subnormals included).
+NUMENS_HD NUMENS_INLINE int exponent_of(double x) {
+  const uint64_t mag = bits_of(x) & 0x7FFFFFFFFFFFFFFFull;
+  const int biased = int(mag >> 52);
+  if (biased != 0) return biased - 1023;
+#if defined(__CUDA_ARCH__)
+  return 63 - __clzll((long long)mag) - 1074;
+#else
+  return 63 - __builtin_clzll(mag) - 1074;
+#endif
+}
+
+// 2^n for -1074 <= n <= 1023, built from bits.
+NUMENS_HD NUMENS_INLINE double pow2(int n) {
+  return n >= -1022 ? double_from_bits(uint64_t(n + 1023) << 52)
+                    : double_from_bits(uint64_t(1) << (n + 1074));
+}
+
+// x * 2^n, exact whenever the result is representable: two steps so that no intermediate
+// overflows or underflows (faster than a libm ldexp call, and the same on host and device).
+NUMENS_HD NUMENS_INLINE double scale2(double x, int n) {
+  const int h = n / 2;
+  return (x * pow2(h)) * pow2(n - h);
+}
+
+}  // namespace detail
+
 // Requires x finite and nonzero (hi != 0).
 template <class T>
 NUMENS_HD inline GridPos grid_pos(Exact x, int t) {
   const bool neg = x.hi < 0.0;
   const double ah = neg ? -x.hi : x.hi;
   const double al = neg ? -x.lo : x.lo;
-  int eh;
-  const double m = ::frexp(ah, &eh);  // ah = m 2^eh, m in [0.5, 1)
-  int e = eh - 1 + x.sc;              // e(x) = floor(log2 |x|)
-  if (m == 0.5 && al < 0.0) e -= 1;   // hi is a power of two and x lies just below it
+  int e = detail::exponent_of(ah) + x.sc;  // e(x) = floor(log2 |x|)
+  // hi a power of two with x just below it: x belongs to the binade below.
+  if (al < 0.0 && ah == detail::pow2(e - x.sc)) e -= 1;
   int k = e - t + 1;
   if (k < Format<T>::emin_sub) k = Format<T>::emin_sub;  // subnormal grid: fixed spacing
-  const double y = ::ldexp(ah, x.sc - k);
-  const double yl = ::ldexp(al, x.sc - k);
+  const double y = detail::scale2(ah, x.sc - k);
+  const double yl = detail::scale2(al, x.sc - k);
   double fl = ::floor(y);
   double frac = (y - fl) + yl;  // y - fl is exact; |yl| < ulp(y) / 2
   if (frac < 0.0) {
@@ -67,7 +95,9 @@ NUMENS_HD inline GridPos grid_pos(Exact x, int t) {
 
 template <class T>
 NUMENS_HD NUMENS_INLINE T grid_value(const GridPos& g, bool up) {
-  const double mag = ::ldexp(g.fl + (up ? 1.0 : 0.0), g.k);  // exact; beyond range gives inf
+  // exact; beyond the format's range the conversion gives inf (k + 53 <= 1024 + 53 never
+  // overflows binary64 before the final conversion for binary32, and gives inf for binary64)
+  const double mag = detail::scale2(g.fl + (up ? 1.0 : 0.0), g.k);
   return T(g.neg ? -mag : mag);
 }
 
@@ -138,7 +168,7 @@ NUMENS_HD inline T inexact_round(Exact x, int t, U u, bool skip_exact) {
   if (x.hi == 0.0 || !detail::finite(x.hi)) return T(x.hi);
   const GridPos g = grid_pos<T>(x, t);
   if (skip_exact && g.frac == 0.0) return grid_value<T>(g, false);
-  const double noise = ::ldexp(centered_uniform(u), g.k - x.sc);
+  const double noise = detail::scale2(centered_uniform(u), g.k - x.sc);
   const Exact s = detail::two_sum(x.hi, noise);
   Exact r = detail::two_sum(s.hi, s.lo + x.lo);
   r.sc = x.sc;
@@ -151,11 +181,9 @@ template <class T, class U>
 NUMENS_HD inline double inexact_input(T a, int t, U u) {
   const double x = double(a);
   if (x == 0.0 || !detail::finite(x)) return x;
-  int ea;
-  (void)::frexp(x, &ea);
-  int k = ea - t;  // e(a) - t + 1 with e(a) = ea - 1
+  int k = detail::exponent_of(x) - t + 1;
   if (k < Format<T>::emin_sub) k = Format<T>::emin_sub;
-  return x + ::ldexp(centered_uniform(u), k);
+  return x + detail::scale2(centered_uniform(u), k);
 }
 
 }  // namespace numens::mca

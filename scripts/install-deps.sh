@@ -5,7 +5,6 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libomp-dev
   openmpi-bin libopenmpi-dev
   libhdf5-dev hdf5-tools
   libeigen3-dev
