@@ -1,0 +1,43 @@
+// 2-D convolution, k x k (k odd), stride 1, "same" zero padding p = k / 2, with bias. The three
+// gradients are separate named operators (Fprop, Dgrad, Wgrad, Bgrad), each with its own fixed
+// reduction order, the same in every arithmetic mode:
+//
+//   forward      y[n,o,i,j]  = b[o] + sum over (c, u, v) of w[o,c,u,v] * x[n,c,i+u-p,j+v-p]
+//                acc starts at b[o]; terms in order c, then u, then v.
+//   backward_data  dx[n,c,i,j] (+)= sum over (o, u, v) of w[o,c,u,v] * dy[n,o,i-u+p,j-v+p]
+//                acc starts at 0 (overwrite) or at dx (accumulate); order o, u, v.
+//   backward_weight dw[o,c,u,v] (+)= sum over (n, i, j) of dy[n,o,i,j] * x[n,c,i+u-p,j+v-p]
+//                order n, i, j.
+//   backward_bias  db[o] (+)= sum over (n, i, j) of dy[n,o,i,j]; order n, i, j.
+//
+// Terms that fall in the zero padding are not operations and are skipped. Each multiply-add is
+// the policy's split fma (a perturbed multiply, then a perturbed add). Draws: the element is the
+// linear index of the output being reduced (y, dx, dw or db), the draw index runs along its
+// reduction, so results do not depend on how output elements are spread over threads.
+//
+// Shapes: x [N, C, H, W], w [O, C, k, k], b [1, O, 1, 1], y [N, O, H, W].
+#pragma once
+
+#include "kernels/tensor.hpp"
+
+namespace numens::kernels {
+
+// Whether a backward op writes its gradient (=) or adds to it (+=).
+enum class GradMode { overwrite, accumulate };
+
+template <class P, class T>
+void conv2d_forward(const P& pol, const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b,
+                    Tensor<T>& y);
+
+template <class P, class T>
+void conv2d_backward_data(const P& pol, const Tensor<T>& dy, const Tensor<T>& w, Tensor<T>& dx,
+                          GradMode mode);
+
+template <class P, class T>
+void conv2d_backward_weight(const P& pol, const Tensor<T>& dy, const Tensor<T>& x, Tensor<T>& dw,
+                            GradMode mode);
+
+template <class P, class T>
+void conv2d_backward_bias(const P& pol, const Tensor<T>& dy, Tensor<T>& db, GradMode mode);
+
+}  // namespace numens::kernels

@@ -1,0 +1,216 @@
+// conv2d: hand-computed values, shape errors, guard regions around outputs, finite-difference
+// gradient checks in binary64 at awkward sizes, and the perturbed modes (close to ieee at t = 24,
+// spread growing as t falls, bitwise reproducible across thread counts, members differ).
+#include <doctest/doctest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/conv2d.hpp"
+#include "mca/dispatch.hpp"
+
+using namespace numens;
+using namespace numens::kernels;
+
+namespace {
+
+template <class T>
+Tensor<T> filled(Shape s, uint32_t seed, double scale = 1.0) {
+  Tensor<T> t = Tensor<T>::empty(s);
+  const mca::Stream st = mca::Stream::make(seed, 0x7e57u);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.data()[i] = T(scale * (double(st.u32(uint64_t(i), 0)) * 0x1p-32 * 2.0 - 1.0));
+  return t;
+}
+
+mca::Policy<mca::Mode::ieee> ieee() { return {}; }
+
+// L = sum(y * g) and its gradients through the backward operators.
+struct Case {
+  int64_t n, c, h, w, o, k;
+};
+const Case kCases[] = {{1, 1, 1, 1, 1, 1}, {2, 3, 5, 7, 4, 3}, {1, 2, 4, 3, 3, 5},
+                       {3, 1, 9, 2, 2, 1}, {1, 4, 6, 6, 1, 3}, {2, 2, 3, 3, 2, 5}};
+
+double loss(const Tensor<double>& x, const Tensor<double>& w, const Tensor<double>& b,
+            const Tensor<double>& g) {
+  Tensor<double> y = Tensor<double>::empty(g.shape());
+  conv2d_forward(ieee(), x, w, b, y);
+  double s = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) s += y.data()[i] * g.data()[i];
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d forward: hand-computed 3x3 box filter with zero padding") {
+  Tensor<float> x = Tensor<float>::empty({1, 1, 3, 3});
+  for (int i = 0; i < 9; ++i) x.data()[i] = float(i + 1);  // 1..9
+  Tensor<float> w = Tensor<float>::empty({1, 1, 3, 3});
+  for (int i = 0; i < 9; ++i) w.data()[i] = 1.0f;
+  Tensor<float> b = Tensor<float>::empty({1, 1, 1, 1});
+  b.data()[0] = 0.5f;
+  Tensor<float> y = Tensor<float>::empty({1, 1, 3, 3});
+  conv2d_forward(ieee(), x, w, b, y);
+  const float expected[9] = {12, 21, 16, 27, 45, 33, 24, 39, 28};
+  for (int i = 0; i < 9; ++i) CHECK(y.data()[i] == expected[i] + 0.5f);
+}
+
+TEST_CASE("conv2d: shape errors name the op and the shapes") {
+  auto x = Tensor<float>::zeros({2, 3, 5, 5}), w = Tensor<float>::zeros({4, 2, 3, 3}),
+       b = Tensor<float>::zeros({1, 4, 1, 1}), y = Tensor<float>::zeros({2, 4, 5, 5});
+  CHECK_THROWS_WITH_AS(conv2d_forward(ieee(), x, w, b, y),
+                       "conv2d_forward: input [2, 3, 5, 5] has 3 channels, weight [4, 2, 3, 3] "
+                       "expects 2",
+                       ShapeError);
+  auto w2 = Tensor<float>::zeros({4, 3, 2, 2});
+  CHECK_THROWS_AS(conv2d_forward(ieee(), x, w2, b, y), ShapeError);
+  auto w3 = Tensor<float>::zeros({4, 3, 3, 3});
+  auto y2 = Tensor<float>::zeros({2, 4, 5, 4});
+  CHECK_THROWS_WITH_AS(conv2d_forward(ieee(), x, w3, b, y2),
+                       "conv2d_forward: output is [2, 4, 5, 4], expected [2, 4, 5, 5]",
+                       ShapeError);
+  auto db = Tensor<float>::zeros({1, 3, 1, 1});
+  CHECK_THROWS_AS(conv2d_backward_bias(ieee(), y, db, GradMode::overwrite), ShapeError);
+  CHECK_THROWS_AS(Tensor<float>::zeros({1, -1, 2, 2}), ShapeError);
+}
+
+TEST_CASE("conv2d: outputs written exactly in bounds (guard samples around the output)") {
+  for (const Case& k : kCases) {
+    auto x = filled<float>({k.n, k.c, k.h, k.w}, 1), w = filled<float>({k.o, k.c, k.k, k.k}, 2),
+         b = filled<float>({1, k.o, 1, 1}, 3), dy = filled<float>({k.n, k.o, k.h, k.w}, 4);
+    const float guard = std::numeric_limits<float>::quiet_NaN();
+    auto check_guarded = [&](Shape s, auto&& run) {
+      // The output is samples [1, 1 + N) of a tensor with one guard sample on each side.
+      Tensor<float> big = Tensor<float>::empty({s.n + 2, s.c, s.h, s.w});
+      for (int64_t i = 0; i < big.numel(); ++i) big.data()[i] = guard;
+      Tensor<float> out = big.batch_view(1, s.n);
+      run(out);
+      const int64_t per = s.c * s.h * s.w;
+      for (int64_t i = 0; i < per; ++i) {
+        REQUIRE(std::isnan(big.data()[i]));
+        REQUIRE(std::isnan(big.data()[(s.n + 1) * per + i]));
+      }
+      for (int64_t i = 0; i < out.numel(); ++i) REQUIRE(!std::isnan(out.data()[i]));
+    };
+    check_guarded({k.n, k.o, k.h, k.w}, [&](Tensor<float>& y) { conv2d_forward(ieee(), x, w, b, y); });
+    check_guarded({k.n, k.c, k.h, k.w}, [&](Tensor<float>& dx) {
+      conv2d_backward_data(ieee(), dy, w, dx, GradMode::overwrite);
+    });
+    check_guarded({k.o, k.c, k.k, k.k}, [&](Tensor<float>& dw) {
+      conv2d_backward_weight(ieee(), dy, x, dw, GradMode::overwrite);
+    });
+  }
+}
+
+TEST_CASE("conv2d: gradients match central finite differences in binary64") {
+  for (const Case& k : kCases) {
+    CAPTURE(k.n);
+    CAPTURE(k.c);
+    CAPTURE(k.h);
+    CAPTURE(k.w);
+    CAPTURE(k.o);
+    CAPTURE(k.k);
+    auto x = filled<double>({k.n, k.c, k.h, k.w}, 11), w = filled<double>({k.o, k.c, k.k, k.k}, 12),
+         b = filled<double>({1, k.o, 1, 1}, 13), g = filled<double>({k.n, k.o, k.h, k.w}, 14);
+    auto dx = Tensor<double>::zeros(x.shape()), dw = Tensor<double>::zeros(w.shape()),
+         db = Tensor<double>::zeros(b.shape());
+    conv2d_backward_data(ieee(), g, w, dx, GradMode::overwrite);
+    conv2d_backward_weight(ieee(), g, x, dw, GradMode::overwrite);
+    conv2d_backward_bias(ieee(), g, db, GradMode::overwrite);
+    // L is linear in each argument, so the central difference is exact up to rounding.
+    const double eps = 1e-3;
+    auto fd = [&](Tensor<double>& t, int64_t i) {
+      const double keep = t.data()[i];
+      t.data()[i] = keep + eps;
+      const double lp = loss(x, w, b, g);
+      t.data()[i] = keep - eps;
+      const double lm = loss(x, w, b, g);
+      t.data()[i] = keep;
+      return (lp - lm) / (2 * eps);
+    };
+    for (int64_t i = 0; i < x.numel(); ++i) CHECK(dx.data()[i] == doctest::Approx(fd(x, i)).epsilon(1e-9));
+    for (int64_t i = 0; i < w.numel(); ++i) CHECK(dw.data()[i] == doctest::Approx(fd(w, i)).epsilon(1e-9));
+    for (int64_t i = 0; i < b.numel(); ++i) CHECK(db.data()[i] == doctest::Approx(fd(b, i)).epsilon(1e-9));
+    // Accumulate adds to what is there.
+    auto dx2 = dx.clone();
+    conv2d_backward_data(ieee(), g, w, dx2, GradMode::accumulate);
+    for (int64_t i = 0; i < x.numel(); ++i) CHECK(dx2.data()[i] == doctest::Approx(2 * dx.data()[i]));
+  }
+}
+
+namespace {
+// Forward + the three gradients at a block-like shape, in one mode. With `abs_values` the inputs
+// are replaced by their absolute values and the run is done in binary64: the outputs are then the
+// sums of |terms| S that bound every partial sum of the reduction.
+template <class T>
+std::vector<double> run_all(const mca::ArithConfig& cfg, bool abs_values = false) {
+  auto x = filled<T>({2, 8, 11, 13}, 21), w = filled<T>({6, 8, 5, 5}, 22, 0.2),
+       b = filled<T>({1, 6, 1, 1}, 23), dy = filled<T>({2, 6, 11, 13}, 24);
+  if (abs_values)
+    for (auto* t : {&x, &w, &b, &dy})
+      for (int64_t i = 0; i < t->numel(); ++i) t->data()[i] = std::fabs(t->data()[i]);
+  auto y = Tensor<T>::empty({2, 6, 11, 13}), dx = Tensor<T>::empty(x.shape()),
+       dw = Tensor<T>::empty(w.shape()), db = Tensor<T>::empty(b.shape());
+  mca::with_policy(cfg, [&](auto pol) {
+    conv2d_forward(pol.at(1, 0), x, w, b, y);
+    conv2d_backward_data(pol.at(2, 0), dy, w, dx, GradMode::overwrite);
+    conv2d_backward_weight(pol.at(3, 0), dy, x, dw, GradMode::overwrite);
+    conv2d_backward_bias(pol.at(4, 0), dy, db, GradMode::overwrite);
+  });
+  std::vector<double> out;
+  for (auto* t : {&y, &dx, &dw, &db}) out.insert(out.end(), t->data(), t->data() + t->numel());
+  return out;
+}
+mca::ArithConfig config(mca::Mode m, int t, uint32_t member = 0) {
+  mca::ArithConfig c;
+  c.mode = m;
+  c.t32 = t;
+  c.seed = 5;
+  c.member = member;
+  return c;
+}
+// max over elements of |a - ref| / S: the error in units of the element's sum of |terms|.
+double max_scaled_diff(const std::vector<double>& a, const std::vector<double>& ref,
+                       const std::vector<double>& s) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - ref[i]) / s[i]);
+  return m;
+}
+}  // namespace
+
+TEST_CASE("conv2d perturbed: close to ieee at t = 24, spread grows as t falls, reproducible") {
+  const auto ref = run_all<float>(config(mca::Mode::ieee, 24));
+  const auto sums = run_all<double>(config(mca::Mode::ieee, 24), /*abs_values=*/true);
+  // A-priori bound at t = 24: each of the K <= 2 * 11 * 13 = 286 multiply-adds of a reduction
+  // perturbs its product and its sum by at most one ulp (2^-23 relative) of values bounded by S,
+  // mca also each operand (two more), and the ieee reference has its own K roundings of half an
+  // ulp: |a - ref| <= (4 + 1) K 2^-23 S.
+  const double bound24 = 5.0 * 286 * std::ldexp(1.0, -23);
+  const int saved = omp_get_max_threads();
+  for (mca::Mode m : {mca::Mode::sr, mca::Mode::rr, mca::Mode::pb, mca::Mode::mca,
+                      mca::Mode::sr_equal}) {
+    CAPTURE(mca::to_string(m));
+    omp_set_num_threads(1);
+    const auto a1 = run_all<float>(config(m, 24));
+    omp_set_num_threads(2);
+    const auto a2 = run_all<float>(config(m, 24));
+    CHECK(a1 == a2);  // bitwise, whatever the thread count
+    CHECK(a1 != run_all<float>(config(m, 24, 1)));  // another member is another sample
+    const double d24 = max_scaled_diff(a1, ref, sums);
+    const double d12 = max_scaled_diff(run_all<float>(config(m, 12)), ref, sums);
+    const double d8 = max_scaled_diff(run_all<float>(config(m, 8)), ref, sums);
+    CAPTURE(d24);
+    CAPTURE(d12);
+    CAPTURE(d8);
+    CHECK(d24 > 0.0);
+    CHECK(d24 <= bound24);
+    // The perturbation scales as 2^-t: 4096x from t = 24 to 12, 16x from 12 to 8. Checked
+    // loosely (a max over elements of random errors), but growth must be clear.
+    CHECK(d12 > 64 * d24);
+    CHECK(d8 > 4 * d12);
+  }
+  omp_set_num_threads(saved);
+}
