@@ -57,10 +57,9 @@ void prelu_backward(const P& pol, const Tensor<T>& dy, const Tensor<T>& x, T slo
   const T* dyp = dy.data();
   T* dxp = dx.data();
   const int64_t n = x.numel();
-  // The slope gradient is a second reduction: its own op site, derived from the caller's.
-  const P slope_pol = pol.at(pol.stream.site ^ 0x8000u, pol.stream.step);
-  const T ds = chunked_sum<T>(slope_pol, n, [&](int64_t i, mca::Draws& d) {
-    return xp[i] > T(0) ? T(0) : slope_pol.mul(dyp[i], xp[i], d);
+  // The slope gradient is a reduction placed after the n per-element draw elements.
+  const T ds = chunked_sum<T>(pol, uint64_t(n), n, [&](int64_t i, mca::Draws& d) {
+    return xp[i] > T(0) ? T(0) : pol.mul(dyp[i], xp[i], d);
   });
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
@@ -68,8 +67,8 @@ void prelu_backward(const P& pol, const Tensor<T>& dy, const Tensor<T>& x, T slo
     const T g = xp[i] > T(0) ? dyp[i] : pol.mul(slope, dyp[i], d);
     dxp[i] = mode == GradMode::accumulate ? pol.add(dxp[i], g, d) : g;
   }
-  mca::Draws d = slope_pol.draws(uint64_t(n / kReduceChunk + 2));
-  dslope = mode == GradMode::accumulate ? slope_pol.add(dslope, ds, d) : ds;
+  mca::Draws d = pol.draws(uint64_t(n) + reduce_elements(n));
+  dslope = mode == GradMode::accumulate ? pol.add(dslope, ds, d) : ds;
 }
 
 void maxout_forward(const Tensor<float>& a, const Tensor<float>& b, Tensor<float>& y,
