@@ -10,22 +10,14 @@
 
 #include "kernels/conv2d.hpp"
 #include "mca/dispatch.hpp"
+#include "tests/kernels/test_util.hpp"
 
 using namespace numens;
 using namespace numens::kernels;
+using namespace numens::testing;
 
 namespace {
 
-template <class T>
-Tensor<T> filled(Shape s, uint32_t seed, double scale = 1.0) {
-  Tensor<T> t = Tensor<T>::empty(s);
-  const mca::Stream st = mca::Stream::make(seed, 0x7e57u);
-  for (int64_t i = 0; i < t.numel(); ++i)
-    t.data()[i] = T(scale * (double(st.u32(uint64_t(i), 0)) * 0x1p-32 * 2.0 - 1.0));
-  return t;
-}
-
-mca::Policy<mca::Mode::ieee> ieee() { return {}; }
 
 // L = sum(y * g) and its gradients through the backward operators.
 struct Case {
