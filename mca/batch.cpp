@@ -170,19 +170,24 @@ inline void philox_scalar(const Stream& s, uint64_t g, uint32_t draw, uint32_t* 
 }
 
 #if defined(__AVX2__)
-// Eight Philox blocks at once: lanes hold groups g .. g+7. A 32x32->64 multiply exists only for
-// the even lanes (vpmuludq), so odd lanes are shifted down and the halves blended back.
-inline void philox8_avx2(const Stream& s, uint64_t g, uint32_t draw, uint32_t* w) {
-  const __m256i m0 = _mm256_set1_epi64x(Philox4x32::kM0), m1 = _mm256_set1_epi64x(Philox4x32::kM1);
-  __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(int(uint32_t(g))),
-                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  __m256i c1 = _mm256_set1_epi32(int((uint32_t(g >> 32) & 0x7FFFu) | (s.site << 16)));
-  __m256i c2 = _mm256_set1_epi32(int(draw));
-  __m256i c3 = _mm256_set1_epi32(int(s.step));
-  __m256i k0 = _mm256_set1_epi32(int(s.key.k0)), k1 = _mm256_set1_epi32(int(s.key.k1));
-  const __m256i w0 = _mm256_set1_epi32(int(Philox4x32::kW0)),
-                w1 = _mm256_set1_epi32(int(Philox4x32::kW1));
-  for (int r = 0; r < Philox4x32::kRounds; ++r) {
+// Philox state of eight blocks in AVX2 lanes: lanes hold groups g .. g+7.
+struct Philox8 {
+  __m256i c0, c1, c2, c3, k0, k1;
+
+  Philox8(const Stream& s, uint64_t g, uint32_t draw) {
+    c0 = _mm256_add_epi32(_mm256_set1_epi32(int(uint32_t(g))),
+                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    c1 = _mm256_set1_epi32(int((uint32_t(g >> 32) & 0x7FFFu) | (s.site << 16)));
+    c2 = _mm256_set1_epi32(int(draw));
+    c3 = _mm256_set1_epi32(int(s.step));
+    k0 = _mm256_set1_epi32(int(s.key.k0));
+    k1 = _mm256_set1_epi32(int(s.key.k1));
+  }
+
+  // One round. A 32x32->64 multiply exists only for the even lanes (vpmuludq), so odd lanes are
+  // shifted down and the halves blended back.
+  inline void round() {
+    const __m256i m0 = _mm256_set1_epi64x(Philox4x32::kM0), m1 = _mm256_set1_epi64x(Philox4x32::kM1);
     const __m256i pe0 = _mm256_mul_epu32(c0, m0), po0 = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), m0);
     const __m256i pe1 = _mm256_mul_epu32(c2, m1), po1 = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), m1);
     const __m256i lo0 = _mm256_blend_epi32(pe0, _mm256_slli_epi64(po0, 32), 0xAA);
@@ -193,20 +198,35 @@ inline void philox8_avx2(const Stream& s, uint64_t g, uint32_t draw, uint32_t* w
     c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), k1);
     c1 = lo1;
     c3 = lo0;
-    k0 = _mm256_add_epi32(k0, w0);
-    k1 = _mm256_add_epi32(k1, w1);
+    k0 = _mm256_add_epi32(k0, _mm256_set1_epi32(int(Philox4x32::kW0)));
+    k1 = _mm256_add_epi32(k1, _mm256_set1_epi32(int(Philox4x32::kW1)));
   }
-  // Transpose lanes (c0..c3 of groups 0..7) into words in element order.
-  const __m256i t0 = _mm256_unpacklo_epi32(c0, c1), t1 = _mm256_unpackhi_epi32(c0, c1);
-  const __m256i t2 = _mm256_unpacklo_epi32(c2, c3), t3 = _mm256_unpackhi_epi32(c2, c3);
-  const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
-  const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
-  // u0 = groups 0 | 4, u1 = 1 | 5, u2 = 2 | 6, u3 = 3 | 7 (128-bit halves)
-  auto* out = reinterpret_cast<__m256i*>(w);
-  _mm256_storeu_si256(out + 0, _mm256_permute2x128_si256(u0, u1, 0x20));
-  _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
-  _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
-  _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+
+  // Transpose lanes (c0..c3 of groups 0..7) into 32 words in element order.
+  inline void store(uint32_t* w) const {
+    const __m256i t0 = _mm256_unpacklo_epi32(c0, c1), t1 = _mm256_unpackhi_epi32(c0, c1);
+    const __m256i t2 = _mm256_unpacklo_epi32(c2, c3), t3 = _mm256_unpackhi_epi32(c2, c3);
+    const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    // u0 = groups 0 | 4, u1 = 1 | 5, u2 = 2 | 6, u3 = 3 | 7 (128-bit halves)
+    auto* out = reinterpret_cast<__m256i*>(w);
+    _mm256_storeu_si256(out + 0, _mm256_permute2x128_si256(u0, u1, 0x20));
+    _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
+    _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
+    _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+  }
+};
+
+// Sixteen blocks as two independent chains: a round is a chain of multiply, blend and xor, so
+// interleaving two chains fills the pipeline the one chain leaves idle.
+inline void philox16_avx2(const Stream& s, uint64_t g, uint32_t draw, uint32_t* w) {
+  Philox8 a(s, g, draw), b(s, g + 8, draw);
+  for (int r = 0; r < Philox4x32::kRounds; ++r) {
+    a.round();
+    b.round();
+  }
+  a.store(w);
+  b.store(w + 32);
 }
 #endif
 
@@ -216,10 +236,10 @@ void philox_words32(const Stream& s, uint64_t group0, uint32_t draw, uint32_t* w
                     size_t groups) {
   size_t j = 0;
 #if defined(__AVX2__)
-  for (; j + 8 <= groups; j += 8) {
+  for (; j + 16 <= groups; j += 16) {
     const uint64_t g = group0 + j;
-    if (uint32_t(g) > 0xFFFFFFFFu - 7u) break;  // the low counter word would wrap inside the 8
-    philox8_avx2(s, g, draw, words + 4 * j);
+    if (uint32_t(g) > 0xFFFFFFFFu - 15u) break;  // the low counter word would wrap inside the 16
+    philox16_avx2(s, g, draw, words + 4 * j);
   }
 #endif
   for (; j < groups; ++j) philox_scalar(s, group0 + j, draw, words + 4 * j);
