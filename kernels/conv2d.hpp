@@ -15,7 +15,9 @@
 // linear index of the output being reduced (y, dx, dw or db), the draw index runs along its
 // reduction, so results do not depend on how output elements are spread over threads.
 //
-// Shapes: x [N, C, H, W], w [O, C, k, k], b [1, O, 1, 1], y [N, O, H, W].
+// Shapes: x [N, C, H, W], w [O, C, k, k], b [1, O, 1, 1], y [N, O, H, W]. All tensors of a call
+// on one device: CPU tensors run the OpenMP reference, CUDA tensors the CUDA kernel; both compute
+// each output element with the same function (conv2d_impl.hpp), bitwise equal in every mode.
 #pragma once
 
 #include "kernels/tensor.hpp"
@@ -39,5 +41,15 @@ void conv2d_backward_weight(const P& pol, const Tensor<T>& dy, const Tensor<T>& 
 
 template <class P, class T>
 void conv2d_backward_bias(const P& pol, const Tensor<T>& dy, Tensor<T>& db, GradMode mode);
+
+namespace detail {
+struct ConvGeom;
+enum class ConvPass { fprop, dgrad, wgrad, bgrad };
+// CUDA launch of one pass on device pointers (a, b, c: the pass's inputs in the order of its
+// element function; out: the pass's output). Defined in conv2d_cuda.cu.
+template <class P, class T>
+void conv2d_cuda(const P& pol, ConvPass pass, const ConvGeom& g, const T* a, const T* b,
+                 const T* c, T* out, bool accumulate);
+}  // namespace detail
 
 }  // namespace numens::kernels

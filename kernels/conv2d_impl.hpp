@@ -1,0 +1,96 @@
+// The one definition of each conv2d output element, host and device: the CPU loop and the CUDA
+// kernel both call these, so a perturbed result is bitwise the same on either backend (the
+// reduction order of conv2d.hpp is written here and nowhere else).
+#pragma once
+
+#include <cstdint>
+
+#include "mca/policy.hpp"
+
+namespace numens::kernels::detail {
+
+struct ConvGeom {
+  int64_t n, c, h, w, o, k, p;
+};
+
+// y[out], out = ((n O + o) H + i) W + j
+template <class P, class T>
+NUMENS_HD inline T conv2d_fwd_element(const P& pol, const ConvGeom& g, const T* x, const T* w,
+                                      const T* b, int64_t out) {
+  const int64_t j = out % g.w, i = (out / g.w) % g.h, o = (out / (g.w * g.h)) % g.o,
+                n = out / (g.w * g.h * g.o);
+  mca::Draws d = pol.draws(uint64_t(out));
+  T acc = b[o];
+  for (int64_t c = 0; c < g.c; ++c) {
+    const T* xc = x + (n * g.c + c) * g.h * g.w;
+    const T* wc = w + (o * g.c + c) * g.k * g.k;
+    for (int64_t u = 0; u < g.k; ++u) {
+      const int64_t ii = i + u - g.p;
+      if (ii < 0 || ii >= g.h) continue;
+      for (int64_t v = 0; v < g.k; ++v) {
+        const int64_t jj = j + v - g.p;
+        if (jj < 0 || jj >= g.w) continue;
+        acc = pol.fma(wc[u * g.k + v], xc[ii * g.w + jj], acc, d);
+      }
+    }
+  }
+  return acc;
+}
+
+// dx[out], out = ((n C + c) H + i) W + j; `acc` is 0 (overwrite) or the current dx (accumulate).
+template <class P, class T>
+NUMENS_HD inline T conv2d_dgrad_element(const P& pol, const ConvGeom& g, const T* dy, const T* w,
+                                        T acc, int64_t out) {
+  const int64_t j = out % g.w, i = (out / g.w) % g.h, c = (out / (g.w * g.h)) % g.c,
+                n = out / (g.w * g.h * g.c);
+  mca::Draws d = pol.draws(uint64_t(out));
+  for (int64_t o = 0; o < g.o; ++o) {
+    const T* dyo = dy + (n * g.o + o) * g.h * g.w;
+    const T* wo = w + (o * g.c + c) * g.k * g.k;
+    for (int64_t u = 0; u < g.k; ++u) {
+      const int64_t ii = i - u + g.p;
+      if (ii < 0 || ii >= g.h) continue;
+      for (int64_t v = 0; v < g.k; ++v) {
+        const int64_t jj = j - v + g.p;
+        if (jj < 0 || jj >= g.w) continue;
+        acc = pol.fma(wo[u * g.k + v], dyo[ii * g.w + jj], acc, d);
+      }
+    }
+  }
+  return acc;
+}
+
+// dw[out], out = ((o C + c) k + u) k + v
+template <class P, class T>
+NUMENS_HD inline T conv2d_wgrad_element(const P& pol, const ConvGeom& g, const T* dy, const T* x,
+                                        T acc, int64_t out) {
+  const int64_t v = out % g.k, u = (out / g.k) % g.k, c = (out / (g.k * g.k)) % g.c,
+                o = out / (g.k * g.k * g.c);
+  mca::Draws d = pol.draws(uint64_t(out));
+  // Output rows/columns whose input tap (i + u - p, j + v - p) is inside the image.
+  const int64_t i0 = g.p - u > 0 ? g.p - u : 0, i1 = g.h + g.p - u < g.h ? g.h + g.p - u : g.h;
+  const int64_t j0 = g.p - v > 0 ? g.p - v : 0, j1 = g.w + g.p - v < g.w ? g.w + g.p - v : g.w;
+  for (int64_t n = 0; n < g.n; ++n) {
+    const T* dyo = dy + (n * g.o + o) * g.h * g.w;
+    const T* xc = x + (n * g.c + c) * g.h * g.w;
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t j = j0; j < j1; ++j)
+        acc = pol.fma(dyo[i * g.w + j], xc[(i + u - g.p) * g.w + (j + v - g.p)], acc, d);
+  }
+  return acc;
+}
+
+// db[o]: dy has shape [N, O, H, W] (g.c unused).
+template <class P, class T>
+NUMENS_HD inline T conv2d_bgrad_element(const P& pol, const ConvGeom& g, const T* dy, T acc,
+                                        int64_t o) {
+  mca::Draws d = pol.draws(uint64_t(o));
+  const int64_t plane = g.h * g.w;
+  for (int64_t n = 0; n < g.n; ++n) {
+    const T* dyo = dy + (n * g.o + o) * plane;
+    for (int64_t q = 0; q < plane; ++q) acc = pol.add(acc, dyo[q], d);
+  }
+  return acc;
+}
+
+}  // namespace numens::kernels::detail

@@ -1,0 +1,67 @@
+// Kernels on the device against the CPU reference: bitwise equal in every mode, since both run
+// the same element functions with the same counters.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "kernels/conv2d.hpp"
+#include "mca/dispatch.hpp"
+#include "tests/kernels/test_util.hpp"
+
+using namespace numens;
+using namespace numens::kernels;
+using namespace numens::testing;
+
+namespace {
+template <class T>
+std::vector<T> host_values(const Tensor<T>& t) {
+  const Tensor<T> h = t.device() == Device::cpu ? t : t.to(Device::cpu);
+  return std::vector<T>(h.data(), h.data() + h.numel());
+}
+}  // namespace
+
+TEST_CASE("gpu: conv2d forward and gradients equal the CPU bit for bit in every mode") {
+  struct C {
+    int64_t n, c, h, w, o, k;
+  };
+  for (const C& k : {C{2, 3, 9, 7, 4, 3}, C{1, 5, 16, 16, 6, 5}, C{3, 2, 5, 4, 3, 1}}) {
+    auto x = filled<float>({k.n, k.c, k.h, k.w}, 1), w = filled<float>({k.o, k.c, k.k, k.k}, 2),
+         b = filled<float>({1, k.o, 1, 1}, 3), dy = filled<float>({k.n, k.o, k.h, k.w}, 4);
+    auto xd = x.to(Device::cuda), wd = w.to(Device::cuda), bd = b.to(Device::cuda),
+         dyd = dy.to(Device::cuda);
+    for (const char* m : {"ieee", "sr", "rr", "pb", "mca", "sr_equal"}) {
+      for (int t : {24, 10}) {
+        mca::ArithConfig cfg;
+        cfg.mode = mca::parse_mode(m);
+        cfg.t32 = t;
+        cfg.seed = 17;
+        cfg.member = 2;
+        CAPTURE(m);
+        CAPTURE(t);
+        mca::with_policy(cfg, [&](auto pol) {
+          auto y = Tensor<float>::empty({k.n, k.o, k.h, k.w}), yd = y.to(Device::cuda);
+          conv2d_forward(pol, x, w, b, y);
+          conv2d_forward(pol, xd, wd, bd, yd);
+          CHECK(host_values(y) == host_values(yd));
+          auto dx = filled<float>(x.shape(), 5), dxd = dx.to(Device::cuda);
+          conv2d_backward_data(pol, dy, w, dx, GradMode::accumulate);
+          conv2d_backward_data(pol, dyd, wd, dxd, GradMode::accumulate);
+          CHECK(host_values(dx) == host_values(dxd));
+          auto dw = Tensor<float>::empty(w.shape()), dwd = dw.to(Device::cuda);
+          conv2d_backward_weight(pol, dy, x, dw, GradMode::overwrite);
+          conv2d_backward_weight(pol, dyd, xd, dwd, GradMode::overwrite);
+          CHECK(host_values(dw) == host_values(dwd));
+          auto db = Tensor<float>::empty(b.shape()), dbd = db.to(Device::cuda);
+          conv2d_backward_bias(pol, dy, db, GradMode::overwrite);
+          conv2d_backward_bias(pol, dyd, dbd, GradMode::overwrite);
+          CHECK(host_values(db) == host_values(dbd));
+        });
+      }
+    }
+  }
+  // Mixed devices are refused.
+  auto x = Tensor<float>::zeros({1, 1, 3, 3}), w = Tensor<float>::zeros({1, 1, 3, 3}),
+       b = Tensor<float>::zeros({1, 1, 1, 1});
+  auto yd = Tensor<float>::zeros({1, 1, 3, 3}, Device::cuda);
+  CHECK_THROWS_AS(conv2d_forward(mca::Ieee{}, x, w, b, yd), ShapeError);
+}
