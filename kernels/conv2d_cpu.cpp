@@ -8,6 +8,7 @@
 
 #include "kernels/conv2d.hpp"
 #include "kernels/conv2d_impl.hpp"
+#include "kernels/launch.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels {
@@ -26,13 +27,7 @@ ConvGeom check_conv(const char* op, const Shape& x, const Shape& w) {
   return {x.n, x.c, x.h, x.w, w.n, w.h, w.h / 2};
 }
 
-// All tensors on one device; returns it.
-Device common_device(const char* op, std::initializer_list<Device> ds) {
-  const Device first = *ds.begin();
-  for (Device d : ds)
-    if (d != first) throw ShapeError(std::string(op) + ": tensors on different devices");
-  return first;
-}
+using detail::common_device;
 
 template <class P, class T>
 void launch_cuda(const P& pol, detail::ConvPass pass, const ConvGeom& g, const T* a, const T* b,

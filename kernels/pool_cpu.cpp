@@ -1,7 +1,9 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/launch.hpp"
 #include "kernels/pool.hpp"
+#include "kernels/pool_impl.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels {
@@ -30,29 +32,24 @@ void check_indices(const char* op, const Tensor<int32_t>& index, const Shape& bi
 
 }  // namespace
 
+namespace {
+detail::PoolGeom geom(const Shape& big, const Shape& small) {
+  return {big.w, big.plane(), small.w, small.plane()};
+}
+// check_indices reads the indices on the host; CUDA indices are copied for the check.
+void check_indices_any(const char* op, const Tensor<int32_t>& index, const Shape& big) {
+  if (index.device() == Device::cpu) return check_indices(op, index, big);
+  check_indices(op, index.to(Device::cpu), big);
+}
+}  // namespace
+
 template <class T>
 void maxpool2x2_forward(const Tensor<T>& x, Tensor<T>& y, Tensor<int32_t>& index) {
-  check_pool("maxpool2x2_forward", x.shape(), y.shape(), index.shape());
-  const Shape s = x.shape(), o = y.shape();
-  const int64_t planes = s.n * s.c;
-#pragma omp parallel for schedule(static)
-  for (int64_t pl = 0; pl < planes; ++pl) {
-    const T* xp = x.data() + pl * s.plane();
-    T* yp = y.data() + pl * o.plane();
-    int32_t* ip = index.data() + pl * o.plane();
-    for (int64_t i = 0; i < o.h; ++i) {
-      for (int64_t j = 0; j < o.w; ++j) {
-        int64_t best = (2 * i) * s.w + 2 * j;
-        for (int64_t u = 0; u < 2; ++u)
-          for (int64_t v = 0; v < 2; ++v) {
-            const int64_t at = (2 * i + u) * s.w + 2 * j + v;
-            if (xp[at] > xp[best] || (std::isnan(xp[at]) && !std::isnan(xp[best]))) best = at;
-          }
-        yp[i * o.w + j] = xp[best];
-        ip[i * o.w + j] = int32_t(best);
-      }
-    }
-  }
+  const char* op = "maxpool2x2_forward";
+  check_pool(op, x.shape(), y.shape(), index.shape());
+  const Device dev = detail::common_device(op, {x.device(), y.device(), index.device()});
+  detail::for_each(op, dev, y.numel(),
+                   detail::PoolFwd<T>{geom(x.shape(), y.shape()), x.data(), y.data(), index.data()});
 }
 
 template <class P, class T>
@@ -60,43 +57,24 @@ void maxpool2x2_backward(const P& pol, const Tensor<T>& dy, const Tensor<int32_t
                          Tensor<T>& dx, GradMode mode) {
   const char* op = "maxpool2x2_backward";
   check_pool(op, dx.shape(), dy.shape(), index.shape());
-  const Shape s = dx.shape(), o = dy.shape();
-  check_indices(op, index, s);
-  const int64_t planes = s.n * s.c;
+  const Device dev = detail::common_device(op, {dy.device(), index.device(), dx.device()});
+  check_indices_any(op, index, dx.shape());
   if (mode == GradMode::overwrite) dx.fill_zero();
-#pragma omp parallel for schedule(static)
-  for (int64_t pl = 0; pl < planes; ++pl) {
-    const T* dyp = dy.data() + pl * o.plane();
-    const int32_t* ip = index.data() + pl * o.plane();
-    T* dxp = dx.data() + pl * s.plane();
-    for (int64_t q = 0; q < o.plane(); ++q) {
-      if (mode == GradMode::accumulate) {
-        mca::Draws d = pol.draws(uint64_t(pl * s.plane() + ip[q]));
-        dxp[ip[q]] = pol.add(dxp[ip[q]], dyp[q], d);
-      } else {
-        dxp[ip[q]] = dyp[q];
-      }
-    }
-  }
+  detail::for_each(op, dev, dy.numel(),
+                   detail::PoolBwd<P, T>{pol, geom(dx.shape(), dy.shape()), dy.data(),
+                                         index.data(), dx.data(), mode == GradMode::accumulate});
 }
 
 template <class T>
 void maxunpool2x2_forward(const Tensor<T>& x, const Tensor<int32_t>& index, Tensor<T>& y) {
   const char* op = "maxunpool2x2_forward";
   check_pool(op, y.shape(), x.shape(), index.shape());
-  const Shape s = y.shape(), o = x.shape();
-  check_indices(op, index, s);
+  const Device dev = detail::common_device(op, {x.device(), index.device(), y.device()});
+  check_indices_any(op, index, y.shape());
   y.fill_zero();
-  const int64_t planes = s.n * s.c;
-#pragma omp parallel for schedule(static)
-  for (int64_t pl = 0; pl < planes; ++pl) {
-    const T* xp = x.data() + pl * o.plane();
-    const int32_t* ip = index.data() + pl * o.plane();
-    T* yp = y.data() + pl * s.plane();
-    for (int64_t q = 0; q < o.plane(); ++q) {
-      yp[ip[q]] = xp[q];
-    }
-  }
+  detail::for_each(op, dev, x.numel(),
+                   detail::UnpoolFwd<T>{geom(y.shape(), x.shape()), x.data(), index.data(),
+                                        y.data()});
 }
 
 template <class P, class T>
@@ -104,23 +82,12 @@ void maxunpool2x2_backward(const P& pol, const Tensor<T>& dy, const Tensor<int32
                            Tensor<T>& dx, GradMode mode) {
   const char* op = "maxunpool2x2_backward";
   check_pool(op, dy.shape(), dx.shape(), index.shape());
-  const Shape s = dy.shape(), o = dx.shape();
-  check_indices(op, index, s);
-  const int64_t planes = s.n * s.c;
-#pragma omp parallel for schedule(static)
-  for (int64_t pl = 0; pl < planes; ++pl) {
-    const T* dyp = dy.data() + pl * s.plane();
-    const int32_t* ip = index.data() + pl * o.plane();
-    T* dxp = dx.data() + pl * o.plane();
-    for (int64_t q = 0; q < o.plane(); ++q) {
-      if (mode == GradMode::accumulate) {
-        mca::Draws d = pol.draws(uint64_t(pl * o.plane() + q));
-        dxp[q] = pol.add(dxp[q], dyp[ip[q]], d);
-      } else {
-        dxp[q] = dyp[ip[q]];
-      }
-    }
-  }
+  const Device dev = detail::common_device(op, {dy.device(), index.device(), dx.device()});
+  check_indices_any(op, index, dy.shape());
+  detail::for_each(op, dev, dx.numel(),
+                   detail::UnpoolBwd<P, T>{pol, geom(dy.shape(), dx.shape()), dy.data(),
+                                           index.data(), dx.data(),
+                                           mode == GradMode::accumulate});
 }
 
 #define NUMENS_POOL_INSTANTIATE_T(T)                                                  \

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/conv2d.hpp"
+#include "kernels/pool.hpp"
 #include "mca/dispatch.hpp"
 #include "tests/kernels/test_util.hpp"
 
@@ -64,4 +65,40 @@ TEST_CASE("gpu: conv2d forward and gradients equal the CPU bit for bit in every 
        b = Tensor<float>::zeros({1, 1, 1, 1});
   auto yd = Tensor<float>::zeros({1, 1, 3, 3}, Device::cuda);
   CHECK_THROWS_AS(conv2d_forward(mca::Ieee{}, x, w, b, yd), ShapeError);
+}
+
+TEST_CASE("gpu: max-pool / max-unpool forward and backward equal the CPU bit for bit") {
+  const Shape s{2, 3, 9, 12}, ps{2, 3, 4, 6};
+  auto x = filled<float>(s, 31), g = filled<float>(ps, 32), g2 = filled<float>(s, 33);
+  auto xd = x.to(Device::cuda), gd = g.to(Device::cuda), g2d = g2.to(Device::cuda);
+  auto y = Tensor<float>::empty(ps), yd = y.to(Device::cuda);
+  auto idx = Tensor<int32_t>::empty(ps), idxd = idx.to(Device::cuda);
+  maxpool2x2_forward(x, y, idx);
+  maxpool2x2_forward(xd, yd, idxd);
+  CHECK(host_values(y) == host_values(yd));
+  CHECK(host_values(idx) == host_values(idxd));
+  for (const char* m : {"ieee", "sr", "mca"}) {
+    mca::ArithConfig cfg;
+    cfg.mode = mca::parse_mode(m);
+    cfg.seed = 3;
+    mca::with_policy(cfg, [&](auto pol) {
+      auto dx = filled<float>(s, 34), dxd = dx.to(Device::cuda);
+      maxpool2x2_backward(pol, g, idx, dx, GradMode::accumulate);
+      maxpool2x2_backward(pol, gd, idxd, dxd, GradMode::accumulate);
+      CHECK(host_values(dx) == host_values(dxd));
+      auto u = Tensor<float>::empty(s), ud = u.to(Device::cuda);
+      maxunpool2x2_forward(g, idx, u);
+      maxunpool2x2_forward(gd, idxd, ud);
+      CHECK(host_values(u) == host_values(ud));
+      auto dv = filled<float>(ps, 35), dvd = dv.to(Device::cuda);
+      maxunpool2x2_backward(pol, g2, idx, dv, GradMode::accumulate);
+      maxunpool2x2_backward(pol, g2d, idxd, dvd, GradMode::accumulate);
+      CHECK(host_values(dv) == host_values(dvd));
+    });
+  }
+  auto bad = idx.clone();
+  bad.data()[5] = 1000;
+  auto badd = bad.to(Device::cuda);
+  auto u = Tensor<float>::empty(s, Device::cuda);
+  CHECK_THROWS_AS(maxunpool2x2_forward(gd, badd, u), ShapeError);
 }

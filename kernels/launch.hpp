@@ -1,0 +1,41 @@
+// Running one functor per output element on the tensors' device: an OpenMP loop on the CPU, one
+// CUDA thread per element on the GPU. The functor (a struct with a NUMENS_HD operator()(int64_t))
+// is the op's single definition of an output element, so both backends compute the same bits.
+// Only kernels/*.cpp include this (NUMENS_HAVE_CUDA is private to the kernels library).
+#pragma once
+
+#include <initializer_list>
+#include <string>
+
+#include "kernels/tensor.hpp"
+
+namespace numens::kernels::detail {
+
+// Defined (and explicitly instantiated for every functor type) in kernels/launch_cuda.cu.
+template <class F>
+void for_each_cuda(const F& f, int64_t count);
+
+template <class F>
+void for_each(const char* op, Device d, int64_t count, const F& f) {
+  if (d == Device::cuda) {
+#if NUMENS_HAVE_CUDA
+    (void)op;
+    for_each_cuda(f, count);
+    return;
+#else
+    throw Error(std::string(op) + ": CUDA tensor but numens was built without the CUDA backend");
+#endif
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t e = 0; e < count; ++e) f(e);
+}
+
+// All tensors of a call on one device; returns it.
+inline Device common_device(const char* op, std::initializer_list<Device> ds) {
+  const Device first = *ds.begin();
+  for (Device d : ds)
+    if (d != first) throw ShapeError(std::string(op) + ": tensors on different devices");
+  return first;
+}
+
+}  // namespace numens::kernels::detail
