@@ -2,7 +2,8 @@
 #include <string>
 
 #include "kernels/activation.hpp"
-#include "kernels/reduce.hpp"
+#include "kernels/activation_impl.hpp"
+#include "kernels/launch.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels {
@@ -11,7 +12,6 @@ namespace {
 template <class T, class U>
 void same_shape(const char* op, const char* what, const Tensor<T>& t, const Tensor<U>& ref) {
   expect_shape(op, what, t.shape(), ref.shape());
-  if (t.device() != Device::cpu) throw ShapeError(std::string(op) + ": CPU kernel, CUDA tensor");
 }
 
 template <class T>
@@ -20,31 +20,19 @@ void maxout_impl(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& y, Tensor<ui
   same_shape(op, "input b", b, a);
   same_shape(op, "output", y, a);
   same_shape(op, "winner", winner, a);
-  const T* ap = a.data();
-  const T* bp = b.data();
-  T* yp = y.data();
-  uint8_t* wp = winner.data();
-  const int64_t n = a.numel();
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const bool take_a = ap[i] >= bp[i] || std::isnan(ap[i]);
-    yp[i] = take_a ? ap[i] : bp[i];
-    wp[i] = take_a ? 0 : 1;
-  }
+  const Device dev =
+      detail::common_device(op, {a.device(), b.device(), y.device(), winner.device()});
+  detail::for_each(op, dev, a.numel(),
+                   detail::MaxoutFwd<T>{a.data(), b.data(), y.data(), winner.data()});
 }
 }  // namespace
 
 template <class P, class T>
 void prelu_forward(const P& pol, const Tensor<T>& x, T slope, Tensor<T>& y) {
-  same_shape("prelu_forward", "output", y, x);
-  const T* xp = x.data();
-  T* yp = y.data();
-  const int64_t n = x.numel();
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    mca::Draws d = pol.draws(uint64_t(i));
-    yp[i] = xp[i] > T(0) ? xp[i] : pol.mul(slope, xp[i], d);
-  }
+  const char* op = "prelu_forward";
+  same_shape(op, "output", y, x);
+  const Device dev = detail::common_device(op, {x.device(), y.device()});
+  detail::for_each(op, dev, x.numel(), detail::PreluFwd<P, T>{pol, x.data(), slope, y.data()});
 }
 
 template <class P, class T>
@@ -53,20 +41,14 @@ void prelu_backward(const P& pol, const Tensor<T>& dy, const Tensor<T>& x, T slo
   const char* op = "prelu_backward";
   same_shape(op, "output gradient", dy, x);
   same_shape(op, "input gradient", dx, x);
-  const T* xp = x.data();
-  const T* dyp = dy.data();
-  T* dxp = dx.data();
+  const Device dev = detail::common_device(op, {dy.device(), x.device(), dx.device()});
   const int64_t n = x.numel();
   // The slope gradient is a reduction placed after the n per-element draw elements.
-  const T ds = chunked_sum<T>(pol, uint64_t(n), n, [&](int64_t i, mca::Draws& d) {
-    return xp[i] > T(0) ? T(0) : pol.mul(dyp[i], xp[i], d);
-  });
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    mca::Draws d = pol.draws(uint64_t(i));
-    const T g = xp[i] > T(0) ? dyp[i] : pol.mul(slope, dyp[i], d);
-    dxp[i] = mode == GradMode::accumulate ? pol.add(dxp[i], g, d) : g;
-  }
+  const T ds = detail::chunked_sum_on<T>(op, dev, pol, uint64_t(n), n,
+                                         detail::PreluSlopeTerm<P, T>{pol, dy.data(), x.data()});
+  detail::for_each(op, dev, n,
+                   detail::PreluBwdInput<P, T>{pol, dy.data(), x.data(), slope, dx.data(),
+                                               mode == GradMode::accumulate});
   mca::Draws d = pol.draws(uint64_t(n) + reduce_elements(n));
   dslope = mode == GradMode::accumulate ? pol.add(dslope, ds, d) : ds;
 }
@@ -87,23 +69,11 @@ void maxout_backward(const P& pol, const Tensor<T>& dy, const Tensor<uint8_t>& w
   same_shape(op, "winner", winner, dy);
   same_shape(op, "gradient of a", da, dy);
   same_shape(op, "gradient of b", db, dy);
-  const T* dyp = dy.data();
-  const uint8_t* wp = winner.data();
-  T* dap = da.data();
-  T* dbp = db.data();
-  const int64_t n = dy.numel();
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const T ga = wp[i] == 0 ? dyp[i] : T(0), gb = wp[i] == 0 ? T(0) : dyp[i];
-    if (mode == GradMode::accumulate) {
-      mca::Draws d = pol.draws(uint64_t(i));
-      dap[i] = pol.add(dap[i], ga, d);
-      dbp[i] = pol.add(dbp[i], gb, d);
-    } else {
-      dap[i] = ga;
-      dbp[i] = gb;
-    }
-  }
+  const Device dev =
+      detail::common_device(op, {dy.device(), winner.device(), da.device(), db.device()});
+  detail::for_each(op, dev, dy.numel(),
+                   detail::MaxoutBwd<P, T>{pol, dy.data(), winner.data(), da.data(), db.data(),
+                                           mode == GradMode::accumulate});
 }
 
 #define NUMENS_ACT_INSTANTIATE(P, T)                                                          \

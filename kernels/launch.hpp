@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "kernels/reduce.hpp"
 #include "kernels/tensor.hpp"
 
 namespace numens::kernels::detail {
@@ -36,6 +37,19 @@ inline Device common_device(const char* op, std::initializer_list<Device> ds) {
   for (Device d : ds)
     if (d != first) throw ShapeError(std::string(op) + ": tensors on different devices");
   return first;
+}
+
+// chunked_sum (reduce.hpp) with the chunks computed on device d: the partial sums are brought
+// to the host and added there in chunk order, exactly as on the CPU.
+template <class T, class P, class Term>
+T chunked_sum_on(const char* op, Device d, const P& pol, uint64_t element0, int64_t n,
+                 const Term& term) {
+  if (d == Device::cpu) return chunked_sum<T>(pol, element0, n, term);
+  const int64_t chunks = reduce_chunks(n);
+  Tensor<T> partial = Tensor<T>::empty({1, 1, 1, chunks}, d);
+  for_each(op, d, chunks, ChunkPartial<P, T, Term>{pol, element0, n, term, partial.data()});
+  const Tensor<T> host = partial.to(Device::cpu);
+  return finish_sum(pol, element0, std::vector<T>(host.data(), host.data() + chunks));
 }
 
 }  // namespace numens::kernels::detail

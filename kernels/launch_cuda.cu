@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernels/launch.hpp"
+#include "kernels/activation_impl.hpp"
 #include "kernels/pool_impl.hpp"
 
 namespace numens::kernels::detail {
@@ -28,12 +29,17 @@ void for_each_cuda(const F& f, int64_t count) {
 }
 
 #define NUMENS_FOR_EACH(...) template void for_each_cuda<__VA_ARGS__>(const __VA_ARGS__&, int64_t);
-#define NUMENS_FOR_EACH_T(T)   \
-  NUMENS_FOR_EACH(PoolFwd<T>) \
-  NUMENS_FOR_EACH(UnpoolFwd<T>)
-#define NUMENS_FOR_EACH_PT(P, T)   \
-  NUMENS_FOR_EACH(PoolBwd<P, T>)  \
-  NUMENS_FOR_EACH(UnpoolBwd<P, T>)
+#define NUMENS_FOR_EACH_T(T)     \
+  NUMENS_FOR_EACH(PoolFwd<T>)   \
+  NUMENS_FOR_EACH(UnpoolFwd<T>) \
+  NUMENS_FOR_EACH(MaxoutFwd<T>)
+#define NUMENS_FOR_EACH_PT(P, T)                                  \
+  NUMENS_FOR_EACH(PoolBwd<P, T>)                                 \
+  NUMENS_FOR_EACH(UnpoolBwd<P, T>)                               \
+  NUMENS_FOR_EACH(PreluFwd<P, T>)                                \
+  NUMENS_FOR_EACH(PreluBwdInput<P, T>)                           \
+  NUMENS_FOR_EACH(ChunkPartial<P, T, PreluSlopeTerm<P, T>>)      \
+  NUMENS_FOR_EACH(MaxoutBwd<P, T>)
 #define NUMENS_FOR_EACH_P(P)   \
   NUMENS_FOR_EACH_PT(P, float) \
   NUMENS_FOR_EACH_PT(P, double)

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "kernels/activation.hpp"
 #include "kernels/conv2d.hpp"
 #include "kernels/pool.hpp"
 #include "mca/dispatch.hpp"
@@ -101,4 +102,40 @@ TEST_CASE("gpu: max-pool / max-unpool forward and backward equal the CPU bit for
   auto badd = bad.to(Device::cuda);
   auto u = Tensor<float>::empty(s, Device::cuda);
   CHECK_THROWS_AS(maxunpool2x2_forward(gd, badd, u), ShapeError);
+}
+
+TEST_CASE("gpu: prelu (with the slope reduction) and maxout equal the CPU bit for bit") {
+  const Shape s{2, 5, 33, 41};  // 13530 elements: several reduction chunks, a partial last one
+  auto x = filled<float>(s, 41), x2 = filled<float>(s, 42), g = filled<float>(s, 43);
+  auto xd = x.to(Device::cuda), x2d = x2.to(Device::cuda), gd = g.to(Device::cuda);
+  auto y = Tensor<float>::empty(s), yd = y.to(Device::cuda);
+  auto w = Tensor<uint8_t>::empty(s), wd = w.to(Device::cuda);
+  maxout_forward(x, x2, y, w);
+  maxout_forward(xd, x2d, yd, wd);
+  CHECK(host_values(y) == host_values(yd));
+  CHECK(host_values(w) == host_values(wd));
+  for (const char* m : {"ieee", "sr", "rr", "mca"}) {
+    mca::ArithConfig cfg;
+    cfg.mode = mca::parse_mode(m);
+    cfg.t32 = 14;
+    cfg.seed = 8;
+    CAPTURE(m);
+    mca::with_policy(cfg, [&](auto pol) {
+      prelu_forward(pol, x, 0.25f, y);
+      prelu_forward(pol, xd, 0.25f, yd);
+      CHECK(host_values(y) == host_values(yd));
+      auto dx = filled<float>(s, 44), dxd = dx.to(Device::cuda);
+      float ds = 0.5f, dsd = 0.5f;
+      prelu_backward(pol, g, x, 0.25f, dx, ds, GradMode::accumulate);
+      prelu_backward(pol, gd, xd, 0.25f, dxd, dsd, GradMode::accumulate);
+      CHECK(host_values(dx) == host_values(dxd));
+      CHECK(ds == dsd);
+      auto da = filled<float>(s, 45), db = filled<float>(s, 46);
+      auto dad = da.to(Device::cuda), dbd = db.to(Device::cuda);
+      maxout_backward(pol, g, w, da, db, GradMode::accumulate);
+      maxout_backward(pol, gd, wd, dad, dbd, GradMode::accumulate);
+      CHECK(host_values(da) == host_values(dad));
+      CHECK(host_values(db) == host_values(dbd));
+    });
+  }
 }

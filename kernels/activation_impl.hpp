@@ -1,0 +1,82 @@
+// Output-element functors of prelu and maxout (see activation.hpp), host and device.
+#pragma once
+
+#include <cstdint>
+
+#include "mca/policy.hpp"
+
+namespace numens::kernels::detail {
+
+template <class P, class T>
+struct PreluFwd {
+  P pol;
+  const T* x;
+  T slope;
+  T* y;
+  NUMENS_HD void operator()(int64_t i) const {
+    mca::Draws d = pol.draws(uint64_t(i));
+    y[i] = x[i] > T(0) ? x[i] : pol.mul(slope, x[i], d);
+  }
+};
+
+template <class P, class T>
+struct PreluBwdInput {
+  P pol;
+  const T* dy;
+  const T* x;
+  T slope;
+  T* dx;
+  bool accumulate;
+  NUMENS_HD void operator()(int64_t i) const {
+    mca::Draws d = pol.draws(uint64_t(i));
+    const T g = x[i] > T(0) ? dy[i] : pol.mul(slope, dy[i], d);
+    dx[i] = accumulate ? pol.add(dx[i], g, d) : g;
+  }
+};
+
+// The summand of the slope gradient: dy x where x <= 0.
+template <class P, class T>
+struct PreluSlopeTerm {
+  P pol;
+  const T* dy;
+  const T* x;
+  NUMENS_HD T operator()(int64_t i, mca::Draws& d) const {
+    return x[i] > T(0) ? T(0) : pol.mul(dy[i], x[i], d);
+  }
+};
+
+template <class T>
+struct MaxoutFwd {
+  const T* a;
+  const T* b;
+  T* y;
+  uint8_t* winner;
+  NUMENS_HD void operator()(int64_t i) const {
+    const bool take_a = a[i] >= b[i] || a[i] != a[i];  // NaN in a propagates
+    y[i] = take_a ? a[i] : b[i];
+    winner[i] = take_a ? 0 : 1;
+  }
+};
+
+template <class P, class T>
+struct MaxoutBwd {
+  P pol;
+  const T* dy;
+  const uint8_t* winner;
+  T* da;
+  T* db;
+  bool accumulate;
+  NUMENS_HD void operator()(int64_t i) const {
+    const T ga = winner[i] == 0 ? dy[i] : T(0), gb = winner[i] == 0 ? T(0) : dy[i];
+    if (accumulate) {
+      mca::Draws d = pol.draws(uint64_t(i));
+      da[i] = pol.add(da[i], ga, d);
+      db[i] = pol.add(db[i], gb, d);
+    } else {
+      da[i] = ga;
+      db[i] = gb;
+    }
+  }
+};
+
+}  // namespace numens::kernels::detail
