@@ -1,6 +1,8 @@
 #include <string>
 
 #include "kernels/batchnorm.hpp"
+#include "kernels/batchnorm_impl.hpp"
+#include "kernels/launch.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels {
@@ -14,9 +16,12 @@ void check_bn(const char* op, const Shape& x, std::initializer_list<std::pair<co
                      " has fewer than 2 values per channel; batch statistics are undefined");
 }
 
-// Draw elements for channel-level quantities: phase p of channel c. Phases are distinct so that
-// the statistics of one channel never reuse a draw.
-inline uint64_t channel_element(int64_t c, int phase) { return uint64_t(c) * 8 + uint64_t(phase); }
+detail::BnGeom geom(const Shape& s) { return {s.n, s.c, s.plane()}; }
+
+template <class T>
+Tensor<T> channel_buffer(int64_t c, Device d) {
+  return Tensor<T>::empty({1, c, 1, 1}, d);
+}
 
 }  // namespace
 
@@ -32,45 +37,19 @@ void batchnorm2d_forward_train(const P& pol, const Tensor<T>& x, const Tensor<T>
             {"running var", running_var.shape()}, {"saved mean", saved_mean.shape()},
             {"saved invstd", saved_invstd.shape()}});
   expect_shape(op, "output", y.shape(), s);
-  const int64_t m = s.n * s.h * s.w, plane = s.plane();
-  // Per-element draws live above the channel-level ones.
-  const uint64_t elem0 = uint64_t(s.c) * 8;
-  const T* xp = x.data();
-  T* yp = y.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < s.c; ++c) {
-    mca::Draws d = pol.draws(channel_element(c, 0));
-    T sum = T(0);
-    for (int64_t n = 0; n < s.n; ++n)
-      for (int64_t q = 0; q < plane; ++q) sum = pol.add(sum, xp[(n * s.c + c) * plane + q], d);
-    const T mean = pol.div(sum, T(m), d);
-    mca::Draws dv = pol.draws(channel_element(c, 1));
-    T sq = T(0);
-    for (int64_t n = 0; n < s.n; ++n)
-      for (int64_t q = 0; q < plane; ++q) {
-        const T dev = pol.sub(xp[(n * s.c + c) * plane + q], mean, dv);
-        sq = pol.fma(dev, dev, sq, dv);
-      }
-    mca::Draws ds = pol.draws(channel_element(c, 2));
-    const T var = pol.div(sq, T(m), ds);
-    const T invstd = pol.div(T(1), pol.sqrt(pol.add(var, T(prm.eps), ds), ds), ds);
-    const T mom = T(prm.momentum), keep = T(1.0 - prm.momentum);
-    const T unbiased = pol.div(pol.mul(var, T(m), ds), T(m - 1), ds);
-    running_mean.data()[c] =
-        pol.add(pol.mul(keep, running_mean.data()[c], ds), pol.mul(mom, mean, ds), ds);
-    running_var.data()[c] =
-        pol.add(pol.mul(keep, running_var.data()[c], ds), pol.mul(mom, unbiased, ds), ds);
-    saved_mean.data()[c] = mean;
-    saved_invstd.data()[c] = invstd;
-    const T g = gamma.data()[c], b = beta.data()[c];
-    for (int64_t n = 0; n < s.n; ++n)
-      for (int64_t q = 0; q < plane; ++q) {
-        const int64_t i = (n * s.c + c) * plane + q;
-        mca::Draws de = pol.draws(elem0 + uint64_t(i));
-        const T xhat = pol.mul(pol.sub(xp[i], mean, de), invstd, de);
-        yp[i] = pol.fma(xhat, g, b, de);
-      }
-  }
+  const Device dev = detail::common_device(
+      op, {x.device(), gamma.device(), beta.device(), running_mean.device(), running_var.device(),
+           saved_mean.device(), saved_invstd.device(), y.device()});
+  const detail::BnGeom g = geom(s);
+  detail::for_each(op, dev, s.c,
+                   detail::BnTrainStats<P, T>{pol, g, x.data(), T(prm.eps), T(prm.momentum),
+                                              T(1.0 - prm.momentum), running_mean.data(),
+                                              running_var.data(), saved_mean.data(),
+                                              saved_invstd.data()});
+  detail::for_each(op, dev, s.numel(),
+                   detail::BnNormalize<P, T>{pol, g, x.data(), saved_mean.data(),
+                                             saved_invstd.data(), gamma.data(), beta.data(),
+                                             y.data()});
 }
 
 template <class P, class T>
@@ -85,22 +64,15 @@ void batchnorm2d_forward_eval(const P& pol, const Tensor<T>& x, const Tensor<T>&
                                 {"running var", &running_var}})
     expect_shape(op, what, t->shape(), Shape{1, s.c, 1, 1});
   expect_shape(op, "output", y.shape(), s);
-  const int64_t plane = s.plane();
-  const uint64_t elem0 = uint64_t(s.c) * 8;
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < s.c; ++c) {
-    mca::Draws ds = pol.draws(channel_element(c, 0));
-    const T invstd =
-        pol.div(T(1), pol.sqrt(pol.add(running_var.data()[c], T(prm.eps), ds), ds), ds);
-    const T mean = running_mean.data()[c], g = gamma.data()[c], b = beta.data()[c];
-    for (int64_t n = 0; n < s.n; ++n)
-      for (int64_t q = 0; q < plane; ++q) {
-        const int64_t i = (n * s.c + c) * plane + q;
-        mca::Draws de = pol.draws(elem0 + uint64_t(i));
-        const T xhat = pol.mul(pol.sub(x.data()[i], mean, de), invstd, de);
-        y.data()[i] = pol.fma(xhat, g, b, de);
-      }
-  }
+  const Device dev = detail::common_device(
+      op, {x.device(), gamma.device(), beta.device(), running_mean.device(), running_var.device(),
+           y.device()});
+  Tensor<T> invstd = channel_buffer<T>(s.c, dev);
+  detail::for_each(op, dev, s.c,
+                   detail::BnEvalStats<P, T>{pol, running_var.data(), T(prm.eps), invstd.data()});
+  detail::for_each(op, dev, s.numel(),
+                   detail::BnNormalize<P, T>{pol, geom(s), x.data(), running_mean.data(),
+                                             invstd.data(), gamma.data(), beta.data(), y.data()});
 }
 
 template <class P, class T>
@@ -116,44 +88,22 @@ void batchnorm2d_backward(const P& pol, const Tensor<T>& dy, const Tensor<T>& x,
             {"beta gradient", dbeta.shape()}});
   expect_shape(op, "output gradient", dy.shape(), s);
   expect_shape(op, "input gradient", dx.shape(), s);
-  const int64_t m = s.n * s.h * s.w, plane = s.plane();
-  const uint64_t elem0 = uint64_t(s.c) * 8;
-  const T* xp = x.data();
-  const T* dyp = dy.data();
-  T* dxp = dx.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < s.c; ++c) {
-    const T mean = saved_mean.data()[c], invstd = saved_invstd.data()[c], g = gamma.data()[c];
-    mca::Draws d = pol.draws(channel_element(c, 3));
-    T sdy = T(0), sdyx = T(0);
-    for (int64_t n = 0; n < s.n; ++n)
-      for (int64_t q = 0; q < plane; ++q) {
-        const int64_t i = (n * s.c + c) * plane + q;
-        const T xhat = pol.mul(pol.sub(xp[i], mean, d), invstd, d);
-        sdy = pol.add(sdy, dyp[i], d);
-        sdyx = pol.fma(dyp[i], xhat, sdyx, d);
-      }
-    mca::Draws dc = pol.draws(channel_element(c, 4));
-    const T scale = pol.div(pol.mul(g, invstd, dc), T(m), dc);
-    for (int64_t n = 0; n < s.n; ++n)
-      for (int64_t q = 0; q < plane; ++q) {
-        const int64_t i = (n * s.c + c) * plane + q;
-        mca::Draws de = pol.draws(elem0 + uint64_t(i));
-        const T xhat = pol.mul(pol.sub(xp[i], mean, de), invstd, de);
-        // M dy - dbeta - xhat dgamma
-        const T inner = pol.sub(pol.sub(pol.mul(T(m), dyp[i], de), sdy, de),
-                                pol.mul(xhat, sdyx, de), de);
-        const T gi = pol.mul(scale, inner, de);
-        dxp[i] = mode == GradMode::accumulate ? pol.add(dxp[i], gi, de) : gi;
-      }
-    if (mode == GradMode::accumulate) {
-      dgamma.data()[c] = pol.add(dgamma.data()[c], sdyx, dc);
-      dbeta.data()[c] = pol.add(dbeta.data()[c], sdy, dc);
-    } else {
-      dgamma.data()[c] = sdyx;
-      dbeta.data()[c] = sdy;
-    }
-  }
+  const Device dev = detail::common_device(
+      op, {dy.device(), x.device(), gamma.device(), saved_mean.device(), saved_invstd.device(),
+           dx.device(), dgamma.device(), dbeta.device()});
+  const bool acc = mode == GradMode::accumulate;
+  const detail::BnGeom g = geom(s);
+  Tensor<T> sum_dy = channel_buffer<T>(s.c, dev), sum_dyx = channel_buffer<T>(s.c, dev),
+            scale = channel_buffer<T>(s.c, dev);
+  detail::for_each(op, dev, s.c,
+                   detail::BnBwdStats<P, T>{pol, g, dy.data(), x.data(), gamma.data(),
+                                            saved_mean.data(), saved_invstd.data(), sum_dy.data(),
+                                            sum_dyx.data(), scale.data(), dgamma.data(),
+                                            dbeta.data(), acc});
+  detail::for_each(op, dev, s.numel(),
+                   detail::BnBwdInput<P, T>{pol, g, dy.data(), x.data(), saved_mean.data(),
+                                            saved_invstd.data(), sum_dy.data(), sum_dyx.data(),
+                                            scale.data(), dx.data(), acc});
 }
 
 #define NUMENS_BN_INSTANTIATE(P, T)                                                              \

@@ -6,6 +6,8 @@
 
 #include "kernels/launch.hpp"
 #include "kernels/activation_impl.hpp"
+#include "kernels/batchnorm_impl.hpp"
+#include "kernels/optim_impl.hpp"
 #include "kernels/pool_impl.hpp"
 
 namespace numens::kernels::detail {
@@ -39,7 +41,13 @@ void for_each_cuda(const F& f, int64_t count) {
   NUMENS_FOR_EACH(PreluFwd<P, T>)                                \
   NUMENS_FOR_EACH(PreluBwdInput<P, T>)                           \
   NUMENS_FOR_EACH(ChunkPartial<P, T, PreluSlopeTerm<P, T>>)      \
-  NUMENS_FOR_EACH(MaxoutBwd<P, T>)
+  NUMENS_FOR_EACH(MaxoutBwd<P, T>)                               \
+  NUMENS_FOR_EACH(BnTrainStats<P, T>)                            \
+  NUMENS_FOR_EACH(BnEvalStats<P, T>)                             \
+  NUMENS_FOR_EACH(BnNormalize<P, T>)                             \
+  NUMENS_FOR_EACH(BnBwdStats<P, T>)                              \
+  NUMENS_FOR_EACH(BnBwdInput<P, T>)                              \
+  NUMENS_FOR_EACH(AdamElement<P, T>)
 #define NUMENS_FOR_EACH_P(P)   \
   NUMENS_FOR_EACH_PT(P, float) \
   NUMENS_FOR_EACH_PT(P, double)

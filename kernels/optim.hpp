@@ -11,6 +11,8 @@
 
 #include <cstdint>
 
+#include "kernels/tensor.hpp"  // Device
+
 namespace numens::kernels {
 
 struct AdamParams {
@@ -22,10 +24,10 @@ struct AdamParams {
   bool decoupled = true;  // true: AdamW; false: Adam with L2 weight decay
 };
 
-// param, grad, m, v: n contiguous values (the flat parameter buffer).
+// param, grad, m, v: n contiguous values (the flat parameter buffer), on `where`.
 template <class P, class T>
 void adam_step(const P& pol, T* param, const T* grad, T* m, T* v, int64_t n, int64_t step,
-               const AdamParams& prm);
+               const AdamParams& prm, Device where = Device::cpu);
 
 // torch.optim.lr_scheduler.CosineAnnealingWarmRestarts at a fractional epoch.
 double cosine_warm_restarts_lr(double base_lr, double eta_min, double t0, double t_mult,

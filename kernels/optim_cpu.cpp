@@ -1,15 +1,16 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/launch.hpp"
 #include "kernels/optim.hpp"
-#include "kernels/tensor.hpp"  // ShapeError
+#include "kernels/optim_impl.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels {
 
 template <class P, class T>
 void adam_step(const P& pol, T* param, const T* grad, T* m, T* v, int64_t n, int64_t step,
-               const AdamParams& prm) {
+               const AdamParams& prm, Device where) {
   if (step < 1) throw ShapeError("adam_step: step " + std::to_string(step) + " must be >= 1");
   if (!(prm.lr >= 0) || !(prm.beta1 >= 0 && prm.beta1 < 1) || !(prm.beta2 >= 0 && prm.beta2 < 1) ||
       !(prm.eps > 0) || !(prm.weight_decay >= 0))
@@ -24,22 +25,10 @@ void adam_step(const P& pol, T* param, const T* grad, T* m, T* v, int64_t n, int
   const T sqrt_bc2 = pol.sqrt(bc2, ds);
   const T decay = pol.sub(T(1), pol.mul(lr, wd, ds), ds);
   const T one_b1 = pol.sub(T(1), b1, ds), one_b2 = pol.sub(T(1), b2, ds);
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    mca::Draws d = pol.draws(uint64_t(i));
-    T p = param[i], g = grad[i];
-    if (prm.decoupled) {
-      p = pol.mul(p, decay, d);
-    } else if (prm.weight_decay != 0) {
-      g = pol.fma(wd, p, g, d);
-    }
-    const T mi = pol.add(pol.mul(b1, m[i], d), pol.mul(one_b1, g, d), d);
-    const T vi = pol.add(pol.mul(b2, v[i], d), pol.mul(one_b2, pol.mul(g, g, d), d), d);
-    const T denom = pol.add(pol.div(pol.sqrt(vi, d), sqrt_bc2, d), eps, d);
-    param[i] = pol.sub(p, pol.mul(step_size, pol.div(mi, denom, d), d), d);
-    m[i] = mi;
-    v[i] = vi;
-  }
+  // The parameter buffers may live on the host or on a CUDA device: the caller says which.
+  detail::for_each("adam_step", where, n,
+                   detail::AdamElement<P, T>{pol, param, grad, m, v, b1, b2, one_b1, one_b2,
+                                             step_size, sqrt_bc2, decay, wd, eps, prm.decoupled});
 }
 
 double cosine_warm_restarts_lr(double base_lr, double eta_min, double t0, double t_mult,
@@ -66,7 +55,8 @@ double step_lr(double base_lr, int64_t step_size, double gamma, int64_t epoch) {
 }
 
 #define NUMENS_ADAM_INSTANTIATE(P, T) \
-  template void adam_step<P, T>(const P&, T*, const T*, T*, T*, int64_t, int64_t, const AdamParams&);
+  template void adam_step<P, T>(const P&, T*, const T*, T*, T*, int64_t, int64_t, const AdamParams&, \
+                                Device);
 #define NUMENS_ADAM_INSTANTIATE_BOTH(P) \
   NUMENS_ADAM_INSTANTIATE(P, float)     \
   NUMENS_ADAM_INSTANTIATE(P, double)

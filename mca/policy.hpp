@@ -13,6 +13,11 @@
 // cursor and consumes one draw per random value it needs (Sr, Rr, SrEqual: 1; Pb: one per
 // operand; Mca: one per operand plus one), so the sequence of draws is fixed by the program.
 // Ieee never touches its cursor.
+//
+// Rule for kernel code: at most one argument of a policy call may itself consume draws from the
+// same cursor. C++ leaves the evaluation order of arguments unspecified (g++ and nvcc differ), so
+// pol.add(pol.mul(a, b, d), pol.mul(c, e, d), d) would give different bits on CPU and GPU: name
+// the products first. Chains such as pol.add(pol.mul(a, b, d), c, d) are fine.
 #pragma once
 
 #include "mca/rounding.hpp"

@@ -2,9 +2,12 @@
 // the same element functions with the same counters.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <vector>
 
 #include "kernels/activation.hpp"
+#include "kernels/batchnorm.hpp"
+#include "kernels/optim.hpp"
 #include "kernels/conv2d.hpp"
 #include "kernels/pool.hpp"
 #include "mca/dispatch.hpp"
@@ -136,6 +139,58 @@ TEST_CASE("gpu: prelu (with the slope reduction) and maxout equal the CPU bit fo
       maxout_backward(pol, gd, wd, dad, dbd, GradMode::accumulate);
       CHECK(host_values(da) == host_values(dad));
       CHECK(host_values(db) == host_values(dbd));
+    });
+  }
+}
+
+TEST_CASE("gpu: batchnorm2d train/eval/backward and adam equal the CPU bit for bit") {
+  const Shape s{3, 4, 9, 11}, cs{1, 4, 1, 1};
+  auto x = filled<float>(s, 51, 3.0), g = filled<float>(s, 52);
+  auto gamma = filled<float>(cs, 53), beta = filled<float>(cs, 54);
+  for (const char* m : {"ieee", "sr", "mca"}) {
+    mca::ArithConfig cfg;
+    cfg.mode = mca::parse_mode(m);
+    cfg.t32 = 16;
+    cfg.seed = 12;
+    CAPTURE(m);
+    mca::with_policy(cfg, [&](auto pol) {
+      auto on_gpu = [](const Tensor<float>& t) { return t.to(Device::cuda); };
+      auto rm = filled<float>(cs, 55), rv = filled<float>(cs, 56);
+      for (int64_t c = 0; c < cs.c; ++c) rv.data()[c] = 0.5f + std::fabs(rv.data()[c]);
+      auto rmd = on_gpu(rm), rvd = on_gpu(rv);
+      auto mean = Tensor<float>::empty(cs), invstd = Tensor<float>::empty(cs), y = Tensor<float>::empty(s);
+      auto meand = on_gpu(mean), invstdd = on_gpu(invstd), yd = on_gpu(y);
+      const auto xd = on_gpu(x), gd = on_gpu(g), gammad = on_gpu(gamma), betad = on_gpu(beta);
+      batchnorm2d_forward_train(pol, x, gamma, beta, rm, rv, mean, invstd, y);
+      batchnorm2d_forward_train(pol, xd, gammad, betad, rmd, rvd, meand, invstdd, yd);
+      CHECK(host_values(y) == host_values(yd));
+      CHECK(host_values(rm) == host_values(rmd));
+      CHECK(host_values(rv) == host_values(rvd));
+      batchnorm2d_forward_eval(pol, x, gamma, beta, rm, rv, y);
+      batchnorm2d_forward_eval(pol, xd, gammad, betad, rmd, rvd, yd);
+      CHECK(host_values(y) == host_values(yd));
+      auto dx = filled<float>(s, 57), dgm = filled<float>(cs, 58), dbt = filled<float>(cs, 59);
+      auto dxd = on_gpu(dx), dgmd = on_gpu(dgm), dbtd = on_gpu(dbt);
+      batchnorm2d_backward(pol, g, x, gamma, mean, invstd, dx, dgm, dbt, GradMode::accumulate);
+      batchnorm2d_backward(pol, gd, xd, gammad, meand, invstdd, dxd, dgmd, dbtd,
+                           GradMode::accumulate);
+      CHECK(host_values(dx) == host_values(dxd));
+      CHECK(host_values(dgm) == host_values(dgmd));
+      CHECK(host_values(dbt) == host_values(dbtd));
+      // Adam on a flat buffer
+      auto p = filled<float>({1, 1, 1, 5000}, 60), gr = filled<float>({1, 1, 1, 5000}, 61);
+      auto mm = Tensor<float>::zeros(p.shape()), vv = Tensor<float>::zeros(p.shape());
+      auto pd = on_gpu(p), grd = on_gpu(gr), mmd = on_gpu(mm), vvd = on_gpu(vv);
+      AdamParams prm;
+      prm.lr = 0.01;
+      prm.weight_decay = 1e-4;
+      for (int64_t t = 1; t <= 3; ++t) {
+        adam_step(pol, p.data(), gr.data(), mm.data(), vv.data(), p.numel(), t, prm);
+        adam_step(pol, pd.data(), grd.data(), mmd.data(), vvd.data(), p.numel(), t, prm,
+                  Device::cuda);
+      }
+      CHECK(host_values(p) == host_values(pd));
+      CHECK(host_values(vv) == host_values(vvd));
     });
   }
 }
