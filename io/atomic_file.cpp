@@ -40,8 +40,8 @@ void AtomicFile::commit() {
   }
   fs::rename(temp_, target_, ec);
   if (ec) {
-    throw IoError(target_.string() + ": cannot rename " + temp_.string() + " into place: " +
-                  ec.message());
+    throw IoError(target_.string() + ": cannot rename " + temp_.string() +
+                  " into place: " + ec.message());
   }
   committed_ = true;
 }

@@ -23,7 +23,8 @@ class AtomicFile {
   bool committed() const { return committed_; }
 
   // The writer must have closed (flushed) the temp file. Throws IoError naming both paths if the
-  // temp file is missing or the rename fails; the temp file is then still removed by the destructor.
+  // temp file is missing or the rename fails; the temp file is then still removed by the
+  // destructor.
   void commit();
 
  private:

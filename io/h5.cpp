@@ -10,7 +10,8 @@
 namespace numens::io {
 
 static_assert(std::is_same_v<hid_t, std::int64_t>, "detail::Id stores hid_t as int64_t");
-static_assert(sizeof(hsize_t) == sizeof(std::uint64_t), "Shape entries convert to hsize_t losslessly");
+static_assert(sizeof(hsize_t) == sizeof(std::uint64_t),
+              "Shape entries convert to hsize_t losslessly");
 
 namespace {
 
@@ -23,23 +24,42 @@ void quiet_hdf5() {
 
 hid_t native_type(DType t) {
   switch (t) {
-    case DType::u8: return H5T_NATIVE_UINT8;
-    case DType::i16: return H5T_NATIVE_INT16;
-    case DType::i32: return H5T_NATIVE_INT32;
-    case DType::f32: return H5T_NATIVE_FLOAT;
-    case DType::f64: return H5T_NATIVE_DOUBLE;
+    case DType::u8:
+      return H5T_NATIVE_UINT8;
+    case DType::i16:
+      return H5T_NATIVE_INT16;
+    case DType::i32:
+      return H5T_NATIVE_INT32;
+    case DType::f32:
+      return H5T_NATIVE_FLOAT;
+    case DType::f64:
+      return H5T_NATIVE_DOUBLE;
   }
   return -1;
 }
 
 // The closers take int64_t to fit detail::Id; these are the H5*close functions themselves.
-int close_file(std::int64_t id) { return H5Fclose(id); }
-int close_group(std::int64_t id) { return H5Gclose(id); }
-int close_dataset(std::int64_t id) { return H5Dclose(id); }
-int close_space(std::int64_t id) { return H5Sclose(id); }
-int close_type(std::int64_t id) { return H5Tclose(id); }
-int close_attr(std::int64_t id) { return H5Aclose(id); }
-int close_plist(std::int64_t id) { return H5Pclose(id); }
+int close_file(std::int64_t id) {
+  return H5Fclose(id);
+}
+int close_group(std::int64_t id) {
+  return H5Gclose(id);
+}
+int close_dataset(std::int64_t id) {
+  return H5Dclose(id);
+}
+int close_space(std::int64_t id) {
+  return H5Sclose(id);
+}
+int close_type(std::int64_t id) {
+  return H5Tclose(id);
+}
+int close_attr(std::int64_t id) {
+  return H5Aclose(id);
+}
+int close_plist(std::int64_t id) {
+  return H5Pclose(id);
+}
 
 // Identifies a stored type among the five numens writes; anything else is reported by name.
 bool stored_dtype(hid_t type, DType* out) {
@@ -63,10 +83,14 @@ std::string describe_type(hid_t type) {
   const H5T_class_t cls = H5Tget_class(type);
   const std::string size = std::to_string(H5Tget_size(type));
   switch (cls) {
-    case H5T_INTEGER: return "integer of " + size + " bytes";
-    case H5T_FLOAT: return "float of " + size + " bytes";
-    case H5T_STRING: return "string";
-    default: return "HDF5 type class " + std::to_string(int(cls));
+    case H5T_INTEGER:
+      return "integer of " + size + " bytes";
+    case H5T_FLOAT:
+      return "float of " + size + " bytes";
+    case H5T_STRING:
+      return "string";
+    default:
+      return "HDF5 type class " + std::to_string(int(cls));
   }
 }
 
@@ -83,7 +107,9 @@ Shape default_chunk(const Shape& shape) {
 }
 
 // hsize_t is unsigned long long, Shape holds uint64_t (unsigned long): same width, distinct types.
-std::vector<hsize_t> to_hsize(const Shape& s) { return std::vector<hsize_t>(s.begin(), s.end()); }
+std::vector<hsize_t> to_hsize(const Shape& s) {
+  return std::vector<hsize_t>(s.begin(), s.end());
+}
 
 std::string shape_string(const Shape& s) {
   std::string out = "(";
@@ -95,11 +121,16 @@ std::string shape_string(const Shape& s) {
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::u8: return "uint8";
-    case DType::i16: return "int16";
-    case DType::i32: return "int32";
-    case DType::f32: return "float32";
-    case DType::f64: return "float64";
+    case DType::u8:
+      return "uint8";
+    case DType::i16:
+      return "int16";
+    case DType::i32:
+      return "int32";
+    case DType::f32:
+      return "float32";
+    case DType::f64:
+      return "float64";
   }
   return "?";
 }
@@ -174,14 +205,12 @@ void Object::set_attr(std::string_view name, std::string_view value) {
   // zero-size string type, so an empty value is stored as one NUL byte (reads back as "").
   detail::Id type(H5Tcopy(H5T_C_S1), close_type);
   if (!type.valid() || H5Tset_size(type.get(), std::max<size_t>(value.size(), 1)) < 0 ||
-      H5Tset_strpad(type.get(), H5T_STR_NULLPAD) < 0 ||
-      H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)
+      H5Tset_strpad(type.get(), H5T_STR_NULLPAD) < 0 || H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)
     throw H5Error(where() + "cannot make string type for attribute '" + n + "'");
   detail::Id space(H5Screate(H5S_SCALAR), close_space);
   detail::Id a(H5Acreate2(id_.get(), n.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
                close_attr);
-  if (!space.valid() || !a.valid())
-    throw H5Error(where() + "cannot create attribute '" + n + "'");
+  if (!space.valid() || !a.valid()) throw H5Error(where() + "cannot create attribute '" + n + "'");
   std::string buf(value);
   if (buf.empty()) buf.push_back('\0');
   if (H5Awrite(a.get(), type.get(), buf.data()) < 0)
@@ -196,8 +225,7 @@ void Object::write_attr_raw(std::string_view name, DType t, const void* value) {
   detail::Id a(
       H5Acreate2(id_.get(), n.c_str(), native_type(t), space.get(), H5P_DEFAULT, H5P_DEFAULT),
       close_attr);
-  if (!space.valid() || !a.valid())
-    throw H5Error(where() + "cannot create attribute '" + n + "'");
+  if (!space.valid() || !a.valid()) throw H5Error(where() + "cannot create attribute '" + n + "'");
   if (H5Awrite(a.get(), native_type(t), value) < 0)
     throw H5Error(where() + "cannot write attribute '" + n + "'");
   if (!a.close()) throw H5Error(where() + "cannot close attribute '" + n + "'");
@@ -214,8 +242,7 @@ void Object::set_attr(std::string_view name, std::int64_t value) {
   detail::Id a(
       H5Acreate2(id_.get(), n.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
       close_attr);
-  if (!space.valid() || !a.valid() || H5Awrite(a.get(), H5T_NATIVE_INT64, &value) < 0 ||
-      !a.close())
+  if (!space.valid() || !a.valid() || H5Awrite(a.get(), H5T_NATIVE_INT64, &value) < 0 || !a.close())
     throw H5Error(where() + "cannot write attribute '" + n + "'");
 }
 
@@ -379,14 +406,15 @@ Dataset Group::write_raw(std::string_view name, DType t, const void* data, std::
   const std::string nm(name);
   const std::string at = where(nm);
   if (element_count(shape) != n)
-    throw H5Error(at + "data has " + std::to_string(n) + " elements, shape " +
-                  shape_string(shape) + " needs " + std::to_string(element_count(shape)));
+    throw H5Error(at + "data has " + std::to_string(n) + " elements, shape " + shape_string(shape) +
+                  " needs " + std::to_string(element_count(shape)));
   if (exists(nm)) throw H5Error(at + "cannot write dataset: already exists");
-  if (shape.size() > H5S_MAX_RANK) throw H5Error(at + "rank " + std::to_string(shape.size()) +
-                                                 " exceeds HDF5's limit");
+  if (shape.size() > H5S_MAX_RANK)
+    throw H5Error(at + "rank " + std::to_string(shape.size()) + " exceeds HDF5's limit");
 
-  detail::Id space(shape.empty() ? H5Screate(H5S_SCALAR)
-                                 : H5Screate_simple(int(shape.size()), to_hsize(shape).data(), nullptr),
+  detail::Id space(shape.empty()
+                       ? H5Screate(H5S_SCALAR)
+                       : H5Screate_simple(int(shape.size()), to_hsize(shape).data(), nullptr),
                    close_space);
   if (!space.valid()) throw H5Error(at + "cannot create dataspace " + shape_string(shape));
   detail::Id dcpl(H5Pcreate(H5P_DATASET_CREATE), close_plist);
@@ -428,7 +456,8 @@ File File::create(const std::filesystem::path& path) {
   quiet_hdf5();
   const std::string p = path.string();
   detail::Id f(H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), close_file);
-  if (!f.valid()) throw H5Error("h5: " + p + ": cannot create file (directory missing or not writable?)");
+  if (!f.valid())
+    throw H5Error("h5: " + p + ": cannot create file (directory missing or not writable?)");
   return File(std::move(f), p);
 }
 

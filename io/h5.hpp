@@ -25,15 +25,25 @@ enum class DType { u8, i16, i32, f32, f64 };
 template <class T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<std::uint8_t>() { return DType::u8; }
+constexpr DType dtype_of<std::uint8_t>() {
+  return DType::u8;
+}
 template <>
-constexpr DType dtype_of<std::int16_t>() { return DType::i16; }
+constexpr DType dtype_of<std::int16_t>() {
+  return DType::i16;
+}
 template <>
-constexpr DType dtype_of<std::int32_t>() { return DType::i32; }
+constexpr DType dtype_of<std::int32_t>() {
+  return DType::i32;
+}
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::f64; }
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
 
 const char* dtype_name(DType t);
 
@@ -90,7 +100,9 @@ class Object {
   bool has_attr(std::string_view name) const;
   // Setting an existing attribute replaces it (type and value).
   void set_attr(std::string_view name, std::string_view value);
-  void set_attr(std::string_view name, const char* value) { set_attr(name, std::string_view(value)); }
+  void set_attr(std::string_view name, const char* value) {
+    set_attr(name, std::string_view(value));
+  }
   void set_attr(std::string_view name, double value);
   void set_attr(std::string_view name, std::int64_t value);
   void set_attr(std::string_view name, int value) { set_attr(name, std::int64_t(value)); }

@@ -42,7 +42,8 @@ bool supported_read_type(int dt) {
     case NiftiType::f64:
     case NiftiType::i8:
     case NiftiType::u16:
-    case NiftiType::u32: return true;
+    case NiftiType::u32:
+      return true;
   }
   return false;
 }
@@ -87,7 +88,8 @@ HeaderFacts precheck_header(const fs::path& path) {
   if (got < 0 || (zerr != Z_OK && zerr != Z_STREAM_END && zerr != Z_BUF_ERROR))
     fail(path, std::string("corrupt gzip stream in the header: ") + (zmsg ? zmsg : "?"));
   if (got < 348)
-    fail(path, "not a NIfTI file: " + std::to_string(got) + " bytes, shorter than a NIfTI-1 header");
+    fail(path,
+         "not a NIfTI file: " + std::to_string(got) + " bytes, shorter than a NIfTI-1 header");
 
   const std::int32_t size_native = load<std::int32_t>(h, false);
   const std::int32_t size_swapped = load<std::int32_t>(h, true);
@@ -114,7 +116,8 @@ HeaderFacts precheck_header(const fs::path& path) {
     f.datatype = load<std::int16_t>(h + 70, swap);
     f.vox_offset = load<float>(h + 108, swap);
   } else {
-    if (got < 540) fail(path, "truncated NIfTI-2 header (" + std::to_string(got) + " of 540 bytes)");
+    if (got < 540)
+      fail(path, "truncated NIfTI-2 header (" + std::to_string(got) + " of 540 bytes)");
     if (std::memcmp(h + 4, "n+2\0\r\n\032\n", 8) != 0)
       fail(path, "not a NIfTI file (bad NIfTI-2 magic at byte 4)");
     f.datatype = load<std::int16_t>(h + 12, swap);
@@ -127,8 +130,8 @@ HeaderFacts precheck_header(const fs::path& path) {
     fail(path, "dim[0] (number of dimensions) is " + std::to_string(ndim) + ", must be 1..7");
   for (int i = 1; i <= ndim; ++i) {
     if (f.dim[i] <= 0)
-      fail(path, "dimension " + std::to_string(i) + " is " + std::to_string(f.dim[i]) +
-                     ", must be >= 1");
+      fail(path,
+           "dimension " + std::to_string(i) + " is " + std::to_string(f.dim[i]) + ", must be >= 1");
   }
   std::int64_t volumes = 1;
   for (int i = 4; i <= ndim; ++i) volumes *= f.dim[i];
@@ -155,8 +158,8 @@ HeaderFacts precheck_header(const fs::path& path) {
     const auto need = std::uintmax_t(f.vox_offset) + std::uintmax_t(nvox) * std::uintmax_t(nbyper);
     const std::uintmax_t have = fs::file_size(path, ec);
     if (!ec && have < need)
-      fail(path, "truncated: " + std::to_string(have) + " bytes, header needs " +
-                     std::to_string(need));
+      fail(path,
+           "truncated: " + std::to_string(have) + " bytes, header needs " + std::to_string(need));
   }
   return f;
 }
@@ -165,13 +168,16 @@ struct NimFree {
   void operator()(nifti_image* n) const { nifti_image_free(n); }
 };
 
+// memcpy per element: the byte buffer carries no alignment guarantee for T (compilers turn this
+// into plain loads).
 template <class T>
 void to_float(const void* src, std::size_t n, double slope, double inter, float* out) {
-  const T* s = static_cast<const T*>(src);
-  if (slope != 0.0 && std::isfinite(slope)) {
-    for (std::size_t i = 0; i < n; ++i) out[i] = float(slope * double(s[i]) + inter);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) out[i] = float(s[i]);
+  const auto* s = static_cast<const unsigned char*>(src);
+  const bool scale = slope != 0.0 && std::isfinite(slope);
+  for (std::size_t i = 0; i < n; ++i) {
+    T x;
+    std::memcpy(&x, s + i * sizeof(T), sizeof(T));
+    out[i] = scale ? float(slope * double(x) + inter) : float(x);
   }
 }
 
@@ -184,19 +190,65 @@ Affine from_dmat(const nifti_dmat44& m) {
 
 }  // namespace
 
-const char* nifti_type_name(int code) { return nifti_datatype_string(code); }
+const char* nifti_type_name(int code) {
+  return nifti_datatype_string(code);
+}
 
 // ---- read ---------------------------------------------------------------------------------------
+
+namespace {
+
+// Reads the image data itself rather than through nifti_image_load: the library silently replaces
+// every NaN and infinity of float data by 0 (nifti_read_buffer), which would hide exactly what
+// check_finite is for, and it reports short reads and gzip errors only as NULL. gzread reads plain
+// files unchanged, so one path serves .nii and .nii.gz.
+std::vector<unsigned char> read_image_bytes(const fs::path& path, const nifti_image& nim) {
+  const std::string p = path.string();
+  const std::size_t total = std::size_t(nim.nvox) * std::size_t(nim.nbyper);
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzopen(p.c_str(), "rb"), gzclose);
+  if (!gz) fail(path, "cannot open: " + std::string(std::strerror(errno)));
+  auto zfail = [&](const std::string& what) {
+    int zerr = Z_OK;
+    const char* msg = gzerror(gz.get(), &zerr);
+    if (zerr != Z_OK && zerr != Z_BUF_ERROR)  // Z_BUF_ERROR: input ended early (truncation)
+      fail(path, "corrupt gzip stream " + what + ": " + (msg ? msg : "?"));
+  };
+  if (gzseek(gz.get(), z_off_t(nim.iname_offset), SEEK_SET) != z_off_t(nim.iname_offset)) {
+    zfail("before the image data");
+    fail(path,
+         "truncated: file ends before the image data at byte " + std::to_string(nim.iname_offset));
+  }
+  std::vector<unsigned char> bytes(total);
+  std::size_t got = 0;
+  while (got < total) {
+    const unsigned len = unsigned(std::min<std::size_t>(total - got, std::size_t(1) << 30));
+    const int n = gzread(gz.get(), bytes.data() + got, len);
+    if (n < 0) zfail("in the image data");
+    if (n <= 0) break;
+    got += std::size_t(n);
+  }
+  zfail("in the image data");
+  if (got < total)
+    fail(path, "truncated: " + std::to_string(got) + " of " + std::to_string(total) +
+                   " bytes of image data");
+  // One more read reaches the gzip trailer, where zlib checks the CRC and length of the stream.
+  unsigned char extra;
+  if (gzread(gz.get(), &extra, 1) < 0) zfail("at its end (CRC check)");
+  if (nim.byteorder != nifti_short_order() && nim.swapsize > 1)
+    nifti_swap_Nbytes(nim.nvox, nim.swapsize, bytes.data());
+  return bytes;
+}
+
+}  // namespace
 
 Volume read_nifti(const fs::path& path) {
   quiet_nifti();
   const HeaderFacts facts = precheck_header(path);
   const std::string p = path.string();
-  std::unique_ptr<nifti_image, NimFree> nim(nifti_image_read(p.c_str(), 1));
-  // The header passed the pre-check, so a failure here is in the data: a short read (truncated
-  // file) or a gzip stream that breaks off or fails its CRC.
-  if (!nim) fail(path, "cannot read image data: truncated or corrupt file");
-  if (!nim->data) fail(path, "the nifti library returned no image data");
+  // Header only: the library parses NIfTI-1/-2 in either byte order and derives the qform and
+  // sform matrices; the data are read by read_image_bytes.
+  std::unique_ptr<nifti_image, NimFree> nim(nifti_image_read(p.c_str(), 0));
+  if (!nim) fail(path, "the nifti library rejected the header");
   if (nim->datatype != facts.datatype || nim->nx != facts.dim[1])
     fail(path, "the nifti library's header disagrees with the file's");
 
@@ -218,18 +270,35 @@ Volume read_nifti(const fs::path& path) {
 
   const std::size_t n = v.voxel_count();
   if (std::int64_t(n) != nim->nvox) fail(path, "voxel count disagrees with the dimensions");
+  const std::vector<unsigned char> raw = read_image_bytes(path, *nim);
   v.data.resize(n);
   const double s = nim->scl_slope, b = nim->scl_inter;
-  const void* d = nim->data;  // the library has already swapped to host byte order
+  const void* d = raw.data();
   switch (NiftiType(nim->datatype)) {
-    case NiftiType::u8: to_float<std::uint8_t>(d, n, s, b, v.data.data()); break;
-    case NiftiType::i8: to_float<std::int8_t>(d, n, s, b, v.data.data()); break;
-    case NiftiType::i16: to_float<std::int16_t>(d, n, s, b, v.data.data()); break;
-    case NiftiType::u16: to_float<std::uint16_t>(d, n, s, b, v.data.data()); break;
-    case NiftiType::i32: to_float<std::int32_t>(d, n, s, b, v.data.data()); break;
-    case NiftiType::u32: to_float<std::uint32_t>(d, n, s, b, v.data.data()); break;
-    case NiftiType::f32: to_float<float>(d, n, s, b, v.data.data()); break;
-    case NiftiType::f64: to_float<double>(d, n, s, b, v.data.data()); break;
+    case NiftiType::u8:
+      to_float<std::uint8_t>(d, n, s, b, v.data.data());
+      break;
+    case NiftiType::i8:
+      to_float<std::int8_t>(d, n, s, b, v.data.data());
+      break;
+    case NiftiType::i16:
+      to_float<std::int16_t>(d, n, s, b, v.data.data());
+      break;
+    case NiftiType::u16:
+      to_float<std::uint16_t>(d, n, s, b, v.data.data());
+      break;
+    case NiftiType::i32:
+      to_float<std::int32_t>(d, n, s, b, v.data.data());
+      break;
+    case NiftiType::u32:
+      to_float<std::uint32_t>(d, n, s, b, v.data.data());
+      break;
+    case NiftiType::f32:
+      to_float<float>(d, n, s, b, v.data.data());
+      break;
+    case NiftiType::f64:
+      to_float<double>(d, n, s, b, v.data.data());
+      break;
   }
   return v;
 }
@@ -252,7 +321,8 @@ namespace {
 template <class T>
 std::vector<unsigned char> to_integer(const Volume& v, const fs::path& path, const char* name) {
   std::vector<unsigned char> out(v.data.size() * sizeof(T));
-  const double lo = double(std::numeric_limits<T>::min()), hi = double(std::numeric_limits<T>::max());
+  const double lo = double(std::numeric_limits<T>::min()),
+               hi = double(std::numeric_limits<T>::max());
   for (std::size_t i = 0; i < v.data.size(); ++i) {
     const double x = std::nearbyint(double(v.data[i]));
     if (!(x >= lo && x <= hi))  // also rejects NaN
@@ -282,8 +352,12 @@ void write_nifti(const fs::path& path, const Volume& v, NiftiType type) {
 
   std::vector<unsigned char> bytes;
   switch (type) {
-    case NiftiType::u8: bytes = to_integer<std::uint8_t>(v, path, "uint8"); break;
-    case NiftiType::i16: bytes = to_integer<std::int16_t>(v, path, "int16"); break;
+    case NiftiType::u8:
+      bytes = to_integer<std::uint8_t>(v, path, "uint8");
+      break;
+    case NiftiType::i16:
+      bytes = to_integer<std::int16_t>(v, path, "int16");
+      break;
     case NiftiType::f32:
       bytes.resize(v.data.size() * sizeof(float));
       std::memcpy(bytes.data(), v.data.data(), bytes.size());
@@ -356,7 +430,8 @@ void write_nifti(const fs::path& path, const Volume& v, NiftiType type) {
   int zerr = Z_OK;
   const std::string zmsg = ok ? "" : gzerror(gz, &zerr);
   const int rc = gzclose(gz);
-  if (!ok || rc != Z_OK) fail(path, "write failed (disk full?): " + (ok ? std::to_string(rc) : zmsg));
+  if (!ok || rc != Z_OK)
+    fail(path, "write failed (disk full?): " + (ok ? std::to_string(rc) : zmsg));
   out.commit();
 }
 

@@ -32,9 +32,9 @@ const char* nifti_type_name(int code);
 using Affine = std::array<std::array<double, 4>, 4>;  // row-major: world = A * (i, j, k, 1)
 
 struct Volume {
-  std::array<std::int64_t, 3> dims{0, 0, 0};          // nx, ny, nz (1 for a missing axis)
-  std::array<double, 3> voxel_size{1.0, 1.0, 1.0};    // pixdim[1..3], in the file's xyz units
-  int datatype = int(NiftiType::f32);                 // as stored on disk (NiftiType code)
+  std::array<std::int64_t, 3> dims{0, 0, 0};        // nx, ny, nz (1 for a missing axis)
+  std::array<double, 3> voxel_size{1.0, 1.0, 1.0};  // pixdim[1..3], in the file's xyz units
+  int datatype = int(NiftiType::f32);               // as stored on disk (NiftiType code)
   // Intensities with x fastest, then y, then z (the file's order). scl_slope/scl_inter are
   // applied when slope != 0 (the NIfTI rule), so data holds the physical values.
   std::vector<float> data;
