@@ -263,8 +263,9 @@ std::string Object::attr_string(std::string_view name) const {
     // Variable-length (as h5py writes by default): HDF5 allocates, we copy and free.
     detail::Id mem(H5Tcopy(H5T_C_S1), close_type);
     char* p = nullptr;
+    // The memory type takes the stored character set: HDF5 will not convert ASCII <-> UTF-8.
     if (!mem.valid() || H5Tset_size(mem.get(), H5T_VARIABLE) < 0 ||
-        H5Aread(a.get(), mem.get(), &p) < 0)
+        H5Tset_cset(mem.get(), H5Tget_cset(type.get())) < 0 || H5Aread(a.get(), mem.get(), &p) < 0)
       throw H5Error(where() + "cannot read attribute '" + n + "'");
     std::string out = p ? p : "";
     H5free_memory(p);

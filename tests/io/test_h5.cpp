@@ -237,3 +237,22 @@ TEST_CASE("AtomicFile: nothing behind without commit, the whole file with it") {
   AtomicFile never_written(dir / "y.h5");
   CHECK_THROWS_AS(never_written.commit(), IoError);
 }
+
+TEST_CASE("h5: reads what h5py writes (committed fixture)") {
+  const std::filesystem::path p = std::filesystem::path(NUMENS_TEST_FIXTURES) / "h5py_written.h5";
+  REQUIRE(std::filesystem::exists(p));
+  const Group root = File::open(p).root();
+  CHECK(root.attr_string("title") == "written by h5py");  // variable-length string
+  CHECK(root.attr_string("fixed") == "fixed len");
+  CHECK(root.attr_double("ratio") == 0.125);
+  const Array<float> v = root.read<float>("grp/values");
+  CHECK(v.shape == Shape{2, 3});
+  CHECK(v.data == std::vector<float>{-2.5f, -1.5f, -0.5f, 0.5f, 1.5f, 2.5f});
+  CHECK(root.dataset("grp/values").attr_int("count") == 6);
+  const Array<std::int16_t> l = root.read<std::int16_t>("labels");
+  CHECK(l.shape == Shape{4, 5});
+  CHECK(l.data.front() == -10);
+  CHECK(l.data.back() == 9);
+  CHECK(root.dataset("labels").chunked());
+  check_h5_error([&] { (void)root.read<std::int32_t>("u64"); }, p.string(), "/u64");
+}
