@@ -1,0 +1,49 @@
+#include "io/atomic_file.hpp"
+
+#include <unistd.h>
+
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "io/error.hpp"
+
+namespace numens::io {
+
+namespace fs = std::filesystem;
+
+AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)) {
+  temp_ = target_;
+  temp_ += ".tmp." + std::to_string(::getpid());
+  const fs::path dir = target_.has_parent_path() ? target_.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw IoError(target_.string() + ": cannot write: directory " + dir.string() +
+                  " does not exist");
+  }
+}
+
+AtomicFile::~AtomicFile() {
+  if (committed_) return;
+  // Best effort: a destructor must not throw, and a missing temp file (writer failed before
+  // creating it) is the normal case, not an error.
+  std::error_code ec;
+  fs::remove(temp_, ec);
+}
+
+void AtomicFile::commit() {
+  if (committed_) return;
+  std::error_code ec;
+  if (!fs::exists(temp_, ec)) {
+    throw IoError(target_.string() + ": cannot commit: temp file " + temp_.string() +
+                  " was not written");
+  }
+  fs::rename(temp_, target_, ec);
+  if (ec) {
+    throw IoError(target_.string() + ": cannot rename " + temp_.string() +
+                  " into place: " + ec.message());
+  }
+  committed_ = true;
+}
+
+}  // namespace numens::io

@@ -1,0 +1,36 @@
+// Write-to-temp-then-rename. A reader of `target` sees either the previous file or the complete
+// new one, never a partial write: the writer fills `<target>.tmp.<pid>` and commit() renames it
+// (rename(2) is atomic within one file system, and the temp file sits next to the target so it is
+// on the same one). If commit() is never reached, because the writer threw, the destructor
+// removes the temp file.
+#pragma once
+
+#include <filesystem>
+
+namespace numens::io {
+
+class AtomicFile {
+ public:
+  // Reserves the temp name; the caller's writer creates the file. Throws IoError when the target's
+  // directory does not exist (fail before any work is done, not at commit()).
+  explicit AtomicFile(std::filesystem::path target);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  const std::filesystem::path& target() const { return target_; }
+  const std::filesystem::path& temp_path() const { return temp_; }
+  bool committed() const { return committed_; }
+
+  // The writer must have closed (flushed) the temp file. Throws IoError naming both paths if the
+  // temp file is missing or the rename fails; the temp file is then still removed by the
+  // destructor.
+  void commit();
+
+ private:
+  std::filesystem::path target_;
+  std::filesystem::path temp_;
+  bool committed_ = false;
+};
+
+}  // namespace numens::io

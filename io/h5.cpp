@@ -1,0 +1,511 @@
+#include "io/h5.hpp"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <ctime>
+#include <mutex>
+#include <type_traits>
+
+namespace numens::io {
+
+static_assert(std::is_same_v<hid_t, std::int64_t>, "detail::Id stores hid_t as int64_t");
+static_assert(sizeof(hsize_t) == sizeof(std::uint64_t),
+              "Shape entries convert to hsize_t losslessly");
+
+namespace {
+
+// HDF5 prints its error stack to stderr by default; numens reports through exceptions instead.
+// Called before every handle is made; the once-flag keeps it one call per process.
+void quiet_hdf5() {
+  static std::once_flag flag;
+  std::call_once(flag, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+hid_t native_type(DType t) {
+  switch (t) {
+    case DType::u8:
+      return H5T_NATIVE_UINT8;
+    case DType::i16:
+      return H5T_NATIVE_INT16;
+    case DType::i32:
+      return H5T_NATIVE_INT32;
+    case DType::f32:
+      return H5T_NATIVE_FLOAT;
+    case DType::f64:
+      return H5T_NATIVE_DOUBLE;
+  }
+  return -1;
+}
+
+// The closers take int64_t to fit detail::Id; these are the H5*close functions themselves.
+int close_file(std::int64_t id) {
+  return H5Fclose(id);
+}
+int close_group(std::int64_t id) {
+  return H5Gclose(id);
+}
+int close_dataset(std::int64_t id) {
+  return H5Dclose(id);
+}
+int close_space(std::int64_t id) {
+  return H5Sclose(id);
+}
+int close_type(std::int64_t id) {
+  return H5Tclose(id);
+}
+int close_attr(std::int64_t id) {
+  return H5Aclose(id);
+}
+int close_plist(std::int64_t id) {
+  return H5Pclose(id);
+}
+
+// Identifies a stored type among the five numens writes; anything else is reported by name.
+bool stored_dtype(hid_t type, DType* out) {
+  const H5T_class_t cls = H5Tget_class(type);
+  const size_t size = H5Tget_size(type);
+  if (cls == H5T_INTEGER) {
+    const H5T_sign_t sign = H5Tget_sign(type);
+    if (size == 1 && sign == H5T_SGN_NONE) return *out = DType::u8, true;
+    if (size == 2 && sign == H5T_SGN_2) return *out = DType::i16, true;
+    if (size == 4 && sign == H5T_SGN_2) return *out = DType::i32, true;
+  } else if (cls == H5T_FLOAT) {
+    if (size == 4) return *out = DType::f32, true;
+    if (size == 8) return *out = DType::f64, true;
+  }
+  return false;
+}
+
+std::string describe_type(hid_t type) {
+  DType t;
+  if (stored_dtype(type, &t)) return dtype_name(t);
+  const H5T_class_t cls = H5Tget_class(type);
+  const std::string size = std::to_string(H5Tget_size(type));
+  switch (cls) {
+    case H5T_INTEGER:
+      return "integer of " + size + " bytes";
+    case H5T_FLOAT:
+      return "float of " + size + " bytes";
+    case H5T_STRING:
+      return "string";
+    default:
+      return "HDF5 type class " + std::to_string(int(cls));
+  }
+}
+
+// Chunks for compressed storage: whole rows of the last two axes up to 64x64 (a 2-D slice tile),
+// leading axes 1 except the third-from-last up to 16, so a 256^3 volume gets 16x64x64 chunks of
+// 64 Ki elements: large enough for deflate to work well, small enough to read one slice cheaply.
+Shape default_chunk(const Shape& shape) {
+  Shape c(shape.size(), 1);
+  const size_t r = shape.size();
+  if (r >= 1) c[r - 1] = std::min<std::uint64_t>(shape[r - 1], 64);
+  if (r >= 2) c[r - 2] = std::min<std::uint64_t>(shape[r - 2], 64);
+  if (r >= 3) c[r - 3] = std::min<std::uint64_t>(shape[r - 3], 16);
+  return c;
+}
+
+// hsize_t is unsigned long long, Shape holds uint64_t (unsigned long): same width, distinct types.
+std::vector<hsize_t> to_hsize(const Shape& s) {
+  return std::vector<hsize_t>(s.begin(), s.end());
+}
+
+std::string shape_string(const Shape& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + ")";
+}
+
+}  // namespace
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::u8:
+      return "uint8";
+    case DType::i16:
+      return "int16";
+    case DType::i32:
+      return "int32";
+    case DType::f32:
+      return "float32";
+    case DType::f64:
+      return "float64";
+  }
+  return "?";
+}
+
+std::uint64_t element_count(const Shape& shape) {
+  std::uint64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+// ---- detail::Id ---------------------------------------------------------------------------------
+
+namespace detail {
+Id& Id::operator=(Id&& o) noexcept {
+  if (this != &o) {
+    reset();
+    id_ = o.id_;
+    closer_ = o.closer_;
+    o.id_ = -1;
+  }
+  return *this;
+}
+bool Id::close() {
+  if (id_ < 0) return true;
+  const int rc = closer_ ? closer_(id_) : 0;
+  id_ = -1;
+  return rc >= 0;
+}
+}  // namespace detail
+
+// ---- Object: attributes -------------------------------------------------------------------------
+
+std::string Object::child_path(std::string_view child) const {
+  if (child.empty()) return path_;
+  return (path_ == "/" ? "/" : path_ + "/") + std::string(child);
+}
+
+std::string Object::where(std::string_view child) const {
+  return "h5: " + file_ + ":" + child_path(child) + ": ";
+}
+
+bool Object::has_attr(std::string_view name) const {
+  const std::string n(name);
+  const htri_t e = H5Aexists(id_.get(), n.c_str());
+  if (e < 0) throw H5Error(where() + "cannot query attribute '" + n + "'");
+  return e > 0;
+}
+
+namespace {
+// Attributes are replaced, not updated in place: the new value may have another type or length.
+void delete_attr_if_present(hid_t obj, const std::string& name, const std::string& where) {
+  const htri_t e = H5Aexists(obj, name.c_str());
+  if (e < 0) throw H5Error(where + "cannot query attribute '" + name + "'");
+  if (e > 0 && H5Adelete(obj, name.c_str()) < 0)
+    throw H5Error(where + "cannot replace attribute '" + name + "'");
+}
+
+detail::Id open_attr(hid_t obj, const std::string& name, const std::string& where) {
+  const htri_t e = H5Aexists(obj, name.c_str());
+  if (e < 0) throw H5Error(where + "cannot query attribute '" + name + "'");
+  if (e == 0) throw H5Error(where + "attribute '" + name + "' not found");
+  detail::Id a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), close_attr);
+  if (!a.valid()) throw H5Error(where + "cannot open attribute '" + name + "'");
+  return a;
+}
+}  // namespace
+
+void Object::set_attr(std::string_view name, std::string_view value) {
+  const std::string n(name);
+  delete_attr_if_present(id_.get(), n, where());
+  // Fixed-length UTF-8, NUL-padded: readable by h5py/h5dump as a plain string. HDF5 forbids a
+  // zero-size string type, so an empty value is stored as one NUL byte (reads back as "").
+  detail::Id type(H5Tcopy(H5T_C_S1), close_type);
+  if (!type.valid() || H5Tset_size(type.get(), std::max<size_t>(value.size(), 1)) < 0 ||
+      H5Tset_strpad(type.get(), H5T_STR_NULLPAD) < 0 || H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)
+    throw H5Error(where() + "cannot make string type for attribute '" + n + "'");
+  detail::Id space(H5Screate(H5S_SCALAR), close_space);
+  detail::Id a(H5Acreate2(id_.get(), n.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+               close_attr);
+  if (!space.valid() || !a.valid()) throw H5Error(where() + "cannot create attribute '" + n + "'");
+  std::string buf(value);
+  if (buf.empty()) buf.push_back('\0');
+  if (H5Awrite(a.get(), type.get(), buf.data()) < 0)
+    throw H5Error(where() + "cannot write attribute '" + n + "'");
+  if (!a.close()) throw H5Error(where() + "cannot close attribute '" + n + "'");
+}
+
+void Object::write_attr_raw(std::string_view name, DType t, const void* value) {
+  const std::string n(name);
+  delete_attr_if_present(id_.get(), n, where());
+  detail::Id space(H5Screate(H5S_SCALAR), close_space);
+  detail::Id a(
+      H5Acreate2(id_.get(), n.c_str(), native_type(t), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      close_attr);
+  if (!space.valid() || !a.valid()) throw H5Error(where() + "cannot create attribute '" + n + "'");
+  if (H5Awrite(a.get(), native_type(t), value) < 0)
+    throw H5Error(where() + "cannot write attribute '" + n + "'");
+  if (!a.close()) throw H5Error(where() + "cannot close attribute '" + n + "'");
+}
+
+void Object::set_attr(std::string_view name, double value) {
+  write_attr_raw(name, DType::f64, &value);
+}
+
+void Object::set_attr(std::string_view name, std::int64_t value) {
+  const std::string n(name);
+  delete_attr_if_present(id_.get(), n, where());
+  detail::Id space(H5Screate(H5S_SCALAR), close_space);
+  detail::Id a(
+      H5Acreate2(id_.get(), n.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      close_attr);
+  if (!space.valid() || !a.valid() || H5Awrite(a.get(), H5T_NATIVE_INT64, &value) < 0 || !a.close())
+    throw H5Error(where() + "cannot write attribute '" + n + "'");
+}
+
+std::string Object::attr_string(std::string_view name) const {
+  const std::string n(name);
+  detail::Id a = open_attr(id_.get(), n, where());
+  detail::Id type(H5Aget_type(a.get()), close_type);
+  if (!type.valid()) throw H5Error(where() + "cannot get type of attribute '" + n + "'");
+  if (H5Tget_class(type.get()) != H5T_STRING)
+    throw H5Error(where() + "attribute '" + n + "' is a " + describe_type(type.get()) +
+                  ", not a string");
+  detail::Id space(H5Aget_space(a.get()), close_space);
+  if (!space.valid() || H5Sget_simple_extent_npoints(space.get()) != 1)
+    throw H5Error(where() + "attribute '" + n + "' is not a single string");
+  const htri_t vlen = H5Tis_variable_str(type.get());
+  if (vlen < 0) throw H5Error(where() + "cannot inspect attribute '" + n + "'");
+  if (vlen > 0) {
+    // Variable-length (as h5py writes by default): HDF5 allocates, we copy and free.
+    detail::Id mem(H5Tcopy(H5T_C_S1), close_type);
+    char* p = nullptr;
+    // The memory type takes the stored character set: HDF5 will not convert ASCII <-> UTF-8.
+    if (!mem.valid() || H5Tset_size(mem.get(), H5T_VARIABLE) < 0 ||
+        H5Tset_cset(mem.get(), H5Tget_cset(type.get())) < 0 || H5Aread(a.get(), mem.get(), &p) < 0)
+      throw H5Error(where() + "cannot read attribute '" + n + "'");
+    std::string out = p ? p : "";
+    H5free_memory(p);
+    return out;
+  }
+  const size_t size = H5Tget_size(type.get());
+  std::string buf(size, '\0');
+  if (H5Aread(a.get(), type.get(), buf.data()) < 0)
+    throw H5Error(where() + "cannot read attribute '" + n + "'");
+  buf.resize(buf.find('\0') == std::string::npos ? size : buf.find('\0'));
+  // Space-padded strings (Fortran-style writers) lose their padding too.
+  if (H5Tget_strpad(type.get()) == H5T_STR_SPACEPAD) {
+    buf.erase(buf.find_last_not_of(' ') + 1);
+  }
+  return buf;
+}
+
+void Object::read_attr_raw(std::string_view name, bool as_double, void* value) const {
+  const std::string n(name);
+  detail::Id a = open_attr(id_.get(), n, where());
+  detail::Id type(H5Aget_type(a.get()), close_type);
+  detail::Id space(H5Aget_space(a.get()), close_space);
+  if (!type.valid() || !space.valid())
+    throw H5Error(where() + "cannot inspect attribute '" + n + "'");
+  const H5T_class_t cls = H5Tget_class(type.get());
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+    throw H5Error(where() + "attribute '" + n + "' is a " + describe_type(type.get()) +
+                  ", not a number");
+  if (H5Sget_simple_extent_npoints(space.get()) != 1)
+    throw H5Error(where() + "attribute '" + n + "' is not a single number");
+  const hid_t mem = as_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
+  if (H5Aread(a.get(), mem, value) < 0)
+    throw H5Error(where() + "cannot read attribute '" + n + "'");
+}
+
+double Object::attr_double(std::string_view name) const {
+  double v = 0;
+  read_attr_raw(name, true, &v);
+  return v;
+}
+
+std::int64_t Object::attr_int(std::string_view name) const {
+  const std::string n(name);
+  {
+    // Integers only: a float attribute read as int would truncate without a word.
+    detail::Id a = open_attr(id_.get(), n, where());
+    detail::Id type(H5Aget_type(a.get()), close_type);
+    if (!type.valid() || H5Tget_class(type.get()) != H5T_INTEGER)
+      throw H5Error(where() + "attribute '" + n + "' is not an integer");
+  }
+  std::int64_t v = 0;
+  read_attr_raw(name, false, &v);
+  return v;
+}
+
+// ---- Dataset ------------------------------------------------------------------------------------
+
+Shape Dataset::shape() const {
+  detail::Id space(H5Dget_space(id_.get()), close_space);
+  if (!space.valid()) throw H5Error(where() + "cannot get dataspace");
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) throw H5Error(where() + "cannot get rank");
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
+    throw H5Error(where() + "cannot get shape");
+  return Shape(dims.begin(), dims.end());
+}
+
+DType Dataset::dtype() const {
+  detail::Id type(H5Dget_type(id_.get()), close_type);
+  if (!type.valid()) throw H5Error(where() + "cannot get element type");
+  DType t;
+  if (!stored_dtype(type.get(), &t))
+    throw H5Error(where() + "element type " + describe_type(type.get()) +
+                  " is not one numens reads (uint8, int16, int32, float32, float64)");
+  return t;
+}
+
+bool Dataset::chunked() const {
+  detail::Id plist(H5Dget_create_plist(id_.get()), close_plist);
+  if (!plist.valid()) throw H5Error(where() + "cannot get creation properties");
+  return H5Pget_layout(plist.get()) == H5D_CHUNKED;
+}
+
+void Dataset::read_raw(DType t, void* out, std::uint64_t n) const {
+  const DType stored = dtype();
+  if (stored != t)
+    throw H5Error(where() + "stored as " + dtype_name(stored) + ", read as " + dtype_name(t) +
+                  " requested");
+  if (n == 0) return;
+  if (H5Dread(id_.get(), native_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+    throw H5Error(where() + "cannot read data (corrupt file or failed filter)");
+}
+
+// ---- Group --------------------------------------------------------------------------------------
+
+bool Group::exists(std::string_view name) const {
+  const std::string n(name);
+  // H5Lexists on a nested path needs every intermediate link to exist; check them one by one.
+  size_t pos = 0;
+  while (true) {
+    const size_t slash = n.find('/', pos);
+    const std::string prefix = n.substr(0, slash);
+    const htri_t e = H5Lexists(id_.get(), prefix.c_str(), H5P_DEFAULT);
+    if (e < 0) throw H5Error(where(n) + "cannot query link");
+    if (e == 0) return false;
+    if (slash == std::string::npos) return true;
+    pos = slash + 1;
+  }
+}
+
+Group Group::create_group(std::string_view name) {
+  const std::string n(name);
+  if (exists(n)) throw H5Error(where(n) + "cannot create group: already exists");
+  detail::Id g(H5Gcreate2(id_.get(), n.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+               close_group);
+  if (!g.valid()) throw H5Error(where(n) + "cannot create group");
+  return Group(std::move(g), file_, child_path(n));
+}
+
+Group Group::group(std::string_view name) const {
+  const std::string n(name);
+  if (!exists(n)) throw H5Error(where(n) + "group not found");
+  detail::Id g(H5Gopen2(id_.get(), n.c_str(), H5P_DEFAULT), close_group);
+  if (!g.valid()) throw H5Error(where(n) + "cannot open as a group");
+  return Group(std::move(g), file_, child_path(n));
+}
+
+Dataset Group::dataset(std::string_view name) const {
+  const std::string n(name);
+  if (!exists(n)) throw H5Error(where(n) + "dataset not found");
+  detail::Id d(H5Dopen2(id_.get(), n.c_str(), H5P_DEFAULT), close_dataset);
+  if (!d.valid()) throw H5Error(where(n) + "cannot open as a dataset");
+  return Dataset(std::move(d), file_, child_path(n));
+}
+
+Dataset Group::write_raw(std::string_view name, DType t, const void* data, std::uint64_t n,
+                         const Shape& shape, const WriteOptions& opt) {
+  const std::string nm(name);
+  const std::string at = where(nm);
+  if (element_count(shape) != n)
+    throw H5Error(at + "data has " + std::to_string(n) + " elements, shape " + shape_string(shape) +
+                  " needs " + std::to_string(element_count(shape)));
+  if (exists(nm)) throw H5Error(at + "cannot write dataset: already exists");
+  if (shape.size() > H5S_MAX_RANK)
+    throw H5Error(at + "rank " + std::to_string(shape.size()) + " exceeds HDF5's limit");
+
+  detail::Id space(shape.empty()
+                       ? H5Screate(H5S_SCALAR)
+                       : H5Screate_simple(int(shape.size()), to_hsize(shape).data(), nullptr),
+                   close_space);
+  if (!space.valid()) throw H5Error(at + "cannot create dataspace " + shape_string(shape));
+  detail::Id dcpl(H5Pcreate(H5P_DATASET_CREATE), close_plist);
+  if (!dcpl.valid()) throw H5Error(at + "cannot create dataset properties");
+
+  // Chunking needs rank >= 1 and no zero extent; a compress request that cannot apply (scalar or
+  // empty array) falls back to contiguous storage rather than failing.
+  const bool compress = opt.compress && !shape.empty() && n > 0;
+  if (compress) {
+    Shape chunk = opt.chunk.empty() ? default_chunk(shape) : opt.chunk;
+    if (chunk.size() != shape.size())
+      throw H5Error(at + "chunk " + shape_string(chunk) + " does not match rank of shape " +
+                    shape_string(shape));
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (chunk[i] == 0) throw H5Error(at + "chunk " + shape_string(chunk) + " has a zero extent");
+      chunk[i] = std::min(chunk[i], shape[i]);
+    }
+    if (opt.gzip_level < 0 || opt.gzip_level > 9)
+      throw H5Error(at + "gzip level " + std::to_string(opt.gzip_level) + " is not in 0..9");
+    if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
+      throw H5Error(at + "this HDF5 library has no deflate filter");
+    if (H5Pset_chunk(dcpl.get(), int(chunk.size()), to_hsize(chunk).data()) < 0 ||
+        H5Pset_shuffle(dcpl.get()) < 0 || H5Pset_deflate(dcpl.get(), unsigned(opt.gzip_level)) < 0)
+      throw H5Error(at + "cannot set chunking/compression " + shape_string(chunk));
+  }
+
+  detail::Id d(H5Dcreate2(id_.get(), nm.c_str(), native_type(t), space.get(), H5P_DEFAULT,
+                          dcpl.get(), H5P_DEFAULT),
+               close_dataset);
+  if (!d.valid()) throw H5Error(at + "cannot create dataset");
+  if (n > 0 && H5Dwrite(d.get(), native_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    throw H5Error(at + "cannot write data");
+  return Dataset(std::move(d), file_, child_path(nm));
+}
+
+// ---- File ---------------------------------------------------------------------------------------
+
+File File::create(const std::filesystem::path& path) {
+  quiet_hdf5();
+  const std::string p = path.string();
+  detail::Id f(H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), close_file);
+  if (!f.valid())
+    throw H5Error("h5: " + p + ": cannot create file (directory missing or not writable?)");
+  return File(std::move(f), p);
+}
+
+File File::open(const std::filesystem::path& path, Mode mode) {
+  quiet_hdf5();
+  const std::string p = path.string();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw H5Error("h5: " + p + ": file not found");
+  // H5Fis_hdf5 tells "not HDF5" apart from other open failures, for a precise message.
+  const htri_t is_h5 = H5Fis_hdf5(p.c_str());
+  if (is_h5 == 0) throw H5Error("h5: " + p + ": not an HDF5 file (no HDF5 signature)");
+  detail::Id f(H5Fopen(p.c_str(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR, H5P_DEFAULT),
+               close_file);
+  if (!f.valid()) throw H5Error("h5: " + p + ": cannot open file (corrupt, or no permission)");
+  return File(std::move(f), p);
+}
+
+Group File::root() const {
+  if (!id_.valid()) throw H5Error("h5: " + path_ + ":/: file is closed");
+  detail::Id g(H5Gopen2(id_.get(), "/", H5P_DEFAULT), close_group);
+  if (!g.valid()) throw H5Error("h5: " + path_ + ":/: cannot open root group (corrupt file?)");
+  return Group(std::move(g), path_, "/");
+}
+
+void File::close() {
+  if (!id_.valid()) return;
+  if (H5Fflush(id_.get(), H5F_SCOPE_GLOBAL) < 0) throw H5Error("h5: " + path_ + ": cannot flush");
+  if (!id_.close()) throw H5Error("h5: " + path_ + ": cannot close");
+}
+
+// ---- provenance ---------------------------------------------------------------------------------
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void write_provenance(Group& root, std::string_view numens_version, std::string_view git_commit,
+                      std::string_view config) {
+  root.set_attr("numens_version", numens_version);
+  root.set_attr("git_commit", git_commit);
+  root.set_attr("creation_time", utc_now_iso8601());
+  root.set_attr("config", config);
+}
+
+}  // namespace numens::io
