@@ -7,6 +7,7 @@
 #include "kernels/launch.hpp"
 #include "kernels/activation_impl.hpp"
 #include "kernels/batchnorm_impl.hpp"
+#include "kernels/loss_impl.hpp"
 #include "kernels/optim_impl.hpp"
 #include "kernels/pool_impl.hpp"
 
@@ -47,7 +48,12 @@ void for_each_cuda(const F& f, int64_t count) {
   NUMENS_FOR_EACH(BnNormalize<P, T>)                             \
   NUMENS_FOR_EACH(BnBwdStats<P, T>)                              \
   NUMENS_FOR_EACH(BnBwdInput<P, T>)                              \
-  NUMENS_FOR_EACH(AdamElement<P, T>)
+  NUMENS_FOR_EACH(AdamElement<P, T>)                             \
+  NUMENS_FOR_EACH(SoftmaxPixel<P, T>)                            \
+  NUMENS_FOR_EACH(SoftmaxBwdPixel<P, T>)                         \
+  NUMENS_FOR_EACH(LossGradPixel<P, T>)                           \
+  NUMENS_FOR_EACH(ChunkPartial<P, T, CeTerm<P, T>>)              \
+  NUMENS_FOR_EACH(ChunkPartial<P, T, ClassProbTerm<T>>)
 #define NUMENS_FOR_EACH_P(P)   \
   NUMENS_FOR_EACH_PT(P, float) \
   NUMENS_FOR_EACH_PT(P, double)

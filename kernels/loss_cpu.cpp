@@ -1,8 +1,10 @@
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "kernels/launch.hpp"
 #include "kernels/loss.hpp"
-#include "kernels/reduce.hpp"
+#include "kernels/loss_impl.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels {
@@ -21,47 +23,26 @@ void check_labels(const char* op, const Tensor<int32_t>& labels, int64_t classes
 
 template <class P, class T>
 void softmax_forward(const P& pol, const Tensor<T>& logits, Tensor<T>& probs) {
+  const char* op = "softmax_forward";
   const Shape s = logits.shape();
-  expect_shape("softmax_forward", "probabilities", probs.shape(), s);
-  const int64_t plane = s.plane(), pixels = s.n * plane;
-  const T* zp = logits.data();
-  T* pp = probs.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t px = 0; px < pixels; ++px) {
-    const int64_t n = px / plane, q = px % plane;
-    const T* z = zp + n * s.c * plane + q;
-    T* p = pp + n * s.c * plane + q;
-    mca::Draws d = pol.draws(uint64_t(px));
-    T mx = z[0];
-    for (int64_t c = 1; c < s.c; ++c) mx = z[c * plane] > mx ? z[c * plane] : mx;
-    T sum = T(0);
-    for (int64_t c = 0; c < s.c; ++c) {
-      p[c * plane] = pol.exp(pol.sub(z[c * plane], mx, d), d);
-      sum = pol.add(sum, p[c * plane], d);
-    }
-    for (int64_t c = 0; c < s.c; ++c) p[c * plane] = pol.div(p[c * plane], sum, d);
-  }
+  expect_shape(op, "probabilities", probs.shape(), s);
+  const Device dev = detail::common_device(op, {logits.device(), probs.device()});
+  detail::for_each(op, dev, s.n * s.plane(),
+                   detail::SoftmaxPixel<P, T>{pol, {s.c, s.plane()}, logits.data(), probs.data()});
 }
 
 template <class P, class T>
 void softmax_backward(const P& pol, const Tensor<T>& probs, const Tensor<T>& dprobs,
                       Tensor<T>& dlogits) {
+  const char* op = "softmax_backward";
   const Shape s = probs.shape();
-  expect_shape("softmax_backward", "probability gradient", dprobs.shape(), s);
-  expect_shape("softmax_backward", "logit gradient", dlogits.shape(), s);
-  const int64_t plane = s.plane(), pixels = s.n * plane;
-#pragma omp parallel for schedule(static)
-  for (int64_t px = 0; px < pixels; ++px) {
-    const int64_t off = (px / plane) * s.c * plane + px % plane;
-    const T* p = probs.data() + off;
-    const T* dp = dprobs.data() + off;
-    T* dz = dlogits.data() + off;
-    mca::Draws d = pol.draws(uint64_t(px));
-    T dot = T(0);
-    for (int64_t c = 0; c < s.c; ++c) dot = pol.fma(p[c * plane], dp[c * plane], dot, d);
-    for (int64_t c = 0; c < s.c; ++c)
-      dz[c * plane] = pol.mul(p[c * plane], pol.sub(dp[c * plane], dot, d), d);
-  }
+  expect_shape(op, "probability gradient", dprobs.shape(), s);
+  expect_shape(op, "logit gradient", dlogits.shape(), s);
+  const Device dev =
+      detail::common_device(op, {probs.device(), dprobs.device(), dlogits.device()});
+  detail::for_each(op, dev, s.n * s.plane(),
+                   detail::SoftmaxBwdPixel<P, T>{pol, {s.c, s.plane()}, probs.data(),
+                                                 dprobs.data(), dlogits.data()});
 }
 
 template <class P, class T>
@@ -76,29 +57,32 @@ LossValue<T> ce_dice_loss(const P& pol, const Tensor<T>& logits, const Tensor<in
   expect_shape(op, "probabilities", probs.shape(), s);
   expect_shape(op, "logit gradient", dlogits.shape(), s);
   if (s.c < 1 || s.numel() == 0) throw ShapeError(std::string(op) + ": empty logits " + s.str());
-  check_labels(op, labels, s.c);
+  const Device dev = detail::common_device(
+      op, {logits.device(), labels.device(), weights.device(), probs.device(), dlogits.device()});
+  // Labels are checked and counted on the host (copied when they live on the device).
+  const Tensor<int32_t> host_labels = dev == Device::cpu ? labels : labels.to(Device::cpu);
+  check_labels(op, host_labels, s.c);
   softmax_forward(pol, logits, probs);
 
-  const int64_t plane = s.plane(), pixels = s.n * plane;
-  const int32_t* lab = labels.data();
-  const T* wp = weights.data();
-  const T* pp = probs.data();
-  auto prob = [&](int64_t px, int64_t c) { return pp[(px / plane) * s.c * plane + c * plane + px % plane]; };
+  const detail::PixelGeom g{s.c, s.plane()};
+  const int64_t pixels = s.n * s.plane();
   // Draw elements: [0, pixels) per pixel; then the CE reduction; then 2 reductions per class.
   uint64_t e = uint64_t(pixels);
-  const T ce_sum = chunked_sum<T>(pol, e, pixels, [&](int64_t px, mca::Draws& d) {
-    return pol.mul(wp[px], pol.sub(T(0), pol.log(prob(px, lab[px]), d), d), d);
-  });
+  const T ce_sum = detail::chunked_sum_on<T>(
+      op, dev, pol, e, pixels,
+      detail::CeTerm<P, T>{pol, g, probs.data(), labels.data(), weights.data()});
   e += reduce_elements(pixels);
   std::vector<T> inter(size_t(s.c)), uni(size_t(s.c));
   std::vector<int64_t> count(size_t(s.c), 0);
-  for (int64_t px = 0; px < pixels; ++px) ++count[size_t(lab[px])];
+  for (int64_t px = 0; px < pixels; ++px) ++count[size_t(host_labels.data()[px])];
   for (int64_t c = 0; c < s.c; ++c) {
-    inter[size_t(c)] = chunked_sum<T>(pol, e, pixels, [&](int64_t px, mca::Draws&) {
-      return lab[px] == c ? prob(px, c) : T(0);
-    });
+    inter[size_t(c)] = detail::chunked_sum_on<T>(
+        op, dev, pol, e, pixels,
+        detail::ClassProbTerm<T>{g, probs.data(), labels.data(), int32_t(c), false});
     e += reduce_elements(pixels);
-    const T psum = chunked_sum<T>(pol, e, pixels, [&](int64_t px, mca::Draws&) { return prob(px, c); });
+    const T psum = detail::chunked_sum_on<T>(
+        op, dev, pol, e, pixels,
+        detail::ClassProbTerm<T>{g, probs.data(), labels.data(), int32_t(c), true});
     e += reduce_elements(pixels);
     mca::Draws d = pol.draws(e++);
     uni[size_t(c)] = pol.add(pol.add(psum, T(count[size_t(c)]), d), T(smooth), d);  // U_c + smooth
@@ -113,30 +97,17 @@ LossValue<T> ce_dice_loss(const P& pol, const Tensor<T>& logits, const Tensor<in
   out.total = pol.add(out.ce, out.dice, dl);
 
   // Gradient per pixel: Dice through the softmax Jacobian, plus the closed-form CE term.
-  const uint64_t eg = e;
-#pragma omp parallel for schedule(static)
-  for (int64_t px = 0; px < pixels; ++px) {
-    const int64_t off = (px / plane) * s.c * plane + px % plane;
-    const T* p = pp + off;
-    T* dz = dlogits.data() + off;
-    mca::Draws d = pol.draws(eg + uint64_t(px));
-    const T inv_c = pol.div(T(-1), T(s.c), d);
-    T dot = T(0);
-    for (int64_t c = 0; c < s.c; ++c) {
-      const T u = uni[size_t(c)];
-      const T two_i = pol.mul(T(2), inter[size_t(c)], d);
-      const T num = lab[px] == c ? pol.sub(pol.mul(T(2), u, d), two_i, d) : pol.sub(T(0), two_i, d);
-      const T dp = pol.mul(inv_c, pol.div(num, pol.mul(u, u, d), d), d);
-      dz[c * plane] = dp;  // dp kept in place until the dot product is known
-      dot = pol.fma(p[c * plane], dp, dot, d);
-    }
-    const T wm = pol.div(wp[px], T(pixels), d);
-    for (int64_t c = 0; c < s.c; ++c) {
-      const T dice_g = pol.mul(p[c * plane], pol.sub(dz[c * plane], dot, d), d);
-      const T ce_g = pol.mul(wm, lab[px] == c ? pol.sub(p[c * plane], T(1), d) : p[c * plane], d);
-      dz[c * plane] = pol.add(dice_g, ce_g, d);
-    }
+  Tensor<T> inter_t = Tensor<T>::empty({1, s.c, 1, 1}), uni_t = Tensor<T>::empty({1, s.c, 1, 1});
+  std::copy(inter.begin(), inter.end(), inter_t.data());
+  std::copy(uni.begin(), uni.end(), uni_t.data());
+  if (dev == Device::cuda) {
+    inter_t = inter_t.to(dev);
+    uni_t = uni_t.to(dev);
   }
+  detail::for_each(op, dev, pixels,
+                   detail::LossGradPixel<P, T>{pol, g, probs.data(), labels.data(),
+                                               weights.data(), inter_t.data(), uni_t.data(),
+                                               pixels, e, dlogits.data()});
   return out;
 }
 

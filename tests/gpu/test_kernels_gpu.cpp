@@ -2,6 +2,7 @@
 // the same element functions with the same counters.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "kernels/batchnorm.hpp"
 #include "kernels/optim.hpp"
 #include "kernels/conv2d.hpp"
+#include "kernels/loss.hpp"
 #include "kernels/pool.hpp"
 #include "mca/dispatch.hpp"
 #include "tests/kernels/test_util.hpp"
@@ -193,4 +195,46 @@ TEST_CASE("gpu: batchnorm2d train/eval/backward and adam equal the CPU bit for b
       CHECK(host_values(vv) == host_values(vvd));
     });
   }
+}
+
+TEST_CASE("gpu: softmax and CE + Dice loss match the CPU (exp/log may differ in the last bit)") {
+  // The device libm's exp/log are not glibc's, so results are compared to a tolerance here, not
+  // bit for bit (mca/policy.hpp, "transcendental functions").
+  const Shape s{2, 6, 17, 19}, ls{2, 1, 17, 19};
+  auto z = filled<float>(s, 71, 4.0), w = filled<float>(ls, 72);
+  for (int64_t i = 0; i < w.numel(); ++i) w.data()[i] = 1.0f + std::fabs(w.data()[i]);
+  auto lab = Tensor<int32_t>::empty(ls);
+  for (int64_t i = 0; i < lab.numel(); ++i) lab.data()[i] = int32_t((i * 5 + 1) % s.c);
+  const auto zd = z.to(Device::cuda), wd = w.to(Device::cuda);
+  const auto labd = lab.to(Device::cuda);
+  for (const char* m : {"ieee", "sr"}) {
+    mca::ArithConfig cfg;
+    cfg.mode = mca::parse_mode(m);
+    cfg.seed = 4;
+    CAPTURE(m);
+    mca::with_policy(cfg, [&](auto pol) {
+      auto p = Tensor<float>::empty(s), dz = Tensor<float>::empty(s);
+      auto pd = p.to(Device::cuda), dzd = dz.to(Device::cuda);
+      const auto v = ce_dice_loss(pol, z, lab, w, p, dz);
+      const auto vd = ce_dice_loss(pol, zd, labd, wd, pd, dzd);
+      CHECK(vd.total == doctest::Approx(v.total).epsilon(1e-5));
+      CHECK(vd.ce == doctest::Approx(v.ce).epsilon(1e-5));
+      const auto a = host_values(dz), b = host_values(dzd);
+      double worst = 0;
+      for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
+      CHECK(worst < 1e-6);
+      auto g = filled<float>(s, 73), gd = g.to(Device::cuda);
+      softmax_backward(pol, p, g, dz);
+      softmax_backward(pol, pd, gd, dzd);
+      const auto c1 = host_values(dz), c2 = host_values(dzd);
+      worst = 0;
+      for (size_t i = 0; i < c1.size(); ++i) worst = std::max(worst, double(std::fabs(c1[i] - c2[i])));
+      CHECK(worst < 1e-5);
+    });
+  }
+  auto bad = lab.clone();
+  bad.data()[7] = 6;
+  auto badd = bad.to(Device::cuda);
+  auto pd = Tensor<float>::empty(s, Device::cuda), dzd = Tensor<float>::empty(s, Device::cuda);
+  CHECK_THROWS_AS(ce_dice_loss(mca::Ieee{}, zd, badd, wd, pd, dzd), ShapeError);
 }

@@ -1,0 +1,120 @@
+// Pixel functors and reduction terms of softmax and the CE + Dice loss (see loss.hpp), host and
+// device. Layout: [N, C, plane]; pixel px = n * plane + q; class c of pixel px sits at
+// (px / plane) * C * plane + c * plane + px % plane.
+#pragma once
+
+#include <cstdint>
+
+#include "mca/policy.hpp"
+
+namespace numens::kernels::detail {
+
+struct PixelGeom {
+  int64_t c, plane;
+  NUMENS_HD int64_t offset(int64_t px) const { return (px / plane) * c * plane + px % plane; }
+};
+
+template <class P, class T>
+struct SoftmaxPixel {
+  P pol;
+  PixelGeom g;
+  const T* logits;
+  T* probs;
+  NUMENS_HD void operator()(int64_t px) const {
+    const T* z = logits + g.offset(px);
+    T* p = probs + g.offset(px);
+    mca::Draws d = pol.draws(uint64_t(px));
+    T mx = z[0];
+    for (int64_t c = 1; c < g.c; ++c) mx = z[c * g.plane] > mx ? z[c * g.plane] : mx;
+    T sum = T(0);
+    for (int64_t c = 0; c < g.c; ++c) {
+      p[c * g.plane] = pol.exp(pol.sub(z[c * g.plane], mx, d), d);
+      sum = pol.add(sum, p[c * g.plane], d);
+    }
+    for (int64_t c = 0; c < g.c; ++c) p[c * g.plane] = pol.div(p[c * g.plane], sum, d);
+  }
+};
+
+template <class P, class T>
+struct SoftmaxBwdPixel {
+  P pol;
+  PixelGeom g;
+  const T* probs;
+  const T* dprobs;
+  T* dlogits;
+  NUMENS_HD void operator()(int64_t px) const {
+    const T* p = probs + g.offset(px);
+    const T* dp = dprobs + g.offset(px);
+    T* dz = dlogits + g.offset(px);
+    mca::Draws d = pol.draws(uint64_t(px));
+    T dot = T(0);
+    for (int64_t c = 0; c < g.c; ++c) dot = pol.fma(p[c * g.plane], dp[c * g.plane], dot, d);
+    for (int64_t c = 0; c < g.c; ++c)
+      dz[c * g.plane] = pol.mul(p[c * g.plane], pol.sub(dp[c * g.plane], dot, d), d);
+  }
+};
+
+// w (-log p_label)
+template <class P, class T>
+struct CeTerm {
+  P pol;
+  PixelGeom g;
+  const T* probs;
+  const int32_t* labels;
+  const T* weights;
+  NUMENS_HD T operator()(int64_t px, mca::Draws& d) const {
+    const T p = probs[g.offset(px) + labels[px] * g.plane];
+    return pol.mul(weights[px], pol.sub(T(0), pol.log(p, d), d), d);
+  }
+};
+
+// p_c t_c (a selection: t is 0 or 1) or, with `all`, p_c.
+template <class T>
+struct ClassProbTerm {
+  PixelGeom g;
+  const T* probs;
+  const int32_t* labels;
+  int32_t cls;
+  bool all;
+  NUMENS_HD T operator()(int64_t px, mca::Draws&) const {
+    return (all || labels[px] == cls) ? probs[g.offset(px) + cls * g.plane] : T(0);
+  }
+};
+
+// dlogits of CE + Dice at one pixel, given I_c and U_c + smooth of every class.
+template <class P, class T>
+struct LossGradPixel {
+  P pol;
+  PixelGeom g;
+  const T* probs;
+  const int32_t* labels;
+  const T* weights;
+  const T* inter;
+  const T* uni;
+  int64_t pixels;
+  uint64_t element0;
+  T* dlogits;
+  NUMENS_HD void operator()(int64_t px) const {
+    const T* p = probs + g.offset(px);
+    T* dz = dlogits + g.offset(px);
+    mca::Draws d = pol.draws(element0 + uint64_t(px));
+    const T inv_c = pol.div(T(-1), T(g.c), d);
+    T dot = T(0);
+    for (int64_t c = 0; c < g.c; ++c) {
+      const T u = uni[c];
+      const T two_i = pol.mul(T(2), inter[c], d);
+      const T num = labels[px] == c ? pol.sub(pol.mul(T(2), u, d), two_i, d) : pol.sub(T(0), two_i, d);
+      const T dp = pol.mul(inv_c, pol.div(num, pol.mul(u, u, d), d), d);
+      dz[c * g.plane] = dp;  // kept in place until the dot product is known
+      dot = pol.fma(p[c * g.plane], dp, dot, d);
+    }
+    const T wm = pol.div(weights[px], T(pixels), d);
+    for (int64_t c = 0; c < g.c; ++c) {
+      const T dice_g = pol.mul(p[c * g.plane], pol.sub(dz[c * g.plane], dot, d), d);
+      const T ce_g = pol.mul(wm, labels[px] == c ? pol.sub(p[c * g.plane], T(1), d) : p[c * g.plane], d);
+      dz[c * g.plane] = pol.add(dice_g, ce_g, d);
+    }
+  }
+};
+
+}  // namespace numens::kernels::detail
