@@ -15,7 +15,7 @@
 
 #include <cstdint>
 
-#include "kernels/conv2d.hpp"  // GradMode
+#include "kernels/grad.hpp"
 #include "kernels/tensor.hpp"
 
 namespace numens::kernels {

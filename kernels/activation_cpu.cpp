@@ -50,7 +50,7 @@ void prelu_backward(const P& pol, const Tensor<T>& dy, const Tensor<T>& x, T slo
                    detail::PreluBwdInput<P, T>{pol, dy.data(), x.data(), slope, dx.data(),
                                                mode == GradMode::accumulate});
   mca::Draws d = pol.draws(uint64_t(n) + reduce_elements(n));
-  dslope = mode == GradMode::accumulate ? pol.add(dslope, ds, d) : ds;
+  detail::store_grad(pol, dslope, ds, mode == GradMode::accumulate, d);
 }
 
 void maxout_forward(const Tensor<float>& a, const Tensor<float>& b, Tensor<float>& y,

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "kernels/grad.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels::detail {
@@ -30,7 +31,7 @@ struct PreluBwdInput {
   NUMENS_HD void operator()(int64_t i) const {
     mca::Draws d = pol.draws(uint64_t(i));
     const T g = x[i] > T(0) ? dy[i] : pol.mul(slope, dy[i], d);
-    dx[i] = accumulate ? pol.add(dx[i], g, d) : g;
+    store_grad(pol, dx[i], g, accumulate, d);
   }
 };
 
@@ -68,14 +69,9 @@ struct MaxoutBwd {
   bool accumulate;
   NUMENS_HD void operator()(int64_t i) const {
     const T ga = winner[i] == 0 ? dy[i] : T(0), gb = winner[i] == 0 ? T(0) : dy[i];
-    if (accumulate) {
-      mca::Draws d = pol.draws(uint64_t(i));
-      da[i] = pol.add(da[i], ga, d);
-      db[i] = pol.add(db[i], gb, d);
-    } else {
-      da[i] = ga;
-      db[i] = gb;
-    }
+    mca::Draws d = pol.draws(uint64_t(i));
+    store_grad(pol, da[i], ga, accumulate, d);
+    store_grad(pol, db[i], gb, accumulate, d);
   }
 };
 

@@ -15,7 +15,7 @@
 // Shapes: x, y, dy, dx [N, C, H, W]; gamma, beta, running stats, saved mean/invstd [1, C, 1, 1].
 #pragma once
 
-#include "kernels/conv2d.hpp"  // GradMode
+#include "kernels/grad.hpp"
 #include "kernels/tensor.hpp"
 
 namespace numens::kernels {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "kernels/grad.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels::detail {
@@ -124,8 +125,8 @@ struct BnBwdStats {
     scale[c] = pol.div(pol.mul(gamma[c], invstd[c], dc), T(g.m()), dc);
     sum_dy[c] = sdy;
     sum_dyx[c] = sdyx;
-    dgamma[c] = accumulate ? pol.add(dgamma[c], sdyx, dc) : sdyx;
-    dbeta[c] = accumulate ? pol.add(dbeta[c], sdy, dc) : sdy;
+    store_grad(pol, dgamma[c], sdyx, accumulate, dc);
+    store_grad(pol, dbeta[c], sdy, accumulate, dc);
   }
 };
 
@@ -151,7 +152,7 @@ struct BnBwdInput {
     const T xhat_dg = pol.mul(xhat, sum_dyx[c], de);
     const T inner = pol.sub(m_dy, xhat_dg, de);
     const T gi = pol.mul(scale[c], inner, de);
-    dx[i] = accumulate ? pol.add(dx[i], gi, de) : gi;
+    store_grad(pol, dx[i], gi, accumulate, de);
   }
 };
 

@@ -20,12 +20,11 @@
 // each output element with the same function (conv2d_impl.hpp), bitwise equal in every mode.
 #pragma once
 
+#include "kernels/grad.hpp"
 #include "kernels/tensor.hpp"
 
 namespace numens::kernels {
 
-// Whether a backward op writes its gradient (=) or adds to it (+=).
-enum class GradMode { overwrite, accumulate };
 
 template <class P, class T>
 void conv2d_forward(const P& pol, const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b,

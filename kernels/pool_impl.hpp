@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "kernels/tensor.hpp"
+#include "kernels/grad.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels::detail {
@@ -51,12 +52,8 @@ struct PoolBwd {
   bool accumulate;
   NUMENS_HD void operator()(int64_t e) const {
     const int64_t target = (e / g.small_plane) * g.big_plane + index[e];
-    if (accumulate) {
-      mca::Draws d = pol.draws(uint64_t(target));
-      dx[target] = pol.add(dx[target], dy[e], d);
-    } else {
-      dx[target] = dy[e];
-    }
+    mca::Draws d = pol.draws(uint64_t(target));
+    store_grad(pol, dx[target], dy[e], accumulate, d);
   }
 };
 
@@ -80,13 +77,8 @@ struct UnpoolBwd {
   T* dx;
   bool accumulate;
   NUMENS_HD void operator()(int64_t e) const {
-    const T v = dy[(e / g.small_plane) * g.big_plane + index[e]];
-    if (accumulate) {
-      mca::Draws d = pol.draws(uint64_t(e));
-      dx[e] = pol.add(dx[e], v, d);
-    } else {
-      dx[e] = v;
-    }
+    mca::Draws d = pol.draws(uint64_t(e));
+    store_grad(pol, dx[e], dy[(e / g.small_plane) * g.big_plane + index[e]], accumulate, d);
   }
 };
 
