@@ -1,0 +1,91 @@
+// The cohort file: subjects (id, age, sex, conformed T1, optional ground-truth labels, geometry)
+// plus the label lookup table, in one HDF5 file (layout in docs/hdf5-schema.md). Written by
+// `numens import` and `numens synth`, read by slicing, training, segmentation and export.
+//
+// Volumes in memory are x fastest, then y, then z (the NIfTI order), so an index (i, j, k) maps
+// to element i + nx * (j + ny * k) and to world millimetres through `affine` * (i, j, k, 1).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/nifti.hpp"  // Affine
+
+namespace numens::io {
+
+// One row of the label lookup table. Value 0 is background and is always present.
+struct LabelInfo {
+  std::int16_t value = 0;
+  std::string name;
+  std::array<std::uint8_t, 3> rgb{0, 0, 0};
+};
+using LabelTable = std::vector<LabelInfo>;
+
+// Grid of a volume: dims (nx, ny, nz), voxel size in mm, index -> world (RAS mm) affine.
+struct Geometry {
+  std::array<std::int64_t, 3> dims{0, 0, 0};
+  std::array<double, 3> voxel_size{1.0, 1.0, 1.0};
+  Affine affine{};
+  std::size_t voxel_count() const { return std::size_t(dims[0] * dims[1] * dims[2]); }
+};
+
+// Per-subject metadata, readable without loading the volumes.
+struct SubjectInfo {
+  std::string id;      // unique in the cohort; [A-Za-z0-9._-]+
+  double age = 0.0;    // years, finite, 0 < age < 130
+  std::string sex;     // "F", "M" or "" when unknown
+  Geometry geometry;   // the conformed grid the volumes below live on
+  Geometry original;   // the grid of the source image (for export back to the user's space)
+  bool has_labels = false;
+  std::string source;  // where the image came from (file path, or "synth:colin27 seed=..")
+};
+
+struct Subject {
+  SubjectInfo info;
+  std::vector<std::uint8_t> t1;      // conformed intensities 0..255 (FastSurfer's uint8 scaling)
+  std::vector<std::int16_t> labels;  // empty when info.has_labels is false; values in the LUT
+};
+
+// Writes a cohort atomically: subjects go into `<path>.tmp.<pid>`, commit() renames it into place;
+// a writer destroyed without commit() (an exception on the way) leaves nothing behind.
+// add() validates each subject (id unique and well-formed, age range, sizes match geometry, labels
+// in the LUT) and throws IoError naming the file and the subject before writing anything of it.
+class CohortWriter {
+ public:
+  CohortWriter(const std::filesystem::path& path, LabelTable lut, std::string_view numens_version,
+               std::string_view git_commit, std::string_view config);
+  ~CohortWriter();
+  CohortWriter(const CohortWriter&) = delete;
+  CohortWriter& operator=(const CohortWriter&) = delete;
+
+  void add(const Subject& subject);
+  void commit();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads a cohort; throws IoError/H5Error naming the file and the missing or malformed item.
+class CohortReader {
+ public:
+  explicit CohortReader(const std::filesystem::path& path);
+  ~CohortReader();
+  CohortReader(const CohortReader&) = delete;
+  CohortReader& operator=(const CohortReader&) = delete;
+
+  const LabelTable& lut() const;
+  const std::vector<SubjectInfo>& subjects() const;  // in file order
+  Subject read(std::size_t index) const;              // loads and validates the volumes
+  const std::filesystem::path& path() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace numens::io
