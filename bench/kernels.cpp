@@ -4,8 +4,8 @@
 // Each configuration is verified before it is timed: sr must stay within 2^-10 (relative to the
 // sum of |terms|) of ieee, and the output must not be all zeros.
 //
-// usage: kernels [--size S] (default 32; FastSurfer's full size is 256, its pooled sizes
-//        128, 64, 32, 16)
+// usage: kernels [--size S] [--ieee-only] [--reference]
+//        (size default 32; FastSurfer's full size is 256, its pooled sizes 128, 64, 32, 16)
 #include <omp.h>
 
 #include <algorithm>
@@ -68,12 +68,23 @@ bool all_zero(const Tensor<float>& a) {
 
 int main(int argc, char** argv) {
   int64_t size = 32;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == "--size") size = std::stoll(argv[i + 1]);
+  std::vector<std::string> modes = {"ieee", "sr"};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--size" && i + 1 < argc) {
+      size = std::stoll(argv[++i]);
+    } else if (a == "--ieee-only") {
+      modes = {"ieee"};  // the perturbed reference at 256x256 takes tens of minutes
+    } else if (a == "--reference") {
+      set_conv2d_cpu_impl(ConvCpuImpl::reference);  // time the plain ieee reference instead
+    } else {
+      std::fprintf(stderr, "usage: kernels [--size S] [--ieee-only] [--reference]\n");
+      return 2;
+    }
+  }
   const int64_t n = 4, c = 64;
   std::printf("bench/kernels: CPU, %d OpenMP threads, batch %lld, %lld channels, %lldx%lld\n",
-              omp_get_max_threads(), (long long)n, (long long)c, (long long)size,
-              (long long)size);
+              omp_get_max_threads(), (long long)n, (long long)c, (long long)size, (long long)size);
   std::printf("%-22s %-5s %10s %12s %8s\n", "op", "mode", "ms", "GFLOP/s|GB/s", "x ieee");
   const Shape xs{n, c, size, size};
   const auto x = filled(xs, 1, 1.0), dy = filled(xs, 2, 1.0);
@@ -84,7 +95,8 @@ int main(int argc, char** argv) {
     const double flops = 2.0 * double(n * c * c * k * k * size * size);
     double ieee_ms[3] = {0, 0, 0};
     Tensor<float> ref[3];
-    for (const char* mode : {"ieee", "sr"}) {
+    for (const std::string& mode_name : modes) {
+      const char* mode = mode_name.c_str();
       mca::ArithConfig cfg;
       cfg.mode = mca::parse_mode(mode);
       cfg.seed = 1;
@@ -122,7 +134,8 @@ int main(int argc, char** argv) {
   }
   // Element-wise and normalisation kernels: GB/s of the tensors they read and write.
   double base[3] = {0, 0, 0};
-  for (const char* mode : {"ieee", "sr"}) {
+  for (const std::string& mode_name : modes) {
+    const char* mode = mode_name.c_str();
     mca::ArithConfig cfg;
     cfg.mode = mca::parse_mode(mode);
     cfg.seed = 1;
@@ -131,12 +144,15 @@ int main(int argc, char** argv) {
       auto win = Tensor<uint8_t>::empty(xs);
       const auto cs = Shape{1, c, 1, 1};
       auto gamma = filled(cs, 5, 1.0), beta = filled(cs, 6, 1.0), rm = filled(cs, 7, 1.0),
-           rv = filled(cs, 8, 1.0), mean = Tensor<float>::empty(cs), istd = Tensor<float>::empty(cs);
+           rv = filled(cs, 8, 1.0), mean = Tensor<float>::empty(cs),
+           istd = Tensor<float>::empty(cs);
       const double bytes = double(x.bytes());
       struct Op {
         const char* name;
         double bytes;
-      } ops[3] = {{"prelu fwd", 2 * bytes}, {"maxout fwd", 3 * bytes + bytes / 4}, {"batchnorm fwd", 3 * bytes}};
+      } ops[3] = {{"prelu fwd", 2 * bytes},
+                  {"maxout fwd", 3 * bytes + bytes / 4},
+                  {"batchnorm fwd", 3 * bytes}};
       for (int i = 0; i < 3; ++i) {
         const double s = median_seconds([&] {
           if (i == 0) prelu_forward(pol, x, 0.25f, y);

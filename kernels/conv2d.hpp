@@ -4,8 +4,9 @@
 //
 //   forward      y[n,o,i,j]  = b[o] + sum over (c, u, v) of w[o,c,u,v] * x[n,c,i+u-p,j+v-p]
 //                acc starts at b[o]; terms in order c, then u, then v.
-//   backward_data  dx[n,c,i,j] (+)= sum over (o, u, v) of w[o,c,u,v] * dy[n,o,i-u+p,j-v+p]
-//                acc starts at 0 (overwrite) or at dx (accumulate); order o, u, v.
+//   backward_data  dx[n,c,i,j] (+)= sum over (o, u, v) of w[o,c,k-1-u,k-1-v] * dy[n,o,i+u-p,j+v-p]
+//                acc starts at 0 (overwrite) or at dx (accumulate); order o, u, v (the forward
+//                conv of dy with the kernel transposed and rotated by 180 degrees).
 //   backward_weight dw[o,c,u,v] (+)= sum over (n, i, j) of dy[n,o,i,j] * x[n,c,i+u-p,j+v-p]
 //                order n, i, j.
 //   backward_bias  db[o] (+)= sum over (n, i, j) of dy[n,o,i,j]; order n, i, j.
@@ -25,7 +26,6 @@
 
 namespace numens::kernels {
 
-
 template <class P, class T>
 void conv2d_forward(const P& pol, const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b,
                     Tensor<T>& y);
@@ -41,14 +41,21 @@ void conv2d_backward_weight(const P& pol, const Tensor<T>& dy, const Tensor<T>& 
 template <class P, class T>
 void conv2d_backward_bias(const P& pol, const Tensor<T>& dy, Tensor<T>& db, GradMode mode);
 
+// Which CPU code runs ieee binary32 convs: `fast` (the default: implicit GEMM, conv2d_fast.hpp,
+// bitwise equal to the reference) or `reference` (one output element per iteration). A
+// process-wide switch for tests and benchmarks; other modes and binary64 always run the reference.
+enum class ConvCpuImpl { fast, reference };
+void set_conv2d_cpu_impl(ConvCpuImpl impl);
+ConvCpuImpl conv2d_cpu_impl();
+
 namespace detail {
 struct ConvGeom;
 enum class ConvPass { fprop, dgrad, wgrad, bgrad };
 // CUDA launch of one pass on device pointers (a, b, c: the pass's inputs in the order of its
 // element function; out: the pass's output). Defined in conv2d_cuda.cu.
 template <class P, class T>
-void conv2d_cuda(const P& pol, ConvPass pass, const ConvGeom& g, const T* a, const T* b,
-                 const T* c, T* out, bool accumulate);
+void conv2d_cuda(const P& pol, ConvPass pass, const ConvGeom& g, const T* a, const T* b, const T* c,
+                 T* out, bool accumulate);
 }  // namespace detail
 
 }  // namespace numens::kernels

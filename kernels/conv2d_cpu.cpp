@@ -1,12 +1,15 @@
 // conv2d entry points: shape checks, then the CPU reference (one output element per iteration,
 // OpenMP over elements) or the CUDA kernel (one thread per output element), both built on
-// conv2d_impl.hpp. (The blocked IEEE fast path and the SIMD perturbed path come next; in
-// perturbed modes they must match this reduction order bit for bit.)
+// conv2d_impl.hpp; ieee binary32 on the CPU takes the implicit-GEMM fast path of conv2d_fast.hpp,
+// which computes the same bits.
 #include <algorithm>
+#include <atomic>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
 
 #include "kernels/conv2d.hpp"
+#include "kernels/conv2d_fast.hpp"
 #include "kernels/conv2d_impl.hpp"
 #include "kernels/launch.hpp"
 #include "mca/policy.hpp"
@@ -16,6 +19,14 @@ namespace numens::kernels {
 namespace {
 
 using detail::ConvGeom;
+
+std::atomic<ConvCpuImpl> g_cpu_impl{ConvCpuImpl::fast};
+
+template <class P, class T>
+bool use_fast() {
+  return std::is_same_v<P, mca::Ieee> && std::is_same_v<T, float> &&
+         g_cpu_impl.load(std::memory_order_relaxed) == ConvCpuImpl::fast;
+}
 
 ConvGeom check_conv(const char* op, const Shape& x, const Shape& w) {
   if (x.c != w.c)
@@ -48,6 +59,13 @@ void for_each_output(int64_t count, F&& f) {
 
 }  // namespace
 
+void set_conv2d_cpu_impl(ConvCpuImpl impl) {
+  g_cpu_impl.store(impl);
+}
+ConvCpuImpl conv2d_cpu_impl() {
+  return g_cpu_impl.load();
+}
+
 template <class P, class T>
 void conv2d_forward(const P& pol, const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b,
                     Tensor<T>& y) {
@@ -56,8 +74,10 @@ void conv2d_forward(const P& pol, const Tensor<T>& x, const Tensor<T>& w, const 
   expect_shape(op, "bias", b.shape(), Shape{1, g.o, 1, 1});
   expect_shape(op, "output", y.shape(), Shape{g.n, g.o, g.h, g.w});
   if (common_device(op, {x.device(), w.device(), b.device(), y.device()}) == Device::cuda)
-    return launch_cuda(pol, detail::ConvPass::fprop, g, x.data(), w.data(), b.data(),
-                               y.data(), false);
+    return launch_cuda(pol, detail::ConvPass::fprop, g, x.data(), w.data(), b.data(), y.data(),
+                       false);
+  if constexpr (std::is_same_v<T, float>)
+    if (use_fast<P, T>()) return detail::conv2d_fwd_fast(g, x.data(), w.data(), b.data(), y.data());
   const T* xp = x.data();
   const T* wp = w.data();
   const T* bp = b.data();
@@ -75,8 +95,10 @@ void conv2d_backward_data(const P& pol, const Tensor<T>& dy, const Tensor<T>& w,
   expect_shape(op, "output gradient", dy.shape(), Shape{g.n, g.o, g.h, g.w});
   const bool acc = mode == GradMode::accumulate;
   if (common_device(op, {dy.device(), w.device(), dx.device()}) == Device::cuda)
-    return launch_cuda(pol, detail::ConvPass::dgrad, g, dy.data(), w.data(), static_cast<const T*>(nullptr),
-                               dx.data(), acc);
+    return launch_cuda(pol, detail::ConvPass::dgrad, g, dy.data(), w.data(),
+                       static_cast<const T*>(nullptr), dx.data(), acc);
+  if constexpr (std::is_same_v<T, float>)
+    if (use_fast<P, T>()) return detail::conv2d_dgrad_fast(g, dy.data(), w.data(), dx.data(), acc);
   const T* dyp = dy.data();
   const T* wp = w.data();
   T* dxp = dx.data();
@@ -93,8 +115,10 @@ void conv2d_backward_weight(const P& pol, const Tensor<T>& dy, const Tensor<T>& 
   expect_shape(op, "output gradient", dy.shape(), Shape{g.n, g.o, g.h, g.w});
   const bool acc = mode == GradMode::accumulate;
   if (common_device(op, {dy.device(), x.device(), dw.device()}) == Device::cuda)
-    return launch_cuda(pol, detail::ConvPass::wgrad, g, dy.data(), x.data(), static_cast<const T*>(nullptr),
-                               dw.data(), acc);
+    return launch_cuda(pol, detail::ConvPass::wgrad, g, dy.data(), x.data(),
+                       static_cast<const T*>(nullptr), dw.data(), acc);
+  if constexpr (std::is_same_v<T, float>)
+    if (use_fast<P, T>()) return detail::conv2d_wgrad_fast(g, dy.data(), x.data(), dw.data(), acc);
   const T* dyp = dy.data();
   const T* xp = x.data();
   T* dwp = dw.data();
@@ -111,8 +135,8 @@ void conv2d_backward_bias(const P& pol, const Tensor<T>& dy, Tensor<T>& db, Grad
   const ConvGeom g{s.n, 0, s.h, s.w, s.c, 1, 0};
   const bool acc = mode == GradMode::accumulate;
   if (common_device(op, {dy.device(), db.device()}) == Device::cuda)
-    return launch_cuda(pol, detail::ConvPass::bgrad, g, dy.data(), static_cast<const T*>(nullptr), static_cast<const T*>(nullptr),
-                               db.data(), acc);
+    return launch_cuda(pol, detail::ConvPass::bgrad, g, dy.data(), static_cast<const T*>(nullptr),
+                       static_cast<const T*>(nullptr), db.data(), acc);
   const T* dyp = dy.data();
   T* dbp = db.data();
   for_each_output(s.c, [&](int64_t o) {
@@ -120,13 +144,13 @@ void conv2d_backward_bias(const P& pol, const Tensor<T>& dy, Tensor<T>& db, Grad
   });
 }
 
-#define NUMENS_CONV2D_INSTANTIATE(P, T)                                                       \
-  template void conv2d_forward<P, T>(const P&, const Tensor<T>&, const Tensor<T>&,            \
-                                     const Tensor<T>&, Tensor<T>&);                           \
-  template void conv2d_backward_data<P, T>(const P&, const Tensor<T>&, const Tensor<T>&,      \
-                                           Tensor<T>&, GradMode);                             \
-  template void conv2d_backward_weight<P, T>(const P&, const Tensor<T>&, const Tensor<T>&,    \
-                                             Tensor<T>&, GradMode);                           \
+#define NUMENS_CONV2D_INSTANTIATE(P, T)                                                    \
+  template void conv2d_forward<P, T>(const P&, const Tensor<T>&, const Tensor<T>&,         \
+                                     const Tensor<T>&, Tensor<T>&);                        \
+  template void conv2d_backward_data<P, T>(const P&, const Tensor<T>&, const Tensor<T>&,   \
+                                           Tensor<T>&, GradMode);                          \
+  template void conv2d_backward_weight<P, T>(const P&, const Tensor<T>&, const Tensor<T>&, \
+                                             Tensor<T>&, GradMode);                        \
   template void conv2d_backward_bias<P, T>(const P&, const Tensor<T>&, Tensor<T>&, GradMode);
 #define NUMENS_CONV2D_INSTANTIATE_BOTH(P) \
   NUMENS_CONV2D_INSTANTIATE(P, float)     \

@@ -47,13 +47,15 @@ NUMENS_HD inline T conv2d_dgrad_element(const P& pol, const ConvGeom& g, const T
   for (int64_t o = 0; o < g.o; ++o) {
     const T* dyo = dy + (n * g.o + o) * g.h * g.w;
     const T* wo = w + (o * g.c + c) * g.k * g.k;
+    // Taps in ascending position (ii = i + u' - p) meet the kernel rotated by 180 degrees: dgrad
+    // is the forward conv of dy with w transposed and rotated, term for term.
     for (int64_t u = 0; u < g.k; ++u) {
-      const int64_t ii = i - u + g.p;
+      const int64_t ii = i + u - g.p;
       if (ii < 0 || ii >= g.h) continue;
       for (int64_t v = 0; v < g.k; ++v) {
-        const int64_t jj = j - v + g.p;
+        const int64_t jj = j + v - g.p;
         if (jj < 0 || jj >= g.w) continue;
-        acc = pol.fma(wo[u * g.k + v], dyo[ii * g.w + jj], acc, d);
+        acc = pol.fma(wo[(g.k - 1 - u) * g.k + (g.k - 1 - v)], dyo[ii * g.w + jj], acc, d);
       }
     }
   }

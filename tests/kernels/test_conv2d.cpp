@@ -18,7 +18,6 @@ using namespace numens::testing;
 
 namespace {
 
-
 // L = sum(y * g) and its gradients through the backward operators.
 struct Case {
   int64_t n, c, h, w, o, k;
@@ -62,8 +61,7 @@ TEST_CASE("conv2d: shape errors name the op and the shapes") {
   auto w3 = Tensor<float>::zeros({4, 3, 3, 3});
   auto y2 = Tensor<float>::zeros({2, 4, 5, 4});
   CHECK_THROWS_WITH_AS(conv2d_forward(ieee(), x, w3, b, y2),
-                       "conv2d_forward: output is [2, 4, 5, 4], expected [2, 4, 5, 5]",
-                       ShapeError);
+                       "conv2d_forward: output is [2, 4, 5, 4], expected [2, 4, 5, 5]", ShapeError);
   auto db = Tensor<float>::zeros({1, 3, 1, 1});
   CHECK_THROWS_AS(conv2d_backward_bias(ieee(), y, db, GradMode::overwrite), ShapeError);
   CHECK_THROWS_AS(Tensor<float>::zeros({1, -1, 2, 2}), ShapeError);
@@ -87,7 +85,8 @@ TEST_CASE("conv2d: outputs written exactly in bounds (guard samples around the o
       }
       for (int64_t i = 0; i < out.numel(); ++i) REQUIRE(!std::isnan(out.data()[i]));
     };
-    check_guarded({k.n, k.o, k.h, k.w}, [&](Tensor<float>& y) { conv2d_forward(ieee(), x, w, b, y); });
+    check_guarded({k.n, k.o, k.h, k.w},
+                  [&](Tensor<float>& y) { conv2d_forward(ieee(), x, w, b, y); });
     check_guarded({k.n, k.c, k.h, k.w}, [&](Tensor<float>& dx) {
       conv2d_backward_data(ieee(), dy, w, dx, GradMode::overwrite);
     });
@@ -123,13 +122,17 @@ TEST_CASE("conv2d: gradients match central finite differences in binary64") {
       t.data()[i] = keep;
       return (lp - lm) / (2 * eps);
     };
-    for (int64_t i = 0; i < x.numel(); ++i) CHECK(dx.data()[i] == doctest::Approx(fd(x, i)).epsilon(1e-9));
-    for (int64_t i = 0; i < w.numel(); ++i) CHECK(dw.data()[i] == doctest::Approx(fd(w, i)).epsilon(1e-9));
-    for (int64_t i = 0; i < b.numel(); ++i) CHECK(db.data()[i] == doctest::Approx(fd(b, i)).epsilon(1e-9));
+    for (int64_t i = 0; i < x.numel(); ++i)
+      CHECK(dx.data()[i] == doctest::Approx(fd(x, i)).epsilon(1e-9));
+    for (int64_t i = 0; i < w.numel(); ++i)
+      CHECK(dw.data()[i] == doctest::Approx(fd(w, i)).epsilon(1e-9));
+    for (int64_t i = 0; i < b.numel(); ++i)
+      CHECK(db.data()[i] == doctest::Approx(fd(b, i)).epsilon(1e-9));
     // Accumulate adds to what is there.
     auto dx2 = dx.clone();
     conv2d_backward_data(ieee(), g, w, dx2, GradMode::accumulate);
-    for (int64_t i = 0; i < x.numel(); ++i) CHECK(dx2.data()[i] == doctest::Approx(2 * dx.data()[i]));
+    for (int64_t i = 0; i < x.numel(); ++i)
+      CHECK(dx2.data()[i] == doctest::Approx(2 * dx.data()[i]));
   }
 }
 
@@ -182,14 +185,14 @@ TEST_CASE("conv2d perturbed: close to ieee at t = 24, spread grows as t falls, r
   // ulp: |a - ref| <= (4 + 1) K 2^-23 S.
   const double bound24 = 5.0 * 286 * std::ldexp(1.0, -23);
   const int saved = omp_get_max_threads();
-  for (mca::Mode m : {mca::Mode::sr, mca::Mode::rr, mca::Mode::pb, mca::Mode::mca,
-                      mca::Mode::sr_equal}) {
+  for (mca::Mode m :
+       {mca::Mode::sr, mca::Mode::rr, mca::Mode::pb, mca::Mode::mca, mca::Mode::sr_equal}) {
     CAPTURE(mca::to_string(m));
     omp_set_num_threads(1);
     const auto a1 = run_all<float>(config(m, 24));
     omp_set_num_threads(2);
     const auto a2 = run_all<float>(config(m, 24));
-    CHECK(a1 == a2);  // bitwise, whatever the thread count
+    CHECK(a1 == a2);                                // bitwise, whatever the thread count
     CHECK(a1 != run_all<float>(config(m, 24, 1)));  // another member is another sample
     const double d24 = max_scaled_diff(a1, ref, sums);
     const double d12 = max_scaled_diff(run_all<float>(config(m, 12)), ref, sums);
@@ -205,4 +208,42 @@ TEST_CASE("conv2d perturbed: close to ieee at t = 24, spread grows as t falls, r
     CHECK(d8 > 4 * d12);
   }
   omp_set_num_threads(saved);
+}
+
+TEST_CASE("conv2d ieee binary32: the CPU fast path computes the reference's bits") {
+  // Sizes around the fast path's blocking: rows of 16 pixels, 6 x 16 tiles, 256-term blocks
+  // (C k^2 = 7 * 25 = 175, 12 * 25 = 300 > 256), widths that are and are not multiples of 16.
+  const Case cases[] = {{1, 1, 1, 1, 1, 1},    {2, 3, 5, 7, 4, 3},   {1, 7, 16, 16, 13, 5},
+                        {2, 12, 9, 33, 79, 5}, {1, 64, 8, 8, 64, 1}, {3, 5, 17, 1, 7, 3},
+                        {1, 2, 1, 40, 17, 5}};
+  auto same_bits = [](const Tensor<float>& a, const Tensor<float>& b) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) bad += a.data()[i] == b.data()[i] ? 0 : 1;
+    return bad;
+  };
+  for (const Case& k : cases) {
+    INFO("n c h w o k = ", k.n, " ", k.c, " ", k.h, " ", k.w, " ", k.o, " ", k.k);
+    auto x = filled<float>({k.n, k.c, k.h, k.w}, 11), w = filled<float>({k.o, k.c, k.k, k.k}, 12),
+         b = filled<float>({1, k.o, 1, 1}, 13), dy = filled<float>({k.n, k.o, k.h, k.w}, 14);
+    Tensor<float> out[2][5];
+    for (int impl = 0; impl < 2; ++impl) {
+      set_conv2d_cpu_impl(impl == 0 ? ConvCpuImpl::fast : ConvCpuImpl::reference);
+      Tensor<float>* o = out[impl];
+      o[0] = Tensor<float>::empty({k.n, k.o, k.h, k.w});
+      conv2d_forward(ieee(), x, w, b, o[0]);
+      o[1] = Tensor<float>::empty(x.shape());
+      conv2d_backward_data(ieee(), dy, w, o[1], GradMode::overwrite);
+      o[2] = filled<float>(x.shape(), 15);
+      conv2d_backward_data(ieee(), dy, w, o[2], GradMode::accumulate);
+      o[3] = Tensor<float>::empty(w.shape());
+      conv2d_backward_weight(ieee(), dy, x, o[3], GradMode::overwrite);
+      o[4] = filled<float>(w.shape(), 16);
+      conv2d_backward_weight(ieee(), dy, x, o[4], GradMode::accumulate);
+    }
+    set_conv2d_cpu_impl(ConvCpuImpl::fast);
+    for (int i = 0; i < 5; ++i) {
+      CAPTURE(i);
+      CHECK(same_bits(out[0][i], out[1][i]) == 0);
+    }
+  }
 }
