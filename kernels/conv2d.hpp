@@ -13,8 +13,13 @@
 //
 // Terms that fall in the zero padding are not operations and are skipped. Each multiply-add is
 // the policy's split fma (a perturbed multiply, then a perturbed add). Draws: the element is the
-// linear index of the output being reduced (y, dx, dw or db), the draw index runs along its
-// reduction, so results do not depend on how output elements are spread over threads.
+// linear index of the output being reduced (y, dx, dw or db); term number q of the reduction
+// (q = (c k + u) k + v for forward, (o k + u) k + v for dgrad, (n H + i) W + j for wgrad,
+// padding terms counted) owns draws [q P::kFmaDraws, (q + 1) P::kFmaDraws), and bgrad's term q
+// draws q. So every term's random numbers depend on its position alone: results do not depend on
+// how output elements are spread over threads, and a SIMD path that computes padding terms as
+// exact no-ops (x * 0 + acc under sr) meets the same random numbers. The reduction index must stay
+// below 2^32 / kFmaDraws (N H W < 715 million for wgrad).
 //
 // Shapes: x [N, C, H, W], w [O, C, k, k], b [1, O, 1, 1], y [N, O, H, W]. All tensors of a call
 // on one device: CPU tensors run the OpenMP reference, CUDA tensors the CUDA kernel; both compute

@@ -112,6 +112,10 @@ void conv2d_backward_weight(const P& pol, const Tensor<T>& dy, const Tensor<T>& 
                             GradMode mode) {
   const char* op = "conv2d_backward_weight";
   const ConvGeom g = check_conv(op, x.shape(), dw.shape());
+  if (uint64_t(g.n * g.h * g.w) * P::kFmaDraws > 0xFFFFFFFFull)
+    throw ShapeError(std::string(op) + ": " + x.shape().str() +
+                     " has too many pixels per weight (N H W must stay below 2^32 / " +
+                     std::to_string(P::kFmaDraws) + " for the draw counter)");
   expect_shape(op, "output gradient", dy.shape(), Shape{g.n, g.o, g.h, g.w});
   const bool acc = mode == GradMode::accumulate;
   if (common_device(op, {dy.device(), x.device(), dw.device()}) == Device::cuda)

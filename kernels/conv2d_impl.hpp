@@ -30,6 +30,7 @@ NUMENS_HD inline T conv2d_fwd_element(const P& pol, const ConvGeom& g, const T* 
       for (int64_t v = 0; v < g.k; ++v) {
         const int64_t jj = j + v - g.p;
         if (jj < 0 || jj >= g.w) continue;
+        d.next = uint32_t(((c * g.k + u) * g.k + v) * P::kFmaDraws);
         acc = pol.fma(wc[u * g.k + v], xc[ii * g.w + jj], acc, d);
       }
     }
@@ -55,6 +56,7 @@ NUMENS_HD inline T conv2d_dgrad_element(const P& pol, const ConvGeom& g, const T
       for (int64_t v = 0; v < g.k; ++v) {
         const int64_t jj = j + v - g.p;
         if (jj < 0 || jj >= g.w) continue;
+        d.next = uint32_t(((o * g.k + u) * g.k + v) * P::kFmaDraws);
         acc = pol.fma(wo[(g.k - 1 - u) * g.k + (g.k - 1 - v)], dyo[ii * g.w + jj], acc, d);
       }
     }
@@ -76,8 +78,10 @@ NUMENS_HD inline T conv2d_wgrad_element(const P& pol, const ConvGeom& g, const T
     const T* dyo = dy + (n * g.o + o) * g.h * g.w;
     const T* xc = x + (n * g.c + c) * g.h * g.w;
     for (int64_t i = i0; i < i1; ++i)
-      for (int64_t j = j0; j < j1; ++j)
+      for (int64_t j = j0; j < j1; ++j) {
+        d.next = uint32_t(((n * g.h + i) * g.w + j) * P::kFmaDraws);
         acc = pol.fma(dyo[i * g.w + j], xc[(i + u - g.p) * g.w + (j + v - g.p)], acc, d);
+      }
   }
   return acc;
 }

@@ -31,6 +31,10 @@ template <Mode M>
 struct Policy {
   static constexpr Mode mode = M;
   static constexpr bool perturbed = M != Mode::ieee;
+  // Most draws one split fma (a multiply then an add) can consume: operand draws (pb, mca) and
+  // output draws. A reduction that gives term q the draws [q * kFmaDraws, (q + 1) * kFmaDraws)
+  // fixes every term's random numbers by its index alone, whether or not earlier terms ran.
+  static constexpr uint32_t kFmaDraws = (M == Mode::pb || M == Mode::mca) ? 6 : 2;
   int t32 = 24;
   int t64 = 53;
   Stream stream{};
