@@ -27,6 +27,12 @@ bool use_fast() {
   return std::is_same_v<P, mca::Ieee> && std::is_same_v<T, float> &&
          g_cpu_impl.load(std::memory_order_relaxed) == ConvCpuImpl::fast;
 }
+template <class P, class T>
+bool use_sr_fast() {
+  return std::is_same_v<P, mca::Sr> && std::is_same_v<T, float> &&
+         g_cpu_impl.load(std::memory_order_relaxed) == ConvCpuImpl::fast &&
+         detail::conv2d_sr_fast_available();
+}
 
 ConvGeom check_conv(const char* op, const Shape& x, const Shape& w) {
   if (x.c != w.c)
@@ -78,6 +84,9 @@ void conv2d_forward(const P& pol, const Tensor<T>& x, const Tensor<T>& w, const 
                        false);
   if constexpr (std::is_same_v<T, float>)
     if (use_fast<P, T>()) return detail::conv2d_fwd_fast(g, x.data(), w.data(), b.data(), y.data());
+  if constexpr (std::is_same_v<P, mca::Sr> && std::is_same_v<T, float>)
+    if (use_sr_fast<P, T>())
+      return detail::conv2d_fwd_sr(pol, g, x.data(), w.data(), b.data(), y.data());
   const T* xp = x.data();
   const T* wp = w.data();
   const T* bp = b.data();
@@ -99,6 +108,9 @@ void conv2d_backward_data(const P& pol, const Tensor<T>& dy, const Tensor<T>& w,
                        static_cast<const T*>(nullptr), dx.data(), acc);
   if constexpr (std::is_same_v<T, float>)
     if (use_fast<P, T>()) return detail::conv2d_dgrad_fast(g, dy.data(), w.data(), dx.data(), acc);
+  if constexpr (std::is_same_v<P, mca::Sr> && std::is_same_v<T, float>)
+    if (use_sr_fast<P, T>())
+      return detail::conv2d_dgrad_sr(pol, g, dy.data(), w.data(), dx.data(), acc);
   const T* dyp = dy.data();
   const T* wp = w.data();
   T* dxp = dx.data();
@@ -123,6 +135,9 @@ void conv2d_backward_weight(const P& pol, const Tensor<T>& dy, const Tensor<T>& 
                        static_cast<const T*>(nullptr), dw.data(), acc);
   if constexpr (std::is_same_v<T, float>)
     if (use_fast<P, T>()) return detail::conv2d_wgrad_fast(g, dy.data(), x.data(), dw.data(), acc);
+  if constexpr (std::is_same_v<P, mca::Sr> && std::is_same_v<T, float>)
+    if (use_sr_fast<P, T>())
+      return detail::conv2d_wgrad_sr(pol, g, dy.data(), x.data(), dw.data(), acc);
   const T* dyp = dy.data();
   const T* xp = x.data();
   T* dwp = dw.data();

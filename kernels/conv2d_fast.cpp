@@ -15,6 +15,9 @@
 #include <cstring>
 #include <vector>
 
+#include "mca/batch.hpp"
+#include "mca/sr_simd.hpp"
+
 namespace numens::kernels::detail {
 
 namespace {
@@ -90,6 +93,13 @@ void tile(int r, const float* A, int64_t lda, const float* B, int kc, float* C, 
   }
 }
 
+// Bits [lo, hi) of a 64-bit mask.
+inline uint64_t bit_range(int64_t lo, int64_t hi) {
+  if (hi <= lo) return 0;
+  const uint64_t upto_hi = hi >= 64 ? ~uint64_t(0) : (uint64_t(1) << hi) - 1;
+  return upto_hi & ~((uint64_t(1) << lo) - 1);
+}
+
 // dst[0, len) = row[from, from + len) with zeros where the index leaves [0, width).
 inline void copy_padded(float* dst, const float* row, int64_t from, int64_t len, int64_t width) {
   const int64_t lo = std::clamp<int64_t>(-from, 0, len);
@@ -99,34 +109,74 @@ inline void copy_padded(float* dst, const float* row, int64_t from, int64_t len,
   std::fill(dst + hi, dst + len, 0.0f);
 }
 
-// Packs im2col(x_n)[k0 .. k0 + kc, pix0 .. pix0 + 16) as [k][16]; pixels past `cnt` are zero.
+// Packs im2col(x_n)[k0 .. k0 + kc, pix0 .. pix0 + kW) as [k][kW]; pixels past `cnt` are zero.
 // x_n is one image [cin, H, W]; a reduction index q is (c, u, v) = (q / k^2, q / k % k, q % k).
+// With `valid` (kW <= 64), valid[q] gets bit col set where the term is a real one (not padding).
+template <int kW>
 void pack_im2col(const float* xn, const ConvGeom& g, int64_t k0, int kc, int64_t pix0, int cnt,
-                 float* bp) {
+                 float* bp, uint64_t* valid = nullptr) {
   const int64_t kk2 = g.k * g.k, i = pix0 / g.w, j0 = pix0 % g.w;
   const bool one_row = j0 + cnt <= g.w;
   int64_t c = k0 / kk2, u = (k0 / g.k) % g.k, v = k0 % g.k;
   for (int q = 0; q < kc; ++q) {
-    float* dst = bp + kNr * q;
+    float* dst = bp + kW * q;
     if (one_row) {
       const int64_t ii = i + u - g.p;
       if (ii < 0 || ii >= g.h) {
-        std::fill(dst, dst + kNr, 0.0f);
+        std::fill(dst, dst + kW, 0.0f);
+        if (valid) valid[q] = 0;
       } else {
-        copy_padded(dst, xn + (c * g.h + ii) * g.w, j0 + v - g.p, cnt, g.w);
-        std::fill(dst + cnt, dst + kNr, 0.0f);
+        const int64_t from = j0 + v - g.p;
+        copy_padded(dst, xn + (c * g.h + ii) * g.w, from, cnt, g.w);
+        std::fill(dst + cnt, dst + kW, 0.0f);
+        if (valid) {
+          const int64_t lo = std::clamp<int64_t>(-from, 0, cnt);
+          const int64_t hi = std::clamp<int64_t>(g.w - from, lo, cnt);
+          valid[q] = bit_range(lo, hi);
+        }
       }
     } else {
-      for (int col = 0; col < kNr; ++col) {
+      uint64_t bits = 0;
+      for (int col = 0; col < kW; ++col) {
         const int64_t pix = pix0 + col, ii = pix / g.w + u - g.p, jj = pix % g.w + v - g.p;
         const bool in = col < cnt && ii >= 0 && ii < g.h && jj >= 0 && jj < g.w;
         dst[col] = in ? xn[(c * g.h + ii) * g.w + jj] : 0.0f;
+        if (in && col < 64) bits |= uint64_t(1) << col;
       }
+      if (valid) valid[q] = bits;
     }
     if (++v == g.k) {
       v = 0;
       if (++u == g.k) u = 0, ++c;
     }
+  }
+}
+
+// dst[0, len) = row q = (c, u, v) of the wgrad operand over pixels [pix0, pix0 + len) of image n:
+// x[n, c, i + u - p, j + v - p] at each pixel (i, j), zero where the tap leaves the image; dst
+// advances by `stride` per pixel.
+void pack_shifted_row(const float* x, const ConvGeom& g, int64_t n, int64_t q, int64_t pix0,
+                      int64_t len, float* dst, int64_t stride, uint64_t* valid = nullptr,
+                      uint64_t lane_bit = 0) {
+  const int64_t kk2 = g.k * g.k, c = q / kk2, u = (q / g.k) % g.k, v = q % g.k;
+  for (int64_t pix = pix0; pix < pix0 + len;) {
+    const int64_t i = pix / g.w, j = pix % g.w;
+    const int64_t run = std::min(g.w - j, pix0 + len - pix), ii = i + u - g.p;
+    float* d = dst + (pix - pix0) * stride;
+    if (ii < 0 || ii >= g.h) {
+      for (int64_t t = 0; t < run; ++t) d[t * stride] = 0.0f;
+    } else if (stride == 1) {
+      copy_padded(d, x + ((n * g.c + c) * g.h + ii) * g.w, j + v - g.p, run, g.w);
+    } else {
+      const float* row = x + ((n * g.c + c) * g.h + ii) * g.w;
+      for (int64_t t = 0; t < run; ++t) {
+        const int64_t jj = j + t + v - g.p;
+        const bool in = jj >= 0 && jj < g.w;
+        d[t * stride] = in ? row[jj] : 0.0f;
+        if (valid && in) valid[pix - pix0 + t] |= lane_bit;
+      }
+    }
+    pix += run;
   }
 }
 
@@ -144,13 +194,24 @@ void gemm_im2col(const ConvGeom& g, int64_t m, const float* A, const float* x, f
       const float* xn = x + n * g.c * hw;
       for (int64_t k0 = 0; k0 < K; k0 += kKc) {
         const int kc = int(std::min<int64_t>(kKc, K - k0));
-        pack_im2col(xn, g, k0, kc, pix0, cnt, bp);
+        pack_im2col<kNr>(xn, g, k0, kc, pix0, cnt, bp);
         for (int64_t m0 = 0; m0 < m; m0 += kMr)
           tile(int(std::min<int64_t>(kMr, m - m0)), A + m0 * K + k0, K, bp, kc,
                y + (n * m + m0) * hw + pix0, hw, cnt);
       }
     }
   }
+}
+
+// w'[c, (o, u', v')] = w[o, c, k-1-u', k-1-v']: dgrad is the forward conv of dy with w'.
+std::vector<float> rotated_transposed(const ConvGeom& g, const float* w) {
+  const int64_t kk2 = g.k * g.k;
+  std::vector<float> wt(size_t(g.c * g.o * kk2));
+  for (int64_t c = 0; c < g.c; ++c)
+    for (int64_t o = 0; o < g.o; ++o)
+      for (int64_t q = 0; q < kk2; ++q)
+        wt[size_t((c * g.o + o) * kk2 + q)] = w[(o * g.c + c) * kk2 + (kk2 - 1 - q)];
+  return wt;
 }
 
 }  // namespace
@@ -169,12 +230,8 @@ void conv2d_dgrad_fast(const ConvGeom& g, const float* dy, const float* w, float
                        bool accumulate) {
   // w'[c, (o, u', v')] = w[o, c, k-1-u', k-1-v']: dx is the forward conv of dy with w', taps in
   // ascending position (the reference's dgrad order).
-  const int64_t kk2 = g.k * g.k, hw = g.h * g.w;
-  std::vector<float> wt(size_t(g.c * g.o * kk2));
-  for (int64_t c = 0; c < g.c; ++c)
-    for (int64_t o = 0; o < g.o; ++o)
-      for (int64_t q = 0; q < kk2; ++q)
-        wt[size_t((c * g.o + o) * kk2 + q)] = w[(o * g.c + c) * kk2 + (kk2 - 1 - q)];
+  const int64_t hw = g.h * g.w;
+  const std::vector<float> wt = rotated_transposed(g, w);
   if (!accumulate) std::fill(dx, dx + g.n * g.c * hw, 0.0f);
   const ConvGeom gd{g.n, g.o, g.h, g.w, g.c, g.k, g.p};  // input dy has O channels
   gemm_im2col(gd, g.c, wt.data(), dy, dx);
@@ -215,21 +272,8 @@ void conv2d_wgrad_fast(const ConvGeom& g, const float* dy, const float* x, float
             }
           for (int64_t m0 = r0; m0 < r1; m0 += kMr) {
             const int r = int(std::min<int64_t>(kMr, r1 - m0));
-            // Row q of A over this block: x[n, c, i + u - p, j + v - p] at each pixel (i, j).
-            for (int rr = 0; rr < r; ++rr) {
-              const int64_t q = m0 + rr, c = q / kk2, u = (q / g.k) % g.k, v = q % g.k;
-              float* dst = ap + rr * kKc;
-              for (int64_t pix = pix0; pix < pix0 + kc;) {
-                const int64_t i = pix / g.w, j = pix % g.w;
-                const int64_t len = std::min(g.w - j, pix0 + kc - pix), ii = i + u - g.p;
-                if (ii < 0 || ii >= g.h)
-                  std::fill(dst + (pix - pix0), dst + (pix - pix0) + len, 0.0f);
-                else
-                  copy_padded(dst + (pix - pix0), x + ((n * g.c + c) * g.h + ii) * g.w, j + v - g.p,
-                              len, g.w);
-                pix += len;
-              }
-            }
+            for (int rr = 0; rr < r; ++rr)
+              pack_shifted_row(x, g, n, m0 + rr, pix0, kc, ap + rr * kKc, 1);
             for (int64_t pb = 0; pb < panels; ++pb)
               tile(r, ap, kKc, bp.data() + pb * kKc * kNr, kc, wt.data() + m0 * O + pb * kNr, O,
                    int(std::min<int64_t>(kNr, O - pb * kNr)));
@@ -241,5 +285,198 @@ void conv2d_wgrad_fast(const ConvGeom& g, const float* dy, const float* x, float
   for (int64_t o = 0; o < O; ++o)
     for (int64_t q = 0; q < M; ++q) dw[o * M + q] = wt[size_t(q * O + o)];
 }
+
+// ---------------------------------------------------------------------------------------------
+// sr binary32: the same three reductions, 64 adjacent output elements at a time. Term q of
+// output element e multiplies with draw (e, 2q) and adds with draw (e, 2q + 1) (conv2d.hpp), so
+// the draws of one term for 64 adjacent elements are 16 whole Philox blocks per draw index: one
+// two-chain AVX2 Philox call each. Products of binary32 values are exact in binary64, and so are
+// most sums; the rounding is the bit-pattern SR of mca/sr_simd.hpp. Lanes it cannot take (sums
+// binary64 rounds, results outside binary32's normal range, NaN, inf) go to the scalar policy with
+// the same draws. Padding terms are exact no-ops under sr (x * 0 = 0 and acc + 0 = acc are exact,
+// so SR returns them unchanged, whatever the draw).
+#if defined(__AVX2__)
+namespace {
+
+constexpr int kLanes = 64;  // adjacent output elements per tile
+constexpr int kTerms = 64;  // terms per packed block: a 64 x 64 panel is 16 KiB
+
+// acc[l] = SR(SR(s[q] * panel[q][l]) + acc[l]) for q in [0, kc), l in [0, cnt): term number
+// q0 + q of output elements e0 + l.
+// Padding terms must leave acc untouched: x * 0 + acc is exact under sr only when acc is already
+// on the t-bit grid, which an initial value (bias, accumulated gradient) need not be at t < 24.
+// valid[q] has bit l set where term q of lane l is a real term.
+template <bool kShiftLeft>
+void sr_terms(const mca::Sr& pol, const mca::simd::SrF32& sp, const float* panel,
+              const uint64_t* valid, const float* s, int kc, uint64_t q0, uint64_t e0, int cnt,
+              float* acc) {
+  // Lane masks for _mm_blendv_ps, one per 4-bit pattern of invalid lanes.
+  static const __m128i kInvalid[16] = {
+      _mm_setr_epi32(0, 0, 0, 0),    _mm_setr_epi32(-1, 0, 0, 0),   _mm_setr_epi32(0, -1, 0, 0),
+      _mm_setr_epi32(-1, -1, 0, 0),  _mm_setr_epi32(0, 0, -1, 0),   _mm_setr_epi32(-1, 0, -1, 0),
+      _mm_setr_epi32(0, -1, -1, 0),  _mm_setr_epi32(-1, -1, -1, 0), _mm_setr_epi32(0, 0, 0, -1),
+      _mm_setr_epi32(-1, 0, 0, -1),  _mm_setr_epi32(0, -1, 0, -1),  _mm_setr_epi32(-1, -1, 0, -1),
+      _mm_setr_epi32(0, 0, -1, -1),  _mm_setr_epi32(-1, 0, -1, -1), _mm_setr_epi32(0, -1, -1, -1),
+      _mm_setr_epi32(-1, -1, -1, -1)};
+  alignas(64) uint32_t wm[kLanes + 8] = {}, wa[kLanes + 8] = {};
+  const uint64_t g0 = e0 >> 2;
+  const int off = int(e0 & 3), groups = (off + cnt + 3) / 4, quads = (cnt + 3) / 4;
+  for (int q = 0; q < kc; ++q) {
+    const uint32_t draw = uint32_t((q0 + uint64_t(q)) * mca::Sr::kFmaDraws);
+    mca::philox_words32(pol.stream, g0, draw, wm, size_t(groups));
+    mca::philox_words32(pol.stream, g0, draw + 1, wa, size_t(groups));
+    const float sq = s[q];
+    const __m256d sv = _mm256_set1_pd(double(sq));
+    const float* xq = panel + kLanes * q;
+    for (int l4 = 0; l4 < quads; ++l4) {
+      const int l = 4 * l4;
+      const __m256d xv = _mm256_cvtps_pd(_mm_loadu_ps(xq + l));
+      int bad;
+      __m128 prod = mca::simd::sr_f32x4<kShiftLeft>(
+          sp, _mm256_mul_pd(sv, xv),
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(wm + off + l)), bad);
+      bad &= int(valid[q] >> l);
+      if (bad) {
+        alignas(16) float pr[4];
+        _mm_store_ps(pr, prod);
+        for (int b = 0; b < 4; ++b)
+          if ((bad >> b) & 1) {
+            mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
+            pr[b] = pol.mul(sq, xq[l + b], d);
+          }
+        prod = _mm_load_ps(pr);
+      }
+      const __m128 old = _mm_loadu_ps(acc + l);
+      const __m256d pv = _mm256_cvtps_pd(prod), av = _mm256_cvtps_pd(old);
+      const __m256d sum = _mm256_add_pd(pv, av);
+      __m128 res = mca::simd::sr_f32x4<kShiftLeft>(
+          sp, sum, _mm_loadu_si128(reinterpret_cast<const __m128i*>(wa + off + l)), bad);
+      bad |= mca::simd::inexact_sum_mask(pv, av, sum);
+      const int invalid = int(~(valid[q] >> l) & 0xF);
+      bad &= ~invalid;
+      if (bad) {
+        alignas(16) float pr[4], out[4];
+        _mm_store_ps(pr, prod);
+        _mm_store_ps(out, res);
+        for (int b = 0; b < 4; ++b)
+          if ((bad >> b) & 1) {
+            mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw + 1);
+            out[b] = pol.add(pr[b], acc[l + b], d);
+          }
+        res = _mm_load_ps(out);
+      }
+      if (invalid) res = _mm_blendv_ps(res, old, _mm_castsi128_ps(kInvalid[invalid]));
+      _mm_storeu_ps(acc + l, res);
+    }
+  }
+}
+
+using SrTerms = void (*)(const mca::Sr&, const mca::simd::SrF32&, const float*, const uint64_t*,
+                         const float*, int, uint64_t, uint64_t, int, float*);
+SrTerms sr_terms_for(const mca::simd::SrF32& sp) {
+  return sp.shift_left ? &sr_terms<true> : &sr_terms<false>;
+}
+
+// y[n] (m x HW, holding the initial values) = sr conv with A (m x cin k^2) over im2col(x[n]).
+void sr_im2col(const mca::Sr& pol, const ConvGeom& g, int64_t m, const float* A, const float* x,
+               float* y) {
+  const mca::simd::SrF32 sp(pol.t32);
+  const SrTerms terms = sr_terms_for(sp);
+  const int64_t K = g.c * g.k * g.k, hw = g.h * g.w, tiles = (hw + kLanes - 1) / kLanes;
+#pragma omp parallel
+  {
+    alignas(64) float panel[kTerms * kLanes];
+    uint64_t valid[kTerms];
+    alignas(64) float acc[kLanes] = {};
+#pragma omp for schedule(dynamic)
+    for (int64_t t = 0; t < g.n * tiles; ++t) {
+      const int64_t n = t / tiles, pix0 = (t % tiles) * kLanes;
+      const int cnt = int(std::min<int64_t>(kLanes, hw - pix0));
+      for (int64_t k0 = 0; k0 < K; k0 += kTerms) {
+        const int kc = int(std::min<int64_t>(kTerms, K - k0));
+        pack_im2col<kLanes>(x + n * g.c * hw, g, k0, kc, pix0, cnt, panel, valid);
+        for (int64_t o = 0; o < m; ++o) {
+          float* out = y + (n * m + o) * hw + pix0;
+          std::memcpy(acc, out, sizeof(float) * size_t(cnt));
+          terms(pol, sp, panel, valid, A + o * K + k0, kc, uint64_t(k0),
+                uint64_t((n * m + o) * hw + pix0), cnt, acc);
+          std::memcpy(out, acc, sizeof(float) * size_t(cnt));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool conv2d_sr_fast_available() {
+  return true;
+}
+
+void conv2d_fwd_sr(const mca::Sr& pol, const ConvGeom& g, const float* x, const float* w,
+                   const float* b, float* y) {
+  const int64_t hw = g.h * g.w;
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < g.n * g.o; ++plane)
+    std::fill(y + plane * hw, y + (plane + 1) * hw, b[plane % g.o]);
+  sr_im2col(pol, g, g.o, w, x, y);
+}
+
+void conv2d_dgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, const float* w,
+                     float* dx, bool accumulate) {
+  const std::vector<float> wt = rotated_transposed(g, w);
+  if (!accumulate) std::fill(dx, dx + g.n * g.c * g.h * g.w, 0.0f);
+  const ConvGeom gd{g.n, g.o, g.h, g.w, g.c, g.k, g.p};
+  sr_im2col(pol, gd, g.c, wt.data(), dy, dx);
+}
+
+void conv2d_wgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, const float* x,
+                     float* dw, bool accumulate) {
+  const mca::simd::SrF32 sp(pol.t32);
+  const SrTerms terms = sr_terms_for(sp);
+  const int64_t M = g.c * g.k * g.k, O = g.o, hw = g.h * g.w;
+  constexpr int64_t kOGroup = 8;  // output channels per task: each packed panel serves 8
+  const int64_t mtiles = (M + kLanes - 1) / kLanes, ogroups = (O + kOGroup - 1) / kOGroup;
+  if (!accumulate) std::fill(dw, dw + O * M, 0.0f);
+#pragma omp parallel
+  {
+    alignas(64) float panel[kTerms * kLanes] = {};
+    uint64_t valid[kTerms];
+    alignas(64) float acc[kOGroup][kLanes] = {};
+#pragma omp for schedule(dynamic)
+    for (int64_t t = 0; t < mtiles * ogroups; ++t) {
+      const int64_t m0 = (t / ogroups) * kLanes, o0 = (t % ogroups) * kOGroup;
+      const int cnt = int(std::min<int64_t>(kLanes, M - m0));
+      const int64_t o1 = std::min(O, o0 + kOGroup);
+      for (int64_t o = o0; o < o1; ++o)
+        std::memcpy(acc[o - o0], dw + o * M + m0, sizeof(float) * size_t(cnt));
+      for (int64_t n = 0; n < g.n; ++n)
+        for (int64_t pix0 = 0; pix0 < hw; pix0 += kTerms) {
+          const int kc = int(std::min<int64_t>(kTerms, hw - pix0));
+          // panel[pixel][lane] = x[n, c, i + u - p, j + v - p] for lane's tap (c, u, v).
+          std::fill(valid, valid + kc, uint64_t(0));
+          for (int l = 0; l < cnt; ++l)
+            pack_shifted_row(x, g, n, m0 + l, pix0, kc, panel + l, kLanes, valid, uint64_t(1) << l);
+          for (int64_t o = o0; o < o1; ++o)
+            terms(pol, sp, panel, valid, dy + (n * O + o) * hw + pix0, kc, uint64_t(n * hw + pix0),
+                  uint64_t(o * M + m0), cnt, acc[o - o0]);
+        }
+      for (int64_t o = o0; o < o1; ++o)
+        std::memcpy(dw + o * M + m0, acc[o - o0], sizeof(float) * size_t(cnt));
+    }
+  }
+}
+
+#else  // no AVX2: the reference runs instead
+
+bool conv2d_sr_fast_available() {
+  return false;
+}
+void conv2d_fwd_sr(const mca::Sr&, const ConvGeom&, const float*, const float*, const float*,
+                   float*) {}
+void conv2d_dgrad_sr(const mca::Sr&, const ConvGeom&, const float*, const float*, float*, bool) {}
+void conv2d_wgrad_sr(const mca::Sr&, const ConvGeom&, const float*, const float*, float*, bool) {}
+
+#endif
 
 }  // namespace numens::kernels::detail

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "kernels/conv2d_impl.hpp"
+#include "mca/policy.hpp"
 
 namespace numens::kernels::detail {
 
@@ -25,5 +26,15 @@ void conv2d_dgrad_fast(const ConvGeom& g, const float* dy, const float* w, float
 // dw = (accumulate ? dw : 0) + sum over n, i, j of dy * shifted x.
 void conv2d_wgrad_fast(const ConvGeom& g, const float* dy, const float* x, float* dw,
                        bool accumulate);
+
+// The sr binary32 paths (AVX2): the reference's results bit for bit, 64 adjacent outputs per
+// tile sharing Philox blocks. Available only in AVX2 builds; callers check first.
+bool conv2d_sr_fast_available();
+void conv2d_fwd_sr(const mca::Sr& pol, const ConvGeom& g, const float* x, const float* w,
+                   const float* b, float* y);
+void conv2d_dgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, const float* w,
+                     float* dx, bool accumulate);
+void conv2d_wgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, const float* x,
+                     float* dw, bool accumulate);
 
 }  // namespace numens::kernels::detail

@@ -2,9 +2,7 @@
 
 #include <algorithm>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
+#include "mca/sr_simd.hpp"
 
 namespace numens::mca {
 
@@ -48,8 +46,8 @@ inline float sr_f32_bits(double x, uint32_t u, int drop, bool& ok) {
   ok = (biased >= 1023 - 126 && biased <= 1023 + 127) || mag == 0;
   const uint64_t mask = (uint64_t(1) << drop) - 1;
   const uint64_t low = mag & mask;
-  const uint64_t thr = kShiftLeft ? (low << (32 - drop))
-                                  : ((low + (uint64_t(1) << (drop - 32)) - 1) >> (drop - 32));
+  const uint64_t thr =
+      kShiftLeft ? (low << (32 - drop)) : ((low + (uint64_t(1) << (drop - 32)) - 1) >> (drop - 32));
   const uint64_t up = uint64_t(u) < thr ? 1 : 0;
   const uint64_t res = (mag & ~mask) + (up << drop);
   return float(double_from_bits(res | sign));
@@ -59,49 +57,21 @@ inline float sr_f32_bits(double x, uint32_t u, int drop, bool& ok) {
 // Four elements of sr_f32_bits at once. Returns a 4-bit mask of the lanes that need the scalar
 // policy (outside the fast path's range, or a sum that binary64 could not hold exactly).
 template <bool kShiftLeft, bool kAdd>
-inline int sr_f32_avx2(const float* a, const float* b, const uint32_t* u, float* out, int drop) {
+inline int sr_f32_avx2(const simd::SrF32& p, const float* a, const float* b, const uint32_t* u,
+                       float* out) {
   const __m256d x = _mm256_cvtps_pd(_mm_loadu_ps(a)), y = _mm256_cvtps_pd(_mm_loadu_ps(b));
-  __m256d s, exact;
-  if constexpr (kAdd) {
-    s = _mm256_add_pd(x, y);
-    const __m256d bb = _mm256_sub_pd(s, x);
-    const __m256d e = _mm256_add_pd(_mm256_sub_pd(x, _mm256_sub_pd(s, bb)), _mm256_sub_pd(y, bb));
-    exact = _mm256_cmp_pd(e, _mm256_setzero_pd(), _CMP_EQ_OQ);
-  } else {
-    s = _mm256_mul_pd(x, y);
-    exact = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
-  }
-  const __m256i bits = _mm256_castpd_si256(s);
-  const __m256i sign = _mm256_and_si256(bits, _mm256_set1_epi64x(int64_t(0x8000000000000000ull)));
-  const __m256i mag = _mm256_xor_si256(bits, sign);
-  const __m256i biased = _mm256_srli_epi64(mag, 52);
-  const __m256i in_range =
-      _mm256_or_si256(_mm256_and_si256(_mm256_cmpgt_epi64(biased, _mm256_set1_epi64x(1023 - 127)),
-                                       _mm256_cmpgt_epi64(_mm256_set1_epi64x(1023 + 128), biased)),
-                      _mm256_cmpeq_epi64(mag, _mm256_setzero_si256()));
-  const __m256i mask = _mm256_set1_epi64x(int64_t((uint64_t(1) << drop) - 1));
-  const __m256i low = _mm256_and_si256(mag, mask);
-  __m256i thr;
-  if constexpr (kShiftLeft) {
-    thr = _mm256_sll_epi64(low, _mm_cvtsi32_si128(32 - drop));
-  } else {
-    const __m256i bias = _mm256_set1_epi64x(int64_t((uint64_t(1) << (drop - 32)) - 1));
-    thr = _mm256_srl_epi64(_mm256_add_epi64(low, bias), _mm_cvtsi32_si128(drop - 32));
-  }
-  const __m256i uu = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u)));
-  const __m256i up = _mm256_cmpgt_epi64(thr, uu);  // both < 2^33: the signed compare is exact
-  const __m256i one = _mm256_set1_epi64x(int64_t(uint64_t(1) << drop));
-  const __m256i res = _mm256_or_si256(
-      _mm256_add_epi64(_mm256_andnot_si256(mask, mag), _mm256_and_si256(up, one)), sign);
-  _mm_storeu_ps(out, _mm256_cvtpd_ps(_mm256_castsi256_pd(res)));
-  const __m256d ok = _mm256_and_pd(_mm256_castsi256_pd(in_range), exact);
-  return ~_mm256_movemask_pd(ok) & 0xF;
+  const __m256d s = kAdd ? _mm256_add_pd(x, y) : _mm256_mul_pd(x, y);
+  int bad;
+  _mm_storeu_ps(out, simd::sr_f32x4<kShiftLeft>(
+                         p, s, _mm_loadu_si128(reinterpret_cast<const __m128i*>(u)), bad));
+  if constexpr (kAdd) bad |= simd::inexact_sum_mask(x, y, s);
+  return bad;
 }
 #endif
 
 template <bool kShiftLeft, bool kAdd>
-void sr_f32_chunk(const Sr& pol, const float* a, const float* b, float* out, size_t i0,
-                  size_t i1, uint64_t e0) {
+void sr_f32_chunk(const Sr& pol, const float* a, const float* b, float* out, size_t i0, size_t i1,
+                  uint64_t e0) {
   alignas(64) uint32_t words[kChunk + 8];
   alignas(64) uint8_t bad4[kChunk / 4];  // per four elements: lanes left to the scalar policy
   const uint64_t first = e0 + i0;
@@ -114,10 +84,11 @@ void sr_f32_chunk(const Sr& pol, const float* a, const float* b, float* out, siz
   };
   size_t i = 0;
 #if defined(__AVX2__)
+  const simd::SrF32 params(pol.t32);
   int any_bad = 0;
   for (; i + 4 <= len; i += 4) {
-    const int m = sr_f32_avx2<kShiftLeft, kAdd>(a + i0 + i, b + i0 + i, words + off + i,
-                                                out + i0 + i, drop);
+    const int m = sr_f32_avx2<kShiftLeft, kAdd>(params, a + i0 + i, b + i0 + i, words + off + i,
+                                                out + i0 + i);
     bad4[i / 4] = uint8_t(m);
     any_bad |= m;
   }
@@ -187,9 +158,12 @@ struct Philox8 {
   // One round. A 32x32->64 multiply exists only for the even lanes (vpmuludq), so odd lanes are
   // shifted down and the halves blended back.
   inline void round() {
-    const __m256i m0 = _mm256_set1_epi64x(Philox4x32::kM0), m1 = _mm256_set1_epi64x(Philox4x32::kM1);
-    const __m256i pe0 = _mm256_mul_epu32(c0, m0), po0 = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), m0);
-    const __m256i pe1 = _mm256_mul_epu32(c2, m1), po1 = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), m1);
+    const __m256i m0 = _mm256_set1_epi64x(Philox4x32::kM0),
+                  m1 = _mm256_set1_epi64x(Philox4x32::kM1);
+    const __m256i pe0 = _mm256_mul_epu32(c0, m0),
+                  po0 = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), m0);
+    const __m256i pe1 = _mm256_mul_epu32(c2, m1),
+                  po1 = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), m1);
     const __m256i lo0 = _mm256_blend_epi32(pe0, _mm256_slli_epi64(po0, 32), 0xAA);
     const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(pe0, 32), po0, 0xAA);
     const __m256i lo1 = _mm256_blend_epi32(pe1, _mm256_slli_epi64(po1, 32), 0xAA);
@@ -274,9 +248,15 @@ void unary_n(const P& pol, UnaryOp op, const T* a, T* out, size_t n, uint64_t fi
     for (size_t i = i0; i < i1; ++i) {
       Draws d = pol.draws(first_element + i);
       switch (op) {
-        case UnaryOp::sqrt: out[i] = pol.sqrt(a[i], d); break;
-        case UnaryOp::exp: out[i] = pol.exp(a[i], d); break;
-        case UnaryOp::log: out[i] = pol.log(a[i], d); break;
+        case UnaryOp::sqrt:
+          out[i] = pol.sqrt(a[i], d);
+          break;
+        case UnaryOp::exp:
+          out[i] = pol.exp(a[i], d);
+          break;
+        case UnaryOp::log:
+          out[i] = pol.log(a[i], d);
+          break;
       }
     }
   });
@@ -293,9 +273,9 @@ void fma_n(const P& pol, bool fused, const T* a, const T* b, const T* c, T* out,
   });
 }
 
-#define NUMENS_BATCH_INSTANTIATE(P, T)                                                     \
+#define NUMENS_BATCH_INSTANTIATE(P, T)                                                        \
   template void binary_n<P, T>(const P&, BinaryOp, const T*, const T*, T*, size_t, uint64_t); \
-  template void unary_n<P, T>(const P&, UnaryOp, const T*, T*, size_t, uint64_t);            \
+  template void unary_n<P, T>(const P&, UnaryOp, const T*, T*, size_t, uint64_t);             \
   template void fma_n<P, T>(const P&, bool, const T*, const T*, const T*, T*, size_t, uint64_t);
 #define NUMENS_BATCH_INSTANTIATE_BOTH(P) \
   NUMENS_BATCH_INSTANTIATE(P, float)     \

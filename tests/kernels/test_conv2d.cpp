@@ -210,40 +210,70 @@ TEST_CASE("conv2d perturbed: close to ieee at t = 24, spread grows as t falls, r
   omp_set_num_threads(saved);
 }
 
-TEST_CASE("conv2d ieee binary32: the CPU fast path computes the reference's bits") {
+template <class P>
+void fast_equals_reference(const P& pol, bool specials) {
   // Sizes around the fast path's blocking: rows of 16 pixels, 6 x 16 tiles, 256-term blocks
   // (C k^2 = 7 * 25 = 175, 12 * 25 = 300 > 256), widths that are and are not multiples of 16.
-  const Case cases[] = {{1, 1, 1, 1, 1, 1},    {2, 3, 5, 7, 4, 3},   {1, 7, 16, 16, 13, 5},
-                        {2, 12, 9, 33, 79, 5}, {1, 64, 8, 8, 64, 1}, {3, 5, 17, 1, 7, 3},
-                        {1, 2, 1, 40, 17, 5}};
+  // The sr tiles are 64 outputs by 64 terms: {1, 12, 3, 70, 5, 5} crosses both (the large
+  // case is left to ieee, whose reference is fast enough to compare against).
+  const Case cases[] = {{1, 1, 1, 1, 1, 1},   {2, 3, 5, 7, 4, 3},   {1, 7, 16, 16, 13, 5},
+                        {1, 12, 3, 70, 5, 5}, {1, 64, 8, 8, 64, 1}, {3, 5, 17, 1, 7, 3},
+                        {1, 2, 1, 40, 17, 5}, {2, 12, 9, 33, 79, 5}};
+  const int ncases = P::perturbed ? 7 : 8;
   auto same_bits = [](const Tensor<float>& a, const Tensor<float>& b) {
     int64_t bad = 0;
-    for (int64_t i = 0; i < a.numel(); ++i) bad += a.data()[i] == b.data()[i] ? 0 : 1;
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      const float u = a.data()[i], v = b.data()[i];
+      bad += u == v || (std::isnan(u) && std::isnan(v)) ? 0 : 1;
+    }
     return bad;
   };
-  for (const Case& k : cases) {
+  for (int ci = 0; ci < ncases; ++ci) {
+    const Case& k = cases[ci];
     INFO("n c h w o k = ", k.n, " ", k.c, " ", k.h, " ", k.w, " ", k.o, " ", k.k);
     auto x = filled<float>({k.n, k.c, k.h, k.w}, 11), w = filled<float>({k.o, k.c, k.k, k.k}, 12),
          b = filled<float>({1, k.o, 1, 1}, 13), dy = filled<float>({k.n, k.o, k.h, k.w}, 14);
+    if (specials) {
+      // Lanes the SIMD rounding hands to the scalar policy: binary32 subnormal products, sums
+      // binary64 cannot hold exactly (operands 2^40 apart); and, sparsely, inf and NaN.
+      const float sp[] = {1e-30f, 3e-25f, 1e12f, -2e-28f};
+      for (int64_t i = 0; i < x.numel(); i += 7) x.data()[i] = sp[(i / 7) % 4];
+      for (int64_t i = 3; i < dy.numel(); i += 11) dy.data()[i] = sp[(i / 11) % 4];
+      x.data()[x.numel() / 2] = std::numeric_limits<float>::infinity();
+      dy.data()[dy.numel() / 3] = std::numeric_limits<float>::quiet_NaN();
+    }
     Tensor<float> out[2][5];
     for (int impl = 0; impl < 2; ++impl) {
       set_conv2d_cpu_impl(impl == 0 ? ConvCpuImpl::fast : ConvCpuImpl::reference);
       Tensor<float>* o = out[impl];
       o[0] = Tensor<float>::empty({k.n, k.o, k.h, k.w});
-      conv2d_forward(ieee(), x, w, b, o[0]);
+      conv2d_forward(pol, x, w, b, o[0]);
       o[1] = Tensor<float>::empty(x.shape());
-      conv2d_backward_data(ieee(), dy, w, o[1], GradMode::overwrite);
+      conv2d_backward_data(pol, dy, w, o[1], GradMode::overwrite);
       o[2] = filled<float>(x.shape(), 15);
-      conv2d_backward_data(ieee(), dy, w, o[2], GradMode::accumulate);
+      conv2d_backward_data(pol, dy, w, o[2], GradMode::accumulate);
       o[3] = Tensor<float>::empty(w.shape());
-      conv2d_backward_weight(ieee(), dy, x, o[3], GradMode::overwrite);
+      conv2d_backward_weight(pol, dy, x, o[3], GradMode::overwrite);
       o[4] = filled<float>(w.shape(), 16);
-      conv2d_backward_weight(ieee(), dy, x, o[4], GradMode::accumulate);
+      conv2d_backward_weight(pol, dy, x, o[4], GradMode::accumulate);
     }
     set_conv2d_cpu_impl(ConvCpuImpl::fast);
     for (int i = 0; i < 5; ++i) {
       CAPTURE(i);
       CHECK(same_bits(out[0][i], out[1][i]) == 0);
     }
+  }
+}
+
+TEST_CASE(
+    "conv2d binary32 CPU fast paths compute the reference's bits: ieee, sr at t = 24, 21, 12") {
+  fast_equals_reference(ieee(), false);
+  for (int t : {24, 21, 12}) {
+    INFO("sr t = ", t);
+    mca::Sr sr;
+    sr.t32 = t;
+    sr.stream = mca::Stream::make(5, 2, 17, 3);
+    fast_equals_reference(sr, false);
+    fast_equals_reference(sr, true);
   }
 }
