@@ -118,6 +118,15 @@ TEST_CASE("nn trainer: weights after training steps are bitwise equal at 1 and 2
     // the parameters moved (a trainer that does nothing would pass the equality trivially)
     Trainer fresh(cfg);
     CHECK_FALSE(bitwise_equal(one.params, fresh.state().params));
+    // the VINN form (input and output blocks, concatenation, two-consumer gradient sum)
+    TrainConfig vinn = cfg;
+    vinn.net = NetConfig{3, 4, 3, 4, 2, 3, 2};
+    omp_set_num_threads(1);
+    const TrainerState v1 = run(vinn, 2);
+    omp_set_num_threads(2);
+    const TrainerState v2 = run(vinn, 2);
+    CHECK(bitwise_equal(v1.params, v2.params));
+    CHECK(bitwise_equal(v1.stats, v2.stats));
   }
   omp_set_num_threads(saved);
 }
@@ -228,6 +237,29 @@ TEST_CASE("nn trainer: a small network learns to tell discs from rectangles") {
   CHECK(ov.dice(1) > 0.8);
   CHECK(ov.dice(2) > 0.8);
   CHECK(ov.mean_iou() > 0.7);
+}
+
+TEST_CASE("nn sites: every op of a module has its own site number below 64") {
+  std::vector<uint32_t> ops;
+  for (int i = 0; i < 4; ++i)
+    for (uint32_t o : {op::conv_fwd(i), op::conv_dgrad(i), op::conv_wgrad(i), op::conv_bgrad(i),
+                       op::prelu_fwd(i), op::prelu_bwd(i)})
+      ops.push_back(o);
+  for (int j = 0; j < 5; ++j)
+    for (uint32_t o : {op::bn_train(j), op::bn_eval(j), op::bn_bwd(j), op::bn_accumulate(j, 0),
+                       op::bn_accumulate(j, 1)})
+      ops.push_back(o);
+  for (int i = 1; i < 4; ++i) ops.push_back(op::maxout_bwd(i));
+  for (uint32_t o : {op::pool_bwd, op::unpool_bwd, op::skip_maxout_bwd, op::grad_sum, op::slope_sum,
+                     op::slope_accumulate})
+    ops.push_back(o);
+  std::vector<uint32_t> sorted = ops;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
+  CHECK(sorted.back() < 64);
+  // fields do not overlap: the largest module and micro values stay inside 16 bits
+  CHECK(site(kInferenceMicro, kOptimizerModule, 63) == 0xFFFFu);
+  CHECK(site(1, 0, 0) == 1u << 12);
 }
 
 TEST_CASE("nn metrics: argmax ties, Dice and IoU by hand") {
