@@ -7,6 +7,7 @@
 #include "kernels/launch.hpp"
 #include "kernels/activation_impl.hpp"
 #include "kernels/batchnorm_impl.hpp"
+#include "kernels/elementwise_impl.hpp"
 #include "kernels/loss_impl.hpp"
 #include "kernels/optim_impl.hpp"
 #include "kernels/pool_impl.hpp"
@@ -49,6 +50,8 @@ void for_each_cuda(const F& f, int64_t count) {
   NUMENS_FOR_EACH(BnBwdStats<P, T>)                              \
   NUMENS_FOR_EACH(BnBwdInput<P, T>)                              \
   NUMENS_FOR_EACH(AdamElement<P, T>)                             \
+  NUMENS_FOR_EACH(ScaleElement<P, T>)                            \
+  NUMENS_FOR_EACH(AddElement<P, T>)                              \
   NUMENS_FOR_EACH(SoftmaxPixel<P, T>)                            \
   NUMENS_FOR_EACH(SoftmaxBwdPixel<P, T>)                         \
   NUMENS_FOR_EACH(LossGradPixel<P, T>)                           \
