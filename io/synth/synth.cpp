@@ -8,6 +8,7 @@
 #include <numbers>
 #include <sstream>
 
+#include "io/atomic_file.hpp"
 #include "io/error.hpp"
 #include "io/synth/edt.hpp"
 #include "io/synth/labels.hpp"
@@ -710,6 +711,29 @@ std::vector<double> label_volumes(const Subject& s) {
   const double ml = vs[0] * vs[1] * vs[2] / 1000.0;
   for (double& c : counts) c *= ml;
   return counts;
+}
+
+void write_volume_csv(const std::filesystem::path& path, const std::vector<VolumeRow>& rows) {
+  const LabelTable& lut = synth_label_table();
+  AtomicFile out(path);
+  {
+    std::FILE* f = std::fopen(out.temp_path().c_str(), "w");
+    if (!f) throw IoError(out.temp_path().string() + ": cannot create");
+    std::fprintf(f, "id,age,sex,tiv_ml");
+    for (std::size_t i = 1; i < lut.size(); ++i) std::fprintf(f, ",%s", lut[i].name.c_str());
+    std::fprintf(f, "\n");
+    for (const VolumeRow& r : rows) {
+      double tiv = 0.0;
+      for (std::size_t i = 1; i < r.volumes.size(); ++i) tiv += r.volumes[i];
+      std::fprintf(f, "%s,%.4f,%s,%.3f", r.info.id.c_str(), r.info.age, r.info.sex.c_str(), tiv);
+      for (std::size_t i = 1; i < lut.size(); ++i)
+        std::fprintf(f, ",%.3f", i < r.volumes.size() ? r.volumes[i] : 0.0);
+      std::fprintf(f, "\n");
+    }
+    const bool bad = std::ferror(f) != 0;
+    if (std::fclose(f) != 0 || bad) throw IoError(out.temp_path().string() + ": write failed");
+  }
+  out.commit();
 }
 
 }  // namespace numens::io::synth

@@ -76,4 +76,12 @@ class Synthesizer {
 // Volume in mL of each entry of synth_label_table() (same order) in a subject's labels.
 std::vector<double> label_volumes(const Subject& s);
 
+// Writes one row per subject: id, age, sex, tiv_ml (all labelled voxels), then the volume in mL of
+// every LUT label but background (column = label name). Through AtomicFile; throws IoError.
+struct VolumeRow {
+  SubjectInfo info;
+  std::vector<double> volumes;  // label_volumes() of the subject
+};
+void write_volume_csv(const std::filesystem::path& path, const std::vector<VolumeRow>& rows);
+
 }  // namespace numens::io::synth
