@@ -72,7 +72,7 @@ const Rate* rate_of(std::int16_t label) {
       caudate{{0.25, 0.30, 0.40, 0.50, 0.55}}, putamen{{0.35, 0.40, 0.45, 0.50, 0.55}},
       pallidum{{0.15, 0.20, 0.25, 0.30, 0.35}}, cb_ctx{{0.10, 0.20, 0.40, 0.70, 0.80}},
       cb_wm{{0.00, 0.10, 0.30, 0.50, 0.60}}, wm{{0.00, 0.00, 0.25, 0.60, 0.90}},
-      ventricles{{0.30, 0.80, 1.80, 2.80, 3.20}, true};
+      ventricles{{0.20, 0.50, 1.20, 2.00, 2.50}, true};
   if (is_cortex(label)) {
     switch (label % 1000) {
       case kFrontal:
@@ -168,7 +168,7 @@ struct Group {
 constexpr double kSpeedSd = 0.25;        // log ageing speed, whole brain
 constexpr double kRegionSpeedSd = 0.20;  // log ageing speed, per region
 constexpr double kRegionSizeSd = 0.07;   // log volume, per grey-matter region
-constexpr double kVentSd = 0.35;         // log ventricle size
+constexpr double kVentSd = 0.25;         // log ventricle size
 constexpr double kWarpMm = 2.0;          // displacement per component at the lattice nodes
 constexpr double kWarpSpacing = 40.0;    // mm between displacement lattice nodes
 constexpr double kHeadSd = 0.05;         // linear head size
