@@ -1,0 +1,64 @@
+#include "io/png.hpp"
+
+#include <png.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "io/atomic_file.hpp"
+#include "io/error.hpp"
+
+namespace numens::io {
+
+namespace {
+// libpng reports errors through a callback that must not return; throwing from it unwinds
+// through C frames, which is unsafe, so the callback records the message and longjmps instead.
+struct PngErr {
+  char msg[256] = "";
+};
+[[noreturn]] void on_error(png_structp png, png_const_charp msg) {
+  auto* e = static_cast<PngErr*>(png_get_error_ptr(png));
+  std::snprintf(e->msg, sizeof e->msg, "%s", msg);
+  png_longjmp(png, 1);
+}
+void on_warning(png_structp, png_const_charp) {}
+}  // namespace
+
+void write_png_rgb(const std::filesystem::path& path, int width, int height,
+                   const std::vector<std::uint8_t>& rgb) {
+  if (width <= 0 || height <= 0 || rgb.size() != std::size_t(width) * std::size_t(height) * 3)
+    throw IoError(path.string() + ": PNG image of " + std::to_string(width) + "x" +
+                  std::to_string(height) + " with " + std::to_string(rgb.size()) + " bytes");
+  AtomicFile out(path);
+  std::FILE* f = std::fopen(out.temp_path().c_str(), "wb");
+  if (!f) throw IoError(out.temp_path().string() + ": cannot create");
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
+  PngErr err;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, on_error, on_warning);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!png || !info) {
+    png_destroy_write_struct(&png, nullptr);
+    throw IoError(path.string() + ": libpng could not start");
+  }
+  std::vector<png_bytep> rows(static_cast<std::size_t>(height));
+  for (int y = 0; y < height; ++y)
+    rows[std::size_t(y)] =
+        const_cast<png_bytep>(rgb.data() + std::size_t(y) * std::size_t(width) * 3);
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    throw IoError(path.string() + ": PNG write failed: " + err.msg);
+  }
+  png_init_io(png, f);
+  png_set_IHDR(png, info, png_uint_32(width), png_uint_32(height), 8, PNG_COLOR_TYPE_RGB,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  png_write_image(png, rows.data());
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  if (std::fflush(f) != 0) throw IoError(out.temp_path().string() + ": write failed");
+  closer.reset();
+  out.commit();
+}
+
+}  // namespace numens::io

@@ -1,0 +1,93 @@
+#include "io/preview.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "mca/error.hpp"
+
+namespace numens::io {
+
+View parse_view(const std::string& name) {
+  if (name == "axial") return View::axial;
+  if (name == "coronal") return View::coronal;
+  if (name == "sagittal") return View::sagittal;
+  throw ConfigError("--view must be axial, coronal or sagittal, got '" + name + "'");
+}
+
+Image render_slice(const Subject& s, const LabelTable& lut, View view, int slice, bool labels,
+                   double alpha) {
+  const Geometry& g = s.info.geometry;
+  // Which index axis runs along each world axis (R, A, S), and in which direction: the affine's
+  // largest entry per column, so that any axis-permuted or flipped grid displays upright.
+  std::array<int, 3> axis_of_world{0, 1, 2};
+  std::array<bool, 3> flipped{false, false, false};
+  for (int c = 0; c < 3; ++c) {
+    int best = 0;
+    for (int r = 1; r < 3; ++r)
+      if (std::abs(g.affine[r][c]) > std::abs(g.affine[best][c])) best = r;
+    axis_of_world[std::size_t(best)] = c;
+    flipped[std::size_t(best)] = g.affine[best][c] < 0;
+  }
+  // World axes of the image: (columns, rows, slice); rows run top to bottom.
+  int wc, wr, ws;
+  bool col_reverse = false;
+  switch (view) {
+    case View::axial:
+      wc = 0, wr = 1, ws = 2;
+      break;  // R to the right, A up
+    case View::coronal:
+      wc = 0, wr = 2, ws = 1;
+      break;  // R to the right, S up
+    default:
+      wc = 1, wr = 2, ws = 0, col_reverse = true;  // A to the left, S up
+  }
+  const int ac = axis_of_world[std::size_t(wc)], ar = axis_of_world[std::size_t(wr)],
+            as = axis_of_world[std::size_t(ws)];
+  const auto nc = int(g.dims[std::size_t(ac)]), nr = int(g.dims[std::size_t(ar)]),
+             ns = int(g.dims[std::size_t(as)]);
+  if (slice < 0) slice = ns / 2;
+  if (slice >= ns)
+    throw ConfigError("--slice " + std::to_string(slice) + " is outside 0.." +
+                      std::to_string(ns - 1));
+  const int zoom = std::max(1, (256 + std::max(nc, nr) - 1) / std::max(nc, nr));
+  Image img;
+  img.width = nc * zoom;
+  img.height = nr * zoom;
+  img.rgb.resize(std::size_t(img.width) * std::size_t(img.height) * 3);
+  std::vector<const LabelInfo*> colour(65536, nullptr);
+  for (const LabelInfo& l : lut) colour[std::size_t(std::uint16_t(l.value))] = &l;
+  const bool show = labels && s.info.has_labels && !s.labels.empty();
+  for (int r = 0; r < nr; ++r)
+    for (int c = 0; c < nc; ++c) {
+      // World direction up = larger coordinate: row 0 is the largest world coordinate.
+      std::array<std::int64_t, 3> idx{};
+      int wcol = col_reverse ? nc - 1 - c : c;
+      int wrow = nr - 1 - r;
+      if (flipped[std::size_t(wc)]) wcol = nc - 1 - wcol;
+      if (flipped[std::size_t(wr)]) wrow = nr - 1 - wrow;
+      int wsl = flipped[std::size_t(ws)] ? ns - 1 - slice : slice;
+      idx[std::size_t(ac)] = wcol;
+      idx[std::size_t(ar)] = wrow;
+      idx[std::size_t(as)] = wsl;
+      const std::size_t v = std::size_t(idx[0] + g.dims[0] * (idx[1] + g.dims[1] * idx[2]));
+      double px[3] = {double(s.t1[v]), double(s.t1[v]), double(s.t1[v])};
+      if (show && s.labels[v] != 0) {
+        const LabelInfo* l = colour[std::size_t(std::uint16_t(s.labels[v]))];
+        if (l)
+          for (int ch = 0; ch < 3; ++ch)
+            px[ch] = (1 - alpha) * px[ch] + alpha * l->rgb[std::size_t(ch)];
+      }
+      for (int dy = 0; dy < zoom; ++dy)
+        for (int dx = 0; dx < zoom; ++dx) {
+          const std::size_t o =
+              (std::size_t(r * zoom + dy) * std::size_t(img.width) + std::size_t(c * zoom + dx)) *
+              3;
+          for (int ch = 0; ch < 3; ++ch)
+            img.rgb[o + std::size_t(ch)] = std::uint8_t(std::lround(px[ch]));
+        }
+    }
+  return img;
+}
+
+}  // namespace numens::io

@@ -1,0 +1,29 @@
+// Slice previews of cohort subjects: a T1 slice as a grey image, optionally with the label colours
+// of the LUT blended on top. Pure pixel work; the driver reads the cohort and writes the PNG.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/cohort.hpp"
+
+namespace numens::io {
+
+enum class View { axial, coronal, sagittal };
+View parse_view(const std::string& name);  // throws ConfigError
+
+struct Image {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> rgb;  // top row first
+};
+
+// Slice `slice` (-1: the middle) of the subject in `view`, in radiological-free display
+// convention: the subject's left on the image's left for axial and coronal (as seen from above and
+// from the front, "neurological"), anterior on the left for sagittal; superior / anterior up.
+// The image is upsampled by an integer factor to at least 256 pixels across. Labels (when asked
+// for and present) are blended at `alpha`. Throws ConfigError for a slice out of range.
+Image render_slice(const Subject& s, const LabelTable& lut, View view, int slice, bool labels,
+                   double alpha = 0.45);
+
+}  // namespace numens::io
