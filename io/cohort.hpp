@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/nifti.hpp"  // Affine
@@ -25,6 +26,20 @@ struct LabelInfo {
 };
 using LabelTable = std::vector<LabelInfo>;
 
+// The file format's name and version, root attributes `format` and `format_version`. A reader
+// refuses other names and newer versions (docs/hdf5-schema.md says what each version holds).
+inline constexpr std::string_view kCohortFormat = "numens-cohort";
+inline constexpr int kCohortFormatVersion = 1;
+
+// Throws IoError naming `file` unless the table has value 0, unique values and non-empty names
+// without line breaks. Used by the writer, the reader and the importer (a LUT read from a text
+// file).
+void validate_lut(const LabelTable& lut, const std::filesystem::path& file);
+
+// Throws IoError naming `file` unless the id is a well-formed cohort id ([A-Za-z0-9._-]+, at most
+// 128 characters, not all dots: "." and ".." are path components in HDF5).
+void validate_subject_id(std::string_view id, const std::filesystem::path& file);
+
 // Grid of a volume: dims (nx, ny, nz), voxel size in mm, index -> world (RAS mm) affine.
 struct Geometry {
   std::array<std::int64_t, 3> dims{0, 0, 0};
@@ -35,11 +50,11 @@ struct Geometry {
 
 // Per-subject metadata, readable without loading the volumes.
 struct SubjectInfo {
-  std::string id;      // unique in the cohort; [A-Za-z0-9._-]+
-  double age = 0.0;    // years, finite, 0 < age < 130
-  std::string sex;     // "F", "M" or "" when unknown
-  Geometry geometry;   // the conformed grid the volumes below live on
-  Geometry original;   // the grid of the source image (for export back to the user's space)
+  std::string id;     // unique in the cohort; [A-Za-z0-9._-]+
+  double age = 0.0;   // years, finite, 0 < age < 130
+  std::string sex;    // "F", "M" or "" when unknown
+  Geometry geometry;  // the conformed grid the volumes below live on
+  Geometry original;  // the grid of the source image (for export back to the user's space)
   bool has_labels = false;
   std::string source;  // where the image came from (file path, or "synth:colin27 seed=..")
 };
@@ -80,7 +95,11 @@ class CohortReader {
 
   const LabelTable& lut() const;
   const std::vector<SubjectInfo>& subjects() const;  // in file order
-  Subject read(std::size_t index) const;              // loads and validates the volumes
+  Subject read(std::size_t index) const;             // loads and validates the volumes
+  // Position of subject `id` in subjects(); throws IoError naming the file and the id if absent.
+  std::size_t index_of(std::string_view id) const;
+  // Root provenance attributes (numens_version, git_commit, creation_time, config).
+  std::string provenance(std::string_view name) const;
   const std::filesystem::path& path() const;
 
  private:

@@ -360,6 +360,46 @@ void Dataset::read_raw(DType t, void* out, std::uint64_t n) const {
     throw H5Error(where() + "cannot read data (corrupt file or failed filter)");
 }
 
+std::vector<std::string> Dataset::read_strings() const {
+  detail::Id type(H5Dget_type(id_.get()), close_type);
+  if (!type.valid()) throw H5Error(where() + "cannot get element type");
+  if (H5Tget_class(type.get()) != H5T_STRING)
+    throw H5Error(where() + "stored as " + describe_type(type.get()) + ", strings expected");
+  const Shape s = shape();
+  if (s.size() != 1)
+    throw H5Error(where() + "strings expected in a 1-D dataset, shape is " + shape_string(s));
+  const std::size_t n = s[0];
+  std::vector<std::string> out(n);
+  if (n == 0) return out;
+  const htri_t vlen = H5Tis_variable_str(type.get());
+  if (vlen < 0) throw H5Error(where() + "cannot inspect string type");
+  if (vlen > 0) {
+    detail::Id mem(H5Tcopy(H5T_C_S1), close_type);
+    std::vector<char*> ptrs(n, nullptr);
+    if (!mem.valid() || H5Tset_size(mem.get(), H5T_VARIABLE) < 0 ||
+        H5Tset_cset(mem.get(), H5Tget_cset(type.get())) < 0 ||
+        H5Dread(id_.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+      throw H5Error(where() + "cannot read strings (corrupt file?)");
+    for (std::size_t i = 0; i < n; ++i) {
+      out[i] = ptrs[i] ? ptrs[i] : "";
+      H5free_memory(ptrs[i]);
+    }
+    return out;
+  }
+  const std::size_t size = H5Tget_size(type.get());
+  std::vector<char> buf(n * size);
+  if (H5Dread(id_.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+    throw H5Error(where() + "cannot read strings (corrupt file?)");
+  const bool spacepad = H5Tget_strpad(type.get()) == H5T_STR_SPACEPAD;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string v(buf.data() + i * size, size);
+    v.resize(std::min(v.find('\0'), v.size()));
+    if (spacepad) v.erase(v.find_last_not_of(' ') + 1);
+    out[i] = std::move(v);
+  }
+  return out;
+}
+
 // ---- Group --------------------------------------------------------------------------------------
 
 bool Group::exists(std::string_view name) const {
@@ -447,6 +487,31 @@ Dataset Group::write_raw(std::string_view name, DType t, const void* data, std::
                close_dataset);
   if (!d.valid()) throw H5Error(at + "cannot create dataset");
   if (n > 0 && H5Dwrite(d.get(), native_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    throw H5Error(at + "cannot write data");
+  return Dataset(std::move(d), file_, child_path(nm));
+}
+
+Dataset Group::write_strings(std::string_view name, const std::vector<std::string>& values) {
+  const std::string nm(name);
+  const std::string at = where(nm);
+  if (exists(nm)) throw H5Error(at + "cannot write dataset: already exists");
+  std::size_t width = 1;  // HDF5 forbids a zero-size string type
+  for (const auto& v : values) width = std::max(width, v.size());
+  detail::Id type(H5Tcopy(H5T_C_S1), close_type);
+  if (!type.valid() || H5Tset_size(type.get(), width) < 0 ||
+      H5Tset_strpad(type.get(), H5T_STR_NULLPAD) < 0 || H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)
+    throw H5Error(at + "cannot make string type");
+  const hsize_t n = values.size();
+  detail::Id space(H5Screate_simple(1, &n, nullptr), close_space);
+  if (!space.valid()) throw H5Error(at + "cannot create dataspace");
+  detail::Id d(H5Dcreate2(id_.get(), nm.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                          H5P_DEFAULT),
+               close_dataset);
+  if (!d.valid()) throw H5Error(at + "cannot create dataset");
+  std::vector<char> buf(values.size() * width, '\0');
+  for (std::size_t i = 0; i < values.size(); ++i)
+    std::copy(values[i].begin(), values[i].end(), buf.begin() + std::ptrdiff_t(i * width));
+  if (n > 0 && H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
     throw H5Error(at + "cannot write data");
   return Dataset(std::move(d), file_, child_path(nm));
 }

@@ -136,6 +136,9 @@ class Dataset : public Object {
     read_raw(dtype_of<T>(), out.data(), out.size());
     return out;
   }
+  // A 1-D dataset of strings, fixed-length (as numens writes) or variable-length (as h5py
+  // writes by default). Throws if the dataset does not hold strings or is not 1-D.
+  std::vector<std::string> read_strings() const;
 
  private:
   friend class Group;
@@ -161,6 +164,10 @@ class Group : public Object {
                 const WriteOptions& opt = {}) {
     return write<T>(name, std::span<const T>(data), shape, opt);
   }
+
+  // A 1-D dataset of UTF-8 strings, stored fixed-length (the longest, NUL-padded) so h5py reads
+  // it as bytes (`.asstr()[()]` gives str) and h5dump prints it; an empty list is allowed.
+  Dataset write_strings(std::string_view name, const std::vector<std::string>& values);
 
   Dataset dataset(std::string_view name) const;
 

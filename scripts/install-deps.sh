@@ -11,7 +11,7 @@ packages=(
   doctest-dev
   libnifti2-dev zlib1g-dev libpng-dev
   libcli11-dev libtomlplusplus-dev
-  mricron-data
+  mricron-data insighttoolkit5-examples python3-nibabel
 )
 
 missing=()

@@ -256,3 +256,24 @@ TEST_CASE("h5: reads what h5py writes (committed fixture)") {
   CHECK(root.dataset("labels").chunked());
   check_h5_error([&] { (void)root.read<std::int32_t>("u64"); }, p.string(), "/u64");
 }
+
+TEST_CASE("h5: string datasets round trip; numeric data is not read as strings") {
+  TempDir dir;
+  const auto p = dir / "s.h5";
+  const std::vector<std::string> names{"Unknown", "Left-Cerebral-White-Matter", "", "ü-utf8"};
+  {
+    File f = File::create(p);
+    Group root = f.root();
+    root.write_strings("names", names);
+    root.write_strings("none", {});
+    root.write<std::int16_t>("numbers", std::vector<std::int16_t>{1, 2}, Shape{2});
+    f.close();
+  }
+  const Group root = File::open(p).root();
+  CHECK(root.dataset("names").read_strings() == names);
+  CHECK(root.dataset("none").read_strings().empty());
+  check_h5_error([&] { (void)root.dataset("numbers").read_strings(); }, p.string(),
+                 "strings expected");
+  // Strings are not numbers either: the strict numeric read refuses them.
+  check_h5_error([&] { (void)root.read<std::uint8_t>("names"); }, p.string(), "/names");
+}
