@@ -26,10 +26,8 @@ int main(int argc, char** argv) {
     commands.emplace_back(app.get_subcommands({})[before], std::move(r));
   };
   add(&numens::drivers::add_mca_check);
-#ifdef NUMENS_HAVE_COHORT
   add(&numens::drivers::add_synth);
   add(&numens::drivers::add_preview);
-#endif
 
   try {
     app.parse(argc, argv);

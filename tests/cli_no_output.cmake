@@ -1,0 +1,22 @@
+# Runs numens with ARGS (arguments separated by "@@") and checks the bad-input contract: non-zero exit, one error
+# line on stderr that contains EXPECT, and no file left at OUT (nor a temporary beside it).
+string(REPLACE "@@" ";" ARGS "${ARGS}")
+execute_process(COMMAND ${NUMENS} ${ARGS} RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                ERROR_VARIABLE err)
+if(rc EQUAL 0)
+  message(FATAL_ERROR "expected a failure, got exit 0\nstdout: ${out}\nstderr: ${err}")
+endif()
+string(STRIP "${err}" err_stripped)
+string(REGEX MATCHALL "\n" newlines "${err_stripped}")
+list(LENGTH newlines extra_lines)
+if(NOT extra_lines EQUAL 0)
+  message(FATAL_ERROR "expected one error line, got:\n${err}")
+endif()
+string(FIND "${err}" "${EXPECT}" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "error line does not mention '${EXPECT}':\n${err}")
+endif()
+file(GLOB leftovers "${OUT}" "${OUT}.tmp*")
+if(leftovers)
+  message(FATAL_ERROR "output left behind: ${leftovers}")
+endif()
