@@ -11,5 +11,7 @@ using Runner = std::function<int()>;
 
 // Each registers its options on a new subcommand of `app` and returns what runs it.
 Runner add_mca_check(CLI::App& app);
+Runner add_import(CLI::App& app);
+Runner add_export(CLI::App& app);
 
 }  // namespace numens::drivers

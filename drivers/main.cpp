@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
     commands.emplace_back(app.get_subcommands({})[before], std::move(r));
   };
   add(&numens::drivers::add_mca_check);
+  add(&numens::drivers::add_import);
+  add(&numens::drivers::add_export);
 
   try {
     app.parse(argc, argv);
