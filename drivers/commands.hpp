@@ -13,5 +13,7 @@ using Runner = std::function<int()>;
 Runner add_mca_check(CLI::App& app);
 Runner add_synth(CLI::App& app);
 Runner add_preview(CLI::App& app);
+Runner add_import(CLI::App& app);
+Runner add_export(CLI::App& app);
 
 }  // namespace numens::drivers

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   add(&numens::drivers::add_mca_check);
   add(&numens::drivers::add_synth);
   add(&numens::drivers::add_preview);
+  add(&numens::drivers::add_import);
+  add(&numens::drivers::add_export);
 
   try {
     app.parse(argc, argv);

@@ -400,6 +400,36 @@ std::vector<std::string> Dataset::read_strings() const {
   return out;
 }
 
+void Dataset::append_raw(DType t, const void* data, std::uint64_t n) {
+  const DType stored = dtype();
+  if (stored != t)
+    throw H5Error(where() + "stored as " + dtype_name(stored) + ", append of " + dtype_name(t));
+  Shape shape = this->shape();
+  if (shape.empty()) throw H5Error(where() + "cannot append to a scalar dataset");
+  std::uint64_t row = 1;
+  for (std::size_t i = 1; i < shape.size(); ++i) row *= shape[i];
+  if (row == 0 || n % row != 0)
+    throw H5Error(where() + std::to_string(n) + " elements are not whole rows of " +
+                  std::to_string(row));
+  const std::uint64_t rows = n / row;
+  if (rows == 0) return;
+  const std::uint64_t old = shape[0];
+  shape[0] += rows;
+  if (H5Dset_extent(id_.get(), to_hsize(shape).data()) < 0)
+    throw H5Error(where() + "cannot extend (not made by create_appendable?)");
+  detail::Id file_space(H5Dget_space(id_.get()), close_space);
+  std::vector<hsize_t> start(shape.size(), 0), count = to_hsize(shape);
+  start[0] = old;
+  count[0] = rows;
+  detail::Id mem_space(H5Screate_simple(int(count.size()), count.data(), nullptr), close_space);
+  if (!file_space.valid() || !mem_space.valid() ||
+      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                          nullptr) < 0)
+    throw H5Error(where() + "cannot select rows to append");
+  if (H5Dwrite(id_.get(), native_type(t), mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
+    throw H5Error(where() + "cannot write appended rows");
+}
+
 // ---- Group --------------------------------------------------------------------------------------
 
 bool Group::exists(std::string_view name) const {
@@ -488,6 +518,39 @@ Dataset Group::write_raw(std::string_view name, DType t, const void* data, std::
   if (!d.valid()) throw H5Error(at + "cannot create dataset");
   if (n > 0 && H5Dwrite(d.get(), native_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     throw H5Error(at + "cannot write data");
+  return Dataset(std::move(d), file_, child_path(nm));
+}
+
+Dataset Group::create_appendable_raw(std::string_view name, DType t, const Shape& row_shape,
+                                     std::uint64_t rows_per_chunk, const WriteOptions& opt) {
+  const std::string nm(name);
+  const std::string at = where(nm);
+  if (exists(nm)) throw H5Error(at + "cannot create dataset: already exists");
+  if (rows_per_chunk == 0) throw H5Error(at + "rows_per_chunk must be >= 1");
+  Shape dims{0}, maxdims{0}, chunk{rows_per_chunk};
+  for (auto d : row_shape) {
+    if (d == 0) throw H5Error(at + "row shape " + shape_string(row_shape) + " has a zero extent");
+    dims.push_back(d);
+    maxdims.push_back(d);
+    chunk.push_back(d);
+  }
+  std::vector<hsize_t> hdims = to_hsize(dims), hmax = to_hsize(maxdims);
+  hmax[0] = H5S_UNLIMITED;
+  detail::Id space(H5Screate_simple(int(dims.size()), hdims.data(), hmax.data()), close_space);
+  detail::Id dcpl(H5Pcreate(H5P_DATASET_CREATE), close_plist);
+  if (!space.valid() || !dcpl.valid()) throw H5Error(at + "cannot create dataspace");
+  if (H5Pset_chunk(dcpl.get(), int(chunk.size()), to_hsize(chunk).data()) < 0)
+    throw H5Error(at + "cannot set chunking " + shape_string(chunk));
+  if (opt.compress) {
+    if (opt.gzip_level < 0 || opt.gzip_level > 9)
+      throw H5Error(at + "gzip level " + std::to_string(opt.gzip_level) + " is not in 0..9");
+    if (H5Pset_shuffle(dcpl.get()) < 0 || H5Pset_deflate(dcpl.get(), unsigned(opt.gzip_level)) < 0)
+      throw H5Error(at + "cannot set compression");
+  }
+  detail::Id d(H5Dcreate2(id_.get(), nm.c_str(), native_type(t), space.get(), H5P_DEFAULT,
+                          dcpl.get(), H5P_DEFAULT),
+               close_dataset);
+  if (!d.valid()) throw H5Error(at + "cannot create dataset");
   return Dataset(std::move(d), file_, child_path(nm));
 }
 

@@ -140,10 +140,22 @@ class Dataset : public Object {
   // writes by default). Throws if the dataset does not hold strings or is not 1-D.
   std::vector<std::string> read_strings() const;
 
+  // Appends whole rows along the first axis of a dataset made by Group::create_appendable
+  // (data.size() must be a multiple of one row's elements; the element type must match).
+  template <class T>
+  void append(std::span<const T> data) {
+    append_raw(dtype_of<T>(), data.data(), data.size());
+  }
+  template <class T>
+  void append(const std::vector<T>& data) {
+    append<T>(std::span<const T>(data));
+  }
+
  private:
   friend class Group;
   using Object::Object;
   void read_raw(DType t, void* out, std::uint64_t n) const;
+  void append_raw(DType t, const void* data, std::uint64_t n);
 };
 
 class Group : public Object {
@@ -169,6 +181,15 @@ class Group : public Object {
   // it as bytes (`.asstr()[()]` gives str) and h5dump prints it; an empty list is allowed.
   Dataset write_strings(std::string_view name, const std::vector<std::string>& values);
 
+  // An empty dataset of shape (0, row_shape...) that grows along its first axis through
+  // Dataset::append: for outputs whose length is known only at the end (slice stacks). Always
+  // chunked, `rows_per_chunk` rows per chunk; opt.compress adds shuffle + deflate.
+  template <class T>
+  Dataset create_appendable(std::string_view name, const Shape& row_shape,
+                            std::uint64_t rows_per_chunk, const WriteOptions& opt = {}) {
+    return create_appendable_raw(name, dtype_of<T>(), row_shape, rows_per_chunk, opt);
+  }
+
   Dataset dataset(std::string_view name) const;
 
   template <class T>
@@ -182,6 +203,8 @@ class Group : public Object {
   using Object::Object;
   Dataset write_raw(std::string_view name, DType t, const void* data, std::uint64_t n,
                     const Shape& shape, const WriteOptions& opt);
+  Dataset create_appendable_raw(std::string_view name, DType t, const Shape& row_shape,
+                                std::uint64_t rows_per_chunk, const WriteOptions& opt);
 };
 
 class File {

@@ -277,3 +277,30 @@ TEST_CASE("h5: string datasets round trip; numeric data is not read as strings")
   // Strings are not numbers either: the strict numeric read refuses them.
   check_h5_error([&] { (void)root.read<std::uint8_t>("names"); }, p.string(), "/names");
 }
+
+TEST_CASE("h5: appendable datasets grow by whole rows") {
+  TempDir dir;
+  const auto p = dir / "a.h5";
+  {
+    File f = File::create(p);
+    Group root = f.root();
+    WriteOptions opt;
+    opt.compress = true;
+    Dataset d = root.create_appendable<std::int16_t>("rows", Shape{2, 3}, 4, opt);
+    CHECK(d.shape() == Shape{0, 2, 3});
+    d.append(std::vector<std::int16_t>{1, 2, 3, 4, 5, 6});
+    d.append(std::vector<std::int16_t>{});
+    d.append(std::vector<std::int16_t>{7, 8, 9, 10, 11, 12, -1, -2, -3, -4, -5, -6});
+    check_h5_error(
+        [&] {
+          d.append(std::vector<std::int16_t>{1, 2});
+        },
+        p.string(), "not whole rows");
+    check_h5_error([&] { d.append(std::vector<float>(6, 1.f)); }, p.string(), "append of float32");
+    f.close();
+  }
+  const Array<std::int16_t> a = File::open(p).root().read<std::int16_t>("rows");
+  CHECK(a.shape == Shape{3, 2, 3});
+  CHECK(a.data ==
+        std::vector<std::int16_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, -1, -2, -3, -4, -5, -6});
+}

@@ -1,0 +1,59 @@
+// Building a cohort from the user's NIfTI files (`numens import`) and writing a cohort volume
+// back into a subject's own space (`numens export`). The drivers only parse flags and call these.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/cohort.hpp"
+#include "io/conform.hpp"
+
+namespace numens::io {
+
+// One row of the subjects CSV. Paths are resolved against the CSV's directory when relative.
+struct CsvRow {
+  std::string id;
+  double age = 0;
+  std::string sex;  // "F", "M" or ""
+  std::filesystem::path image;
+  std::optional<std::filesystem::path> labels;
+  int line = 0;  // 1-based line in the CSV, for messages
+};
+
+// Reads the subjects CSV: a header row naming the columns (any order) id, age, image and
+// optionally labels and sex; then one row per subject. Fields are separated by commas,
+// surrounding spaces and one pair of double quotes are stripped (no commas inside fields);
+// blank lines and lines starting with '#' are skipped. Throws IoError naming the CSV, the line
+// and the problem: missing/unknown/duplicate column, wrong field count, id not well-formed or
+// duplicated, age missing, not a number or outside (0, 130), sex other than F/M/empty, empty
+// image path, no subject rows.
+std::vector<CsvRow> read_subjects_csv(const std::filesystem::path& csv);
+
+// Reads a FreeSurfer-style colour table: lines "value name r g b [a]", '#' comments and blank
+// lines ignored; value in int16's range, r g b in 0..255. The table must list 0 (background).
+LabelTable read_lut_file(const std::filesystem::path& path);
+
+struct ImportOptions {
+  ConformOptions conform;
+  std::optional<std::filesystem::path> lut;  // default: the values present, named label_<v>
+};
+
+// Reads and validates the CSV, then every image (finite intensities) and label volume (integer
+// values in the LUT, same grid as the image), conforms them and writes the cohort at `out`
+// atomically: on any error nothing is left at `out`. Returns the number of subjects written.
+std::size_t import_cohort(const std::filesystem::path& csv, const std::filesystem::path& out,
+                          const ImportOptions& opt, std::string_view numens_version,
+                          std::string_view git_commit);
+
+// Writes dataset `dataset` of subject `id` ("t1", "labels", or a path under the subject's group
+// holding a uint8, int16 or float32 volume on the conformed grid) as NIfTI at `out`, resampled
+// back onto the subject's original grid with its original affine: nearest neighbour for int16
+// (labels), trilinear otherwise; outside the conformed cube the value is 0. Throws IoError/
+// H5Error/NiftiError naming the file and the problem; a failure leaves no file at `out`.
+void export_volume(const std::filesystem::path& cohort, std::string_view id,
+                   std::string_view dataset, const std::filesystem::path& out);
+
+}  // namespace numens::io
