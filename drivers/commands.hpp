@@ -13,5 +13,6 @@ using Runner = std::function<int()>;
 Runner add_mca_check(CLI::App& app);
 Runner add_import(CLI::App& app);
 Runner add_export(CLI::App& app);
+Runner add_slices(CLI::App& app);
 
 }  // namespace numens::drivers

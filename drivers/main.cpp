@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   add(&numens::drivers::add_mca_check);
   add(&numens::drivers::add_import);
   add(&numens::drivers::add_export);
+  add(&numens::drivers::add_slices);
 
   try {
     app.parse(argc, argv);
