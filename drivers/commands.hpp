@@ -15,5 +15,6 @@ Runner add_synth(CLI::App& app);
 Runner add_preview(CLI::App& app);
 Runner add_import(CLI::App& app);
 Runner add_export(CLI::App& app);
+Runner add_slices(CLI::App& app);
 
 }  // namespace numens::drivers

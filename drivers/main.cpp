@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   add(&numens::drivers::add_preview);
   add(&numens::drivers::add_import);
   add(&numens::drivers::add_export);
+  add(&numens::drivers::add_slices);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,56 @@
+// The 2.5D training data of one view (MODEL.md, docs/hdf5-schema.md "slices"): for every plane of
+// every labelled subject, the plane and its neighbours as channels ("thick slice"), its labels as
+// contiguous class indices and a per-pixel loss weight. Data preparation only: plain arrays.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/cohort.hpp"
+
+namespace numens::io {
+
+// Planes of the LIA conformed grid (x -> left, y -> inferior, z -> anterior):
+//   sagittal: fixed i (x); pixel rows = j, columns = k
+//   axial:    fixed j (y); pixel rows = k, columns = i
+//   coronal:  fixed k (z); pixel rows = j, columns = i
+enum class View { axial, coronal, sagittal };
+const char* view_name(View v);
+// Throws IoError naming `context` (usually the output file) for anything but the three names.
+View parse_view(std::string_view name, const std::filesystem::path& context);
+
+// LUT value <-> class index: values sorted ascending with 0 first, so background is class 0.
+struct ClassMap {
+  std::vector<std::int16_t> values;  // class c has LUT value values[c]
+  std::vector<std::string> names;
+  std::vector<std::int16_t> class_of;  // indexed by uint16(value); -1 for values not in the LUT
+};
+ClassMap class_map(const LabelTable& lut);
+
+// FastSurfer's loss weights of one labelled volume (class indices, x fastest, dims nx, ny, nz):
+// median-frequency class weight min(median(counts) / count[c], cap), with counts over the classes
+// present in the volume, plus `edge_weight` where numpy.gradient of the class map is non-zero in
+// any axis (central differences inside, one-sided at the borders).
+std::vector<float> weight_map(const std::vector<std::int16_t>& classes,
+                              const std::array<std::int64_t, 3>& dims, double cap,
+                              double edge_weight);
+
+struct SliceOptions {
+  View view = View::axial;
+  int thickness = 7;      // odd, 1..31
+  int min_labelled = 50;  // planes with fewer non-background pixels are dropped
+  double class_weight_cap = 5.0;
+  double edge_weight = 5.0;
+};
+
+// Writes the slice file of one view for every subject of `cohort` that has labels (subjects
+// without labels are skipped; none at all is an error), atomically. Returns the slice count.
+std::size_t write_slices(const std::filesystem::path& cohort, const std::filesystem::path& out,
+                         const SliceOptions& opt, std::string_view numens_version,
+                         std::string_view git_commit);
+
+}  // namespace numens::io
