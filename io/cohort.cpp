@@ -203,6 +203,7 @@ CohortWriter::CohortWriter(const fs::path& path, LabelTable lut, std::string_vie
   write_provenance(root, numens_version, git_commit, config);
   root.set_attr("format", kCohortFormat);
   root.set_attr("format_version", kCohortFormatVersion);
+  root.set_attr("seeds", "{}");
 
   Group lg = root.create_group(kLutGroup);
   std::vector<std::int16_t> values;
@@ -263,6 +264,11 @@ void CohortWriter::add(const Subject& s) {
   g.write<std::uint8_t>("t1", s.t1, shape, opt);
   if (info.has_labels) g.write<std::int16_t>("labels", s.labels, shape, opt);
   m.ids.push_back(info.id);
+}
+
+void CohortWriter::set_seeds(std::string_view seeds_toml) {
+  if (impl_->committed) fail(impl_->path, "set_seeds() after commit()");
+  impl_->file->root().set_attr("seeds", seeds_toml);
 }
 
 void CohortWriter::commit() {

@@ -78,6 +78,9 @@ class CohortWriter {
   CohortWriter& operator=(const CohortWriter&) = delete;
 
   void add(const Subject& subject);
+  // Records the seeds the cohort depends on as the root attribute `seeds`, a TOML inline table
+  // such as "{synth = 42}" (docs/hdf5-schema.md); "{}" (no seeds) unless set.
+  void set_seeds(std::string_view seeds_toml);
   void commit();
 
  private:

@@ -179,6 +179,7 @@ std::size_t write_slices(const fs::path& cohort, const fs::path& out, const Slic
          << "\nclass_weight_cap = " << opt.class_weight_cap << "\nedge_weight = " << opt.edge_weight
          << "\n";
   write_provenance(root, numens_version, git_commit, config.str());
+  root.set_attr("seeds", "{}");  // slicing is deterministic
   root.set_attr("format", "numens-slices");
   root.set_attr("format_version", 1);
   root.set_attr("view", view_name(opt.view));

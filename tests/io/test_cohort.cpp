@@ -125,6 +125,7 @@ TEST_CASE("cohort: round trip of two subjects, file order, LUT, geometry, proven
     CohortWriter w(p, small_lut(), "0.9.test", "deadbeef", "[study]\nname = 'x'\n");
     w.add(a);
     w.add(b);
+    w.set_seeds("{synth = 42}");
     CHECK(!fs::exists(p));  // nothing at the target before commit
     w.commit();
   }
@@ -140,6 +141,7 @@ TEST_CASE("cohort: round trip of two subjects, file order, LUT, geometry, proven
   CHECK(r.provenance("git_commit") == "deadbeef");
   CHECK(r.provenance("config") == "[study]\nname = 'x'\n");
   CHECK(r.provenance("creation_time").size() == 20);
+  CHECK(r.provenance("seeds") == "{synth = 42}");
   REQUIRE(r.lut().size() == 3);
   for (std::size_t i = 0; i < 3; ++i) {
     CHECK(r.lut()[i].value == small_lut()[i].value);

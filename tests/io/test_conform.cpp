@@ -164,6 +164,8 @@ TEST_CASE("import/export: NIfTI -> cohort -> NIfTI keeps data and geometry") {
   const fs::path cohort = dir / "cohort.h5";
   REQUIRE(import_cohort(dir / "subjects.csv", cohort, {}, "test", "abc") == 3);
 
+  // One import serves the three checks below (plain blocks, not SUBCASEs: doctest would re-run
+  // the import for each subcase).
   const CohortReader r(cohort);
   REQUIRE(r.subjects().size() == 3);
   CHECK(r.subjects()[0].id == "colin");
@@ -176,7 +178,8 @@ TEST_CASE("import/export: NIfTI -> cohort -> NIfTI keeps data and geometry") {
   CHECK(r.lut()[0].name == "Unknown");
   CHECK(r.lut()[3].name == "label_3");
 
-  SUBCASE("Colin27: the conformed cohort T1 exports back bit-identical") {
+  {
+    INFO("Colin27: the conformed cohort T1 exports back bit-identical");
     check_affine(r.subjects()[0].original.affine, kCh2Expected.source_affine, 0);
     check_affine(r.subjects()[0].geometry.affine, kCh2Expected.conformed_affine, 1e-9);
     export_volume(cohort, "colin", "t1", dir / "colin.nii.gz");
@@ -186,7 +189,8 @@ TEST_CASE("import/export: NIfTI -> cohort -> NIfTI keeps data and geometry") {
     check_affine(back.affine, kCh2Expected.source_affine, 0);
     CHECK(back.data == orig.data);
   }
-  SUBCASE("KmeansTest: exported T1 = FastSurfer-scaled source; labels exact") {
+  {
+    INFO("KmeansTest: exported T1 = FastSurfer-scaled source; labels exact");
     // The 2x2x3 mm centres lie on the 1 mm conformed grid, so trilinear export reads the
     // conformed voxel that was sampled at that very centre: expected value by construction,
     // with the scale from numpy. Source slice j = 0 (world z = 0) falls just outside the cube.
@@ -214,7 +218,8 @@ TEST_CASE("import/export: NIfTI -> cohort -> NIfTI keeps data and geometry") {
     CHECK(bad == 0);
     CHECK(lbad == 0);
   }
-  SUBCASE("anatomical.nii: exported T1 = FastSurfer-scaled source, negatives clipped") {
+  {
+    INFO("anatomical.nii: exported T1 = FastSurfer-scaled source, negatives clipped");
     export_volume(cohort, "anat", "t1", dir / "a.nii.gz");
     const Volume back = read_nifti(dir / "a.nii.gz"), orig = read_nifti(kAnat);
     check_affine(back.affine, kAnatomicalExpected.source_affine, 1e-12);

@@ -122,6 +122,8 @@ TEST_CASE("slices: thick slices, labels, weights and indices of a tiny cohort") 
   const Group root = File::open(out).root();
   CHECK(root.attr_string("format") == "numens-slices");
   CHECK(root.attr_string("view") == "axial");
+  CHECK(root.attr_string("seeds") == "{}");
+  CHECK(root.attr_string("git_commit") == "c");
   CHECK(root.attr_int("thickness") == 3);
   const auto images = root.read<std::uint8_t>("images");
   const auto labels = root.read<std::int16_t>("labels");
