@@ -40,6 +40,7 @@ int run(Options& opt) {
     writer = std::make_unique<io::CohortWriter>(
         opt.out, io::synth::synth_label_table(), kVersion, kGitCommit,
         "numens " + opt.synth.describe() + "; " + synth.templ().description);
+  if (writer) writer->set_seeds("{synth = " + std::to_string(opt.synth.seed) + "}");
   std::vector<io::synth::VolumeRow> rows;
   for (std::size_t i = 0; i < opt.synth.subjects; ++i) {
     const io::Subject s = synth.make(i);
