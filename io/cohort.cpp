@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "io/affine.hpp"
 #include "io/atomic_file.hpp"
 #include "io/h5.hpp"
 
@@ -79,10 +80,7 @@ void validate_geometry(const Geometry& g, const fs::path& file, const std::strin
   const auto& m = g.affine;
   if (m[3][0] != 0 || m[3][1] != 0 || m[3][2] != 0 || m[3][3] != 1)
     fail(file, at + "affine's last row is not (0, 0, 0, 1)");
-  const double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
-                     m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
-                     m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-  if (!(std::abs(det) > 1e-12)) fail(file, at + "affine is singular");
+  if (!(std::abs(affine_determinant(m)) > 1e-12)) fail(file, at + "affine is singular");
 }
 
 std::vector<double> flat_affine(const Affine& a) {

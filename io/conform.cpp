@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "io/affine.hpp"
 #include "io/error.hpp"
 
 namespace numens::io {
@@ -12,40 +13,6 @@ namespace numens::io {
 namespace fs = std::filesystem;
 
 namespace {
-
-using Mat3 = std::array<std::array<double, 3>, 3>;
-
-// Inverse of an affine with the (0, 0, 0, 1) bottom row (validated by the callers' geometry).
-Affine invert(const Affine& a) {
-  const double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
-                     a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
-                     a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
-  Mat3 inv;
-  inv[0][0] = (a[1][1] * a[2][2] - a[1][2] * a[2][1]) / det;
-  inv[0][1] = (a[0][2] * a[2][1] - a[0][1] * a[2][2]) / det;
-  inv[0][2] = (a[0][1] * a[1][2] - a[0][2] * a[1][1]) / det;
-  inv[1][0] = (a[1][2] * a[2][0] - a[1][0] * a[2][2]) / det;
-  inv[1][1] = (a[0][0] * a[2][2] - a[0][2] * a[2][0]) / det;
-  inv[1][2] = (a[0][2] * a[1][0] - a[0][0] * a[1][2]) / det;
-  inv[2][0] = (a[1][0] * a[2][1] - a[1][1] * a[2][0]) / det;
-  inv[2][1] = (a[0][1] * a[2][0] - a[0][0] * a[2][1]) / det;
-  inv[2][2] = (a[0][0] * a[1][1] - a[0][1] * a[1][0]) / det;
-  Affine out{};
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) out[r][c] = inv[r][c];
-    out[r][3] = -(inv[r][0] * a[0][3] + inv[r][1] * a[1][3] + inv[r][2] * a[2][3]);
-  }
-  out[3] = {0, 0, 0, 1};
-  return out;
-}
-
-Affine multiply(const Affine& a, const Affine& b) {
-  Affine out{};
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < 4; ++c)
-      for (int k = 0; k < 4; ++k) out[r][c] += a[r][k] * b[k][c];
-  return out;
-}
 
 // True when every entry is within `eps` of an integer; rounds them in place then. A vox2vox map
 // that is a signed permutation plus integer shift is computed with rounding noise (1e-13); making
@@ -61,7 +28,7 @@ bool snap_integer(Affine& m, double eps) {
 
 // vox2vox: destination voxel index -> source voxel coordinates.
 Affine vox2vox(const Geometry& from, const Geometry& to) {
-  Affine m = multiply(invert(from.affine), to.affine);
+  Affine m = multiply_affine(invert_affine(from.affine, "conform source"), to.affine);
   snap_integer(m, 1e-6);
   return m;
 }
@@ -136,12 +103,12 @@ Geometry conformed_geometry(const Geometry& source, const ConformOptions& opt,
     g.affine[r][3] = centre_world[r] - (g.affine[r][0] + g.affine[r][1] + g.affine[r][2]) * half;
 
   // Re-indexing case: make the vox2vox translation integral (moves the grid < 1 voxel).
-  Affine m = multiply(invert(source.affine), g.affine);
+  Affine m = multiply_affine(invert_affine(source.affine, "conform source"), g.affine);
   Affine rot = m;
   for (int r = 0; r < 3; ++r) rot[r][3] = 0;
   if (snap_integer(rot, 1e-6) && is_signed_permutation(rot)) {
     for (int r = 0; r < 3; ++r) rot[r][3] = std::floor(m[r][3] + 0.5);
-    g.affine = multiply(source.affine, rot);
+    g.affine = multiply_affine(source.affine, rot);
   }
   return g;
 }

@@ -8,6 +8,7 @@
 #include <numbers>
 #include <sstream>
 
+#include "io/affine.hpp"
 #include "io/atomic_file.hpp"
 #include "io/error.hpp"
 #include "io/synth/edt.hpp"
@@ -174,36 +175,6 @@ constexpr double kWarpSpacing = 40.0;    // mm between displacement lattice node
 constexpr double kHeadSd = 0.05;         // linear head size
 constexpr double kAxisSd = 0.02;         // per-axis head shape
 
-std::array<double, 3> apply(const Affine& a, double i, double j, double k) {
-  return {a[0][0] * i + a[0][1] * j + a[0][2] * k + a[0][3],
-          a[1][0] * i + a[1][1] * j + a[1][2] * k + a[1][3],
-          a[2][0] * i + a[2][1] * j + a[2][2] * k + a[2][3]};
-}
-
-Affine invert(const Affine& a) {
-  // General 3x3 inverse plus translation: templates are axis-aligned, but nothing here needs it.
-  const double m[3][3] = {
-      {a[0][0], a[0][1], a[0][2]}, {a[1][0], a[1][1], a[1][2]}, {a[2][0], a[2][1], a[2][2]}};
-  const double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
-                     m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
-                     m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-  if (det == 0.0) throw IoError("template affine is singular");
-  Affine r{};
-  r[0][0] = (m[1][1] * m[2][2] - m[1][2] * m[2][1]) / det;
-  r[0][1] = (m[0][2] * m[2][1] - m[0][1] * m[2][2]) / det;
-  r[0][2] = (m[0][1] * m[1][2] - m[0][2] * m[1][1]) / det;
-  r[1][0] = (m[1][2] * m[2][0] - m[1][0] * m[2][2]) / det;
-  r[1][1] = (m[0][0] * m[2][2] - m[0][2] * m[2][0]) / det;
-  r[1][2] = (m[0][2] * m[1][0] - m[0][0] * m[1][2]) / det;
-  r[2][0] = (m[1][0] * m[2][1] - m[1][1] * m[2][0]) / det;
-  r[2][1] = (m[0][1] * m[2][0] - m[0][0] * m[2][1]) / det;
-  r[2][2] = (m[0][0] * m[1][1] - m[0][1] * m[1][0]) / det;
-  for (int i = 0; i < 3; ++i)
-    r[i][3] = -(r[i][0] * a[0][3] + r[i][1] * a[1][3] + r[i][2] * a[2][3]);
-  r[3] = {0, 0, 0, 1};
-  return r;
-}
-
 bool is_grey(std::int16_t l) {
   return l != lbl::kBackground && !lbl::is_white(l) && !lbl::is_csf_like(l);
 }
@@ -290,8 +261,8 @@ void Synthesizer::Impl::prepare() {
 
   // Smooth jitter of the keys (about 0.7 mm, 8 mm lattice), so that thinning is uneven the way
   // real atrophy is, and so that voxels at equal distance are ordered.
-  std::array<double, 3> lo = apply(t.affine, 0, 0, 0),
-                        hi = apply(t.affine, double(nx - 1), double(ny - 1), double(nz - 1));
+  std::array<double, 3> lo = apply_affine(t.affine, 0, 0, 0),
+                        hi = apply_affine(t.affine, double(nx - 1), double(ny - 1), double(nz - 1));
   for (int a = 0; a < 3; ++a)
     if (lo[std::size_t(a)] > hi[std::size_t(a)]) std::swap(lo[std::size_t(a)], hi[std::size_t(a)]);
   const LatticeNoise jitter(Rng(0x6a697474u, 0, Site::texture), lo, hi, 8.0);
@@ -300,7 +271,7 @@ void Synthesizer::Impl::prepare() {
   for (std::int64_t k = 0; k < nz; ++k)
     for (std::int64_t j = 0; j < ny; ++j)
       for (std::int64_t i = 0; i < nx; ++i) {
-        const auto w = apply(t.affine, double(i), double(j), double(k));
+        const auto w = apply_affine(t.affine, double(i), double(j), double(k));
         jit[std::size_t(i + nx * (j + ny * k))] = float(0.7 * jitter(w[0], w[1], w[2]));
       }
 
@@ -419,7 +390,7 @@ void Synthesizer::Impl::prepare() {
       for (std::int64_t i = 0; i < nx; ++i) {
         const std::int16_t l = t.labels[std::size_t(i + nx * (j + ny * k))];
         if (!is_grey(l)) continue;
-        const auto w = apply(t.affine, double(i), double(j), double(k));
+        const auto w = apply_affine(t.affine, double(i), double(j), double(k));
         auto& a = acc[std::size_t(lut_index[std::size_t(l)])];
         a[0] += w[0];
         a[1] += w[1];
@@ -437,8 +408,8 @@ void Synthesizer::Impl::prepare() {
 
   // Output grid: the template's field of view (5% larger, for big heads) at the requested voxel
   // size, axis-aligned RAS, centred on the template's centre.
-  centre = apply(t.affine, 0.5 * double(nx - 1), 0.5 * double(ny - 1), 0.5 * double(nz - 1));
-  world_to_template = invert(t.affine);
+  centre = apply_affine(t.affine, 0.5 * double(nx - 1), 0.5 * double(ny - 1), 0.5 * double(nz - 1));
+  world_to_template = invert_affine(t.affine, "template");
   const double vs = opt.voxel_size;
   geom.voxel_size = {vs, vs, vs};
   for (int a = 0; a < 3; ++a) {
@@ -559,9 +530,9 @@ Subject Synthesizer::make(std::size_t index, const SubjectParams& p) const {
   const std::vector<float> thr = m.thresholds(p);
 
   // Displacement field: three smooth fields on a coarse lattice over the output box.
-  const auto lo = apply(g.affine, 0, 0, 0);
+  const auto lo = apply_affine(g.affine, 0, 0, 0);
   const auto hi =
-      apply(g.affine, double(g.dims[0] - 1), double(g.dims[1] - 1), double(g.dims[2] - 1));
+      apply_affine(g.affine, double(g.dims[0] - 1), double(g.dims[1] - 1), double(g.dims[2] - 1));
   const Rng wr(m.opt.seed, subject, Site::warp);
   const LatticeNoise ux(wr, lo, hi, kWarpSpacing, 0), uy(wr, lo, hi, kWarpSpacing, 1),
       uz(wr, lo, hi, kWarpSpacing, 2);
@@ -597,7 +568,7 @@ Subject Synthesizer::make(std::size_t index, const SubjectParams& p) const {
     for (std::int64_t j = 0; j < ny; ++j)
       for (std::int64_t i = 0; i < nx; ++i) {
         const std::size_t v = std::size_t(i + nx * (j + ny * k));
-        const auto y = apply(g.affine, double(i), double(j), double(k));
+        const auto y = apply_affine(g.affine, double(i), double(j), double(k));
         // Subject -> template: undo the head scale about the centre, add the deformation, then
         // the regional scalings (each maps its neighbourhood towards or away from its centre).
         std::array<double, 3> x;
@@ -619,7 +590,7 @@ Subject Synthesizer::make(std::size_t index, const SubjectParams& p) const {
           x[1] += b.shrink * w * dy;
           x[2] += b.shrink * w * dz;
         }
-        const auto pt = apply(m.world_to_template, x[0], x[1], x[2]);
+        const auto pt = apply_affine(m.world_to_template, x[0], x[1], x[2]);
         // Labels: nearest template voxel; intensities: trilinear over the 8 around.
         const std::int64_t qi = std::lround(pt[0]), qj = std::lround(pt[1]),
                            qk = std::lround(pt[2]);
