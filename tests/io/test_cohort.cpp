@@ -14,9 +14,11 @@
 
 #include "io/cohort.hpp"
 #include "io/h5.hpp"
+#include "tests/io/expect_error.hpp"
 #include "tests/io/tmpdir.hpp"
 
 using namespace numens::io;
+using numens::io::testing::check_error;
 using numens::io::testing::TempDir;
 namespace fs = std::filesystem;
 
@@ -58,20 +60,6 @@ Subject make_subject(const std::string& id, double age, bool labels) {
 }
 
 // `f` must throw IoError (or a subclass) whose message names `file` and contains `what`.
-template <class F>
-void check_io_error(F&& f, const fs::path& file, const std::string& what) {
-  try {
-    f();
-    FAIL("no IoError thrown (expected: " << what << ")");
-  } catch (const IoError& e) {
-    const std::string msg = e.what();
-    INFO(msg);
-    CHECK(msg.find(file.string()) != std::string::npos);
-    CHECK(msg.find(what) != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
-  }
-}
-
 // Writes a valid one-subject cohort by hand (the schema, not the writer). `tweak` runs first and
 // may put a damaged item in place of any of the standard ones, which are then not written.
 void write_by_hand(const fs::path& p, const std::function<void(Group& root, Group& subj)>& tweak) {
@@ -192,8 +180,8 @@ TEST_CASE("cohort: reads a file written by hand to the documented schema") {
   const Subject s = r.read(0);
   CHECK(s.t1 == std::vector<std::uint8_t>{1, 2, 3, 4, 5, 6});
   CHECK(s.labels == std::vector<std::int16_t>{0, 5, 5, 0, 0, 5});
-  check_io_error([&] { (void)r.index_of("s2"); }, p, "no subject 's2'");
-  check_io_error([&] { (void)r.read(1); }, p, "out of range");
+  check_error<IoError>([&] { (void)r.index_of("s2"); }, p, "no subject 's2'");
+  check_error<IoError>([&] { (void)r.read(1); }, p, "out of range");
 }
 
 TEST_CASE("cohort: a writer that is not committed leaves nothing behind") {
@@ -215,7 +203,7 @@ TEST_CASE("cohort: a writer that is not committed leaves nothing behind") {
   }
   SUBCASE("commit of an empty cohort") {
     CohortWriter w(p, small_lut(), "v", "c", "");
-    check_io_error([&] { w.commit(); }, p, "no subjects");
+    check_error<IoError>([&] { w.commit(); }, p, "no subjects");
   }
   CHECK(!fs::exists(p));
   CHECK(dir.entries() == 0);
@@ -246,7 +234,7 @@ TEST_CASE("cohort: add() rejects each invalid subject with a clear error") {
     Subject s = make_subject("s", 40, true);
     edit(s);
     INFO(what);
-    check_io_error([&] { w.add(s); }, p, what);
+    check_error<IoError>([&] { w.add(s); }, p, what);
   };
   bad("outside [A-Za-z0-9._-]", [](Subject& s) { s.info.id = "sub/01"; });
   bad("outside [A-Za-z0-9._-]", [](Subject& s) { s.info.id = "sub 01"; });
@@ -279,16 +267,17 @@ TEST_CASE("cohort: add() rejects each invalid subject with a clear error") {
 TEST_CASE("cohort: the writer rejects a bad label table and a missing directory") {
   TempDir dir;
   const fs::path p = dir / "c.h5";
-  check_io_error([&] { CohortWriter(p, {{2, "a", {}}}, "v", "c", ""); }, p, "no value 0");
-  check_io_error(
+  check_error<IoError>([&] { CohortWriter(p, {{2, "a", {}}}, "v", "c", ""); }, p, "no value 0");
+  check_error<IoError>(
       [&] {
         CohortWriter(p, {{0, "a", {}}, {0, "b", {}}}, "v", "c", "");
       },
       p, "value 0 twice");
-  check_io_error([&] { CohortWriter(p, {{0, "", {}}}, "v", "c", ""); }, p, "empty name");
-  check_io_error([&] { CohortWriter(p, {}, "v", "c", ""); }, p, "label table is empty");
+  check_error<IoError>([&] { CohortWriter(p, {{0, "", {}}}, "v", "c", ""); }, p, "empty name");
+  check_error<IoError>([&] { CohortWriter(p, {}, "v", "c", ""); }, p, "label table is empty");
   const fs::path nodir = dir / "missing" / "c.h5";
-  check_io_error([&] { CohortWriter(nodir, small_lut(), "v", "c", ""); }, nodir, "does not exist");
+  check_error<IoError>([&] { CohortWriter(nodir, small_lut(), "v", "c", ""); }, nodir,
+                       "does not exist");
   CHECK(dir.entries() == 0);
 }
 
@@ -299,14 +288,14 @@ TEST_CASE("cohort: the reader rejects each malformed file with a clear error") {
     INFO(what);
     fs::remove(p);
     write_by_hand(p, tweak);
-    check_io_error([&] { CohortReader r(p); }, p, what);
+    check_error<IoError>([&] { CohortReader r(p); }, p, what);
   };
   auto read_err = [&](const std::string& what, const std::function<void(Group&, Group&)>& tweak) {
     INFO(what);
     fs::remove(p);
     write_by_hand(p, tweak);
     const CohortReader r(p);
-    check_io_error([&] { (void)r.read(0); }, p, what);
+    check_error<IoError>([&] { (void)r.read(0); }, p, what);
   };
   open_err("format is 'other'", [](Group& root, Group&) { root.set_attr("format", "other"); });
   open_err("format_version 2 is not supported",
@@ -380,7 +369,7 @@ TEST_CASE("cohort: files that are not cohorts") {
     f.root().set_attr("title", "something else");
     f.close();
   }
-  check_io_error([&] { CohortReader r(plain); }, plain, "not a numens cohort");
+  check_error<IoError>([&] { CohortReader r(plain); }, plain, "not a numens cohort");
   const fs::path missing = dir / "missing.h5";
-  check_io_error([&] { CohortReader r(missing); }, missing, "file not found");
+  check_error<IoError>([&] { CohortReader r(missing); }, missing, "file not found");
 }

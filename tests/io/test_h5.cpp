@@ -10,9 +10,11 @@
 
 #include "io/atomic_file.hpp"
 #include "io/h5.hpp"
+#include "tests/io/expect_error.hpp"
 #include "tests/io/tmpdir.hpp"
 
 using namespace numens::io;
+using numens::io::testing::check_error;
 using numens::io::testing::TempDir;
 
 namespace {
@@ -25,19 +27,6 @@ std::vector<T> ramp(std::size_t n) {
 }
 
 // Message must name the file and contain `what`.
-template <class F>
-void check_h5_error(F&& f, const std::string& file, const std::string& what) {
-  try {
-    f();
-    FAIL("no H5Error thrown");
-  } catch (const H5Error& e) {
-    const std::string msg = e.what();
-    INFO(msg);
-    CHECK(msg.find(file) != std::string::npos);
-    CHECK(msg.find(what) != std::string::npos);
-  }
-}
-
 template <class T>
 void round_trip(Group& g, const std::string& name, const Shape& shape, bool compress) {
   const auto data = ramp<T>(element_count(shape));
@@ -132,28 +121,29 @@ TEST_CASE("h5: errors name the file and the object") {
     // HDF5 refuses a second open of the same file with other access flags: scope this one.
     File f = File::open(path);
     const Group root = f.root();
-    check_h5_error([&] { root.dataset("g/missing"); }, file, "/g/missing");
-    check_h5_error([&] { root.dataset("g/missing"); }, file, "not found");
-    check_h5_error([&] { root.group("nogroup"); }, file, "/nogroup");
-    check_h5_error([&] { root.read<float>("g/labels"); }, file, "stored as int16");
-    check_h5_error([&] { root.attr_string("absent"); }, file, "'absent' not found");
-    check_h5_error([&] { root.group("g").dataset("labels").attr_int("x"); }, file, "/g/labels");
-    check_h5_error([&] { File::open(dir / "nofile.h5"); }, (dir / "nofile.h5").string(),
-                   "not found");
+    check_error<H5Error>([&] { root.dataset("g/missing"); }, file, "/g/missing");
+    check_error<H5Error>([&] { root.dataset("g/missing"); }, file, "not found");
+    check_error<H5Error>([&] { root.group("nogroup"); }, file, "/nogroup");
+    check_error<H5Error>([&] { root.read<float>("g/labels"); }, file, "stored as int16");
+    check_error<H5Error>([&] { root.attr_string("absent"); }, file, "'absent' not found");
+    check_error<H5Error>([&] { root.group("g").dataset("labels").attr_int("x"); }, file,
+                         "/g/labels");
+    check_error<H5Error>([&] { File::open(dir / "nofile.h5"); }, (dir / "nofile.h5").string(),
+                         "not found");
   }
 
   File w = File::open(path, File::Mode::read_write);
   Group g = w.root().group("g");
-  check_h5_error([&] { g.write<float>("labels", std::vector<float>(6), Shape{6}); }, file,
-                 "already exists");
-  check_h5_error(
+  check_error<H5Error>([&] { g.write<float>("labels", std::vector<float>(6), Shape{6}); }, file,
+                       "already exists");
+  check_error<H5Error>(
       [&] {
         g.write<float>("bad", std::vector<float>(5), Shape{2, 3});
       },
       file, "needs 6");
   g.set_attr("pi", 3.0);
-  check_h5_error([&] { g.attr_int("pi"); }, file, "not an integer");
-  check_h5_error([&] { g.attr_string("pi"); }, file, "not a string");
+  check_error<H5Error>([&] { g.attr_int("pi"); }, file, "not an integer");
+  check_error<H5Error>([&] { g.attr_string("pi"); }, file, "not a string");
 }
 
 TEST_CASE("h5: a file of random bytes gives a clean H5Error") {
@@ -164,7 +154,7 @@ TEST_CASE("h5: a file of random bytes gives a clean H5Error") {
     std::ofstream out(path, std::ios::binary);
     for (int i = 0; i < 4096; ++i) out.put(char(rng() & 0xff));
   }
-  check_h5_error([&] { File::open(path); }, path.string(), "not an HDF5 file");
+  check_error<H5Error>([&] { File::open(path); }, path.string(), "not an HDF5 file");
 
   // A real HDF5 file cut short: the signature is there, the rest is missing.
   const auto cut = dir / "cut.h5";
@@ -254,7 +244,7 @@ TEST_CASE("h5: reads what h5py writes (committed fixture)") {
   CHECK(l.data.front() == -10);
   CHECK(l.data.back() == 9);
   CHECK(root.dataset("labels").chunked());
-  check_h5_error([&] { (void)root.read<std::int32_t>("u64"); }, p.string(), "/u64");
+  check_error<H5Error>([&] { (void)root.read<std::int32_t>("u64"); }, p.string(), "/u64");
 }
 
 TEST_CASE("h5: string datasets round trip; numeric data is not read as strings") {
@@ -272,10 +262,10 @@ TEST_CASE("h5: string datasets round trip; numeric data is not read as strings")
   const Group root = File::open(p).root();
   CHECK(root.dataset("names").read_strings() == names);
   CHECK(root.dataset("none").read_strings().empty());
-  check_h5_error([&] { (void)root.dataset("numbers").read_strings(); }, p.string(),
-                 "strings expected");
+  check_error<H5Error>([&] { (void)root.dataset("numbers").read_strings(); }, p.string(),
+                       "strings expected");
   // Strings are not numbers either: the strict numeric read refuses them.
-  check_h5_error([&] { (void)root.read<std::uint8_t>("names"); }, p.string(), "/names");
+  check_error<H5Error>([&] { (void)root.read<std::uint8_t>("names"); }, p.string(), "/names");
 }
 
 TEST_CASE("h5: appendable datasets grow by whole rows") {
@@ -291,12 +281,13 @@ TEST_CASE("h5: appendable datasets grow by whole rows") {
     d.append(std::vector<std::int16_t>{1, 2, 3, 4, 5, 6});
     d.append(std::vector<std::int16_t>{});
     d.append(std::vector<std::int16_t>{7, 8, 9, 10, 11, 12, -1, -2, -3, -4, -5, -6});
-    check_h5_error(
+    check_error<H5Error>(
         [&] {
           d.append(std::vector<std::int16_t>{1, 2});
         },
         p.string(), "not whole rows");
-    check_h5_error([&] { d.append(std::vector<float>(6, 1.f)); }, p.string(), "append of float32");
+    check_error<H5Error>([&] { d.append(std::vector<float>(6, 1.f)); }, p.string(),
+                         "append of float32");
     f.close();
   }
   const Array<std::int16_t> a = File::open(p).root().read<std::int16_t>("rows");

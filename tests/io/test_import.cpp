@@ -8,9 +8,11 @@
 
 #include "io/cohort.hpp"
 #include "io/import.hpp"
+#include "tests/io/expect_error.hpp"
 #include "tests/io/tmpdir.hpp"
 
 using namespace numens::io;
+using numens::io::testing::check_error;
 using numens::io::testing::TempDir;
 namespace fs = std::filesystem;
 
@@ -18,20 +20,6 @@ namespace {
 
 void write(const fs::path& p, const std::string& text) {
   std::ofstream(p) << text;
-}
-
-template <class F>
-void check_io_error(F&& f, const std::string& file, const std::string& what) {
-  try {
-    f();
-    FAIL("no IoError (expected: " << what << ")");
-  } catch (const IoError& e) {
-    const std::string msg = e.what();
-    INFO(msg);
-    CHECK(msg.find(file) != std::string::npos);
-    CHECK(msg.find(what) != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
-  }
 }
 
 }  // namespace
@@ -64,7 +52,7 @@ TEST_CASE("import: each CSV fault names the file, the line and the problem") {
   auto bad = [&](const std::string& text, const std::string& what) {
     INFO(what);
     write(csv, text);
-    check_io_error([&] { (void)read_subjects_csv(csv); }, csv.string(), what);
+    check_error<IoError>([&] { (void)read_subjects_csv(csv); }, csv.string(), what);
   };
   bad("id,image\ns,a.nii\n", ":1: header has no 'age' column");
   bad("id,age,image,id\n", "column 'id' appears twice");
@@ -81,7 +69,7 @@ TEST_CASE("import: each CSV fault names the file, the line and the problem") {
   bad("id,age,image,sex\ns,1,a.nii,female\n", "sex 'female'");
   bad("id,age,image\n", "no subject rows");
   bad("# only a comment\n", "empty CSV");
-  check_io_error([&] { (void)read_subjects_csv(dir / "none.csv"); }, "none.csv", "not found");
+  check_error<IoError>([&] { (void)read_subjects_csv(dir / "none.csv"); }, "none.csv", "not found");
 }
 
 TEST_CASE("import: FreeSurfer-style LUT files") {
@@ -102,7 +90,7 @@ TEST_CASE("import: FreeSurfer-style LUT files") {
   auto bad = [&](const std::string& text, const std::string& what) {
     INFO(what);
     write(p, text);
-    check_io_error([&] { (void)read_lut_file(p); }, p.string(), what);
+    check_error<IoError>([&] { (void)read_lut_file(p); }, p.string(), what);
   };
   bad("0 Unknown 0 0 0 0\n40000 big 0 0 0 0\n", ":2: value '40000' is not an int16");
   bad("0 Unknown 0 0 300 0\n", "colour component '300'");
@@ -120,8 +108,8 @@ TEST_CASE("import: a failure at the last subject leaves no cohort behind") {
   const fs::path out = dir / "c.h5";
   ImportOptions opt;
   opt.conform.size = 16;
-  check_io_error([&] { import_cohort(dir / "s.csv", out, opt, "t", "c"); }, "bad.nii",
-                 "not a NIfTI file");
+  check_error<IoError>([&] { import_cohort(dir / "s.csv", out, opt, "t", "c"); }, "bad.nii",
+                       "not a NIfTI file");
   CHECK(!fs::exists(out));
   CHECK(dir.entries() == 2);  // the CSV and bad.nii only
 }

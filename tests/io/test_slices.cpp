@@ -12,9 +12,11 @@
 #include "io/cohort.hpp"
 #include "io/h5.hpp"
 #include "io/slices.hpp"
+#include "tests/io/expect_error.hpp"
 #include "tests/io/tmpdir.hpp"
 
 using namespace numens::io;
+using numens::io::testing::check_error;
 using numens::io::testing::TempDir;
 namespace fs = std::filesystem;
 
@@ -61,19 +63,6 @@ fs::path tiny_cohort(const TempDir& dir) {
   w.add(tiny("b", true));
   w.commit();
   return p;
-}
-
-template <class F>
-void check_io_error(F&& f, const std::string& file, const std::string& what) {
-  try {
-    f();
-    FAIL("no IoError (expected: " << what << ")");
-  } catch (const IoError& e) {
-    const std::string msg = e.what();
-    INFO(msg);
-    CHECK(msg.find(file) != std::string::npos);
-    CHECK(msg.find(what) != std::string::npos);
-  }
 }
 
 }  // namespace
@@ -190,23 +179,23 @@ TEST_CASE("slices: bad requests fail cleanly and leave nothing") {
   const fs::path out = dir / "x.h5";
   SliceOptions opt;
   opt.thickness = 4;
-  check_io_error([&] { write_slices(cohort, out, opt, "t", "c"); }, out.string(),
-                 "thickness 4 must be odd");
+  check_error<IoError>([&] { write_slices(cohort, out, opt, "t", "c"); }, out.string(),
+                       "thickness 4 must be odd");
   opt.thickness = 7;
   opt.min_labelled = 1000;
-  check_io_error([&] { write_slices(cohort, out, opt, "t", "c"); }, cohort.string(),
-                 "no plane has 1000");
-  check_io_error([&] { (void)parse_view("oblique", out); }, out.string(), "view 'oblique'");
+  check_error<IoError>([&] { write_slices(cohort, out, opt, "t", "c"); }, cohort.string(),
+                       "no plane has 1000");
+  check_error<IoError>([&] { (void)parse_view("oblique", out); }, out.string(), "view 'oblique'");
   opt.min_labelled = 50;
-  check_io_error([&] { write_slices(cohort, dir / "nodir" / "x.h5", opt, "t", "c"); }, "nodir",
-                 "does not exist");
+  check_error<IoError>([&] { write_slices(cohort, dir / "nodir" / "x.h5", opt, "t", "c"); },
+                       "nodir", "does not exist");
   {
     CohortWriter w(dir / "nolab.h5", {{0, "bg", {}}}, "t", "c", "");
     w.add(tiny("x", false));
     w.commit();
   }
-  check_io_error([&] { write_slices(dir / "nolab.h5", out, opt, "t", "c"); }, "nolab.h5",
-                 "no subject has labels");
+  check_error<IoError>([&] { write_slices(dir / "nolab.h5", out, opt, "t", "c"); }, "nolab.h5",
+                       "no subject has labels");
   CHECK(!fs::exists(out));
   CHECK(dir.entries() == 2);  // the two cohorts
 }
