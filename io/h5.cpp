@@ -360,6 +360,31 @@ void Dataset::read_raw(DType t, void* out, std::uint64_t n) const {
     throw H5Error(where() + "cannot read data (corrupt file or failed filter)");
 }
 
+void Dataset::read_rows_raw(DType t, std::uint64_t first, std::uint64_t count, void* out) const {
+  const DType stored = dtype();
+  if (stored != t)
+    throw H5Error(where() + "stored as " + dtype_name(stored) + ", read as " + dtype_name(t) +
+                  " requested");
+  const Shape s = shape();
+  if (s.empty()) throw H5Error(where() + "rows requested from a scalar dataset");
+  if (first > s[0] || count > s[0] - first)
+    throw H5Error(where() + "rows [" + std::to_string(first) + ", " +
+                  std::to_string(first + count) + ") requested, the dataset has " +
+                  std::to_string(s[0]));
+  if (count == 0) return;
+  std::vector<hsize_t> start(s.size(), 0), cnt = to_hsize(s);
+  start[0] = first;
+  cnt[0] = count;
+  detail::Id file_space(H5Dget_space(id_.get()), close_space);
+  detail::Id mem_space(H5Screate_simple(int(cnt.size()), cnt.data(), nullptr), close_space);
+  if (!file_space.valid() || !mem_space.valid() ||
+      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, cnt.data(),
+                          nullptr) < 0)
+    throw H5Error(where() + "cannot select rows to read");
+  if (H5Dread(id_.get(), native_type(t), mem_space.get(), file_space.get(), H5P_DEFAULT, out) < 0)
+    throw H5Error(where() + "cannot read rows (corrupt file or failed filter)");
+}
+
 std::vector<std::string> Dataset::read_strings() const {
   detail::Id type(H5Dget_type(id_.get()), close_type);
   if (!type.valid()) throw H5Error(where() + "cannot get element type");

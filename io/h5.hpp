@@ -136,6 +136,17 @@ class Dataset : public Object {
     read_raw(dtype_of<T>(), out.data(), out.size());
     return out;
   }
+  // Rows [first, first + count) along the first axis (a hyperslab: only the chunks holding them
+  // are read and decompressed). Throws when the range is outside the dataset.
+  template <class T>
+  std::vector<T> read_rows(std::uint64_t first, std::uint64_t count) const {
+    const Shape s = shape();
+    std::uint64_t row = 1;
+    for (std::size_t i = 1; i < s.size(); ++i) row *= s[i];
+    std::vector<T> out(count * row);
+    read_rows_raw(dtype_of<T>(), first, count, out.data());
+    return out;
+  }
   // A 1-D dataset of strings, fixed-length (as numens writes) or variable-length (as h5py
   // writes by default). Throws if the dataset does not hold strings or is not 1-D.
   std::vector<std::string> read_strings() const;
@@ -155,6 +166,7 @@ class Dataset : public Object {
   friend class Group;
   using Object::Object;
   void read_raw(DType t, void* out, std::uint64_t n) const;
+  void read_rows_raw(DType t, std::uint64_t first, std::uint64_t count, void* out) const;
   void append_raw(DType t, const void* data, std::uint64_t n);
 };
 
