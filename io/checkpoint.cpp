@@ -119,6 +119,7 @@ Checkpoint read_header(const fs::path& path, const File& f) {
   c.best_metric = root.attr_double("best_metric");
   c.best_epoch = root.attr_int("best_epoch");
   c.lr = root.attr_double("lr");
+  c.history = root.attr_string("history");
   const std::int64_t classes = root.attr_int("classes");
   c.class_values = root.read<std::int16_t>("classes/values").data;
   c.class_names = root.dataset("classes/names").read_strings();
@@ -156,6 +157,7 @@ void write_checkpoint(const fs::path& path, const Checkpoint& c, std::string_vie
     root.set_attr("best_metric", c.best_metric);
     root.set_attr("best_epoch", c.best_epoch);
     root.set_attr("lr", c.lr);
+    root.set_attr("history", c.history);
     root.set_attr("classes", std::int64_t(c.class_values.size()));
     Group cls = root.create_group("classes");
     cls.write<std::int16_t>("values", c.class_values, {c.class_values.size()});

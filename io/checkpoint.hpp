@@ -38,6 +38,8 @@ struct Checkpoint {
   double best_metric = std::numeric_limits<double>::quiet_NaN();  // validation mean Dice
   std::int64_t best_epoch = -1;
   double lr = 0;  // learning rate of the last step taken
+  std::string history;  // the run's per-epoch CSV so far (header line first), so a resumed run
+                        // keeps its whole curve
 
   // Class c of the model output is LUT value class_values[c].
   std::vector<std::int16_t> class_values;

@@ -1,0 +1,361 @@
+#include "drivers/train_config.hpp"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "drivers/model_io.hpp"
+#include "mca/config.hpp"
+
+namespace numens::drivers {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// One [section] of the file: typed getters that remember which keys were read, so finish() can
+// name any key that is not part of the schema (a typo must never be silently ignored).
+class Section {
+ public:
+  Section(std::string file, std::string name, const toml::table* t)
+      : file_(std::move(file)), name_(std::move(name)), t_(t) {}
+
+  int64_t integer(const char* key, int64_t def, int64_t lo, int64_t hi) {
+    const toml::node* n = get(key);
+    if (!n) return def;
+    if (!n->is_integer()) throw bad(key, "must be an integer");
+    const int64_t v = n->as_integer()->get();
+    if (v < lo || v > hi)
+      throw bad(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                         std::to_string(v));
+    return v;
+  }
+  double number(const char* key, double def, double lo, double hi) {
+    const toml::node* n = get(key);
+    if (!n) return def;
+    double v;
+    if (n->is_integer())
+      v = double(n->as_integer()->get());
+    else if (n->is_floating_point())
+      v = n->as_floating_point()->get();
+    else
+      throw bad(key, "must be a number");
+    if (!std::isfinite(v) || v < lo || v > hi) {
+      std::ostringstream o;
+      o << "must be in [" << lo << ", " << hi << "], got " << v;
+      throw bad(key, o.str());
+    }
+    return v;
+  }
+  std::string string(const char* key, const std::string& def) {
+    const toml::node* n = get(key);
+    if (!n) return def;
+    if (!n->is_string()) throw bad(key, "must be a string");
+    return n->as_string()->get();
+  }
+  std::vector<std::string> strings(const char* key) {
+    const toml::node* n = get(key);
+    if (!n) return {};
+    const toml::array* a = n->as_array();
+    if (!a) throw bad(key, "must be an array of strings");
+    std::vector<std::string> out;
+    for (const toml::node& e : *a) {
+      if (!e.is_string()) throw bad(key, "must be an array of strings");
+      out.push_back(e.as_string()->get());
+    }
+    return out;
+  }
+  void finish() const {
+    if (!t_) return;
+    for (const auto& [k, v] : *t_)
+      if (!used_.count(std::string(k.str())))
+        throw ConfigError(file_ + ": unknown key '" + std::string(k.str()) + "' in [" + name_ +
+                          "]");
+  }
+  ConfigError bad(const char* key, const std::string& what) const {
+    return ConfigError(file_ + ": [" + name_ + "] " + key + " " + what);
+  }
+
+ private:
+  const toml::node* get(const char* key) {
+    used_.insert(key);
+    return t_ ? t_->get(key) : nullptr;
+  }
+  std::string file_, name_;
+  const toml::table* t_;
+  std::set<std::string> used_;
+};
+
+const char* const kSections[] = {"data",  "model", "train",  "optim",
+                                 "arith", "seeds", "augment", "output"};
+
+// "optim.lr=0.001" into the table; the value is TOML, or a bare string when it does not parse.
+void apply_override(toml::table& root, const std::string& ov, const std::string& file) {
+  const auto eq = ov.find('=');
+  const auto dot = ov.find('.');
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq)
+    throw ConfigError(file + ": override '" + ov + "' is not section.key=value");
+  const std::string sec = ov.substr(0, dot), key = ov.substr(dot + 1, eq - dot - 1);
+  const std::string val = ov.substr(eq + 1);
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + val);
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{{"v", val}};
+  }
+  if (!root.contains(sec)) root.insert(sec, toml::table{});
+  toml::table* t = root[sec].as_table();
+  if (!t) throw ConfigError(file + ": override '" + ov + "': '" + sec + "' is not a section");
+  t->insert_or_assign(key, *parsed.get("v"));
+}
+
+std::string quoted(const std::string& s) {
+  std::ostringstream o;
+  o << toml::value<std::string>(s);
+  return o.str();
+}
+
+std::string num(double v) {
+  std::ostringstream o;
+  o.precision(17);
+  o << v;
+  std::string s = o.str();
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // keep it a TOML float
+  return s;
+}
+
+const char* optimizer_name(nn::OptimizerKind k) { return k == nn::OptimizerKind::adam ? "adam" : "adamw"; }
+const char* schedule_name(nn::ScheduleKind k) {
+  switch (k) {
+    case nn::ScheduleKind::constant:
+      return "constant";
+    case nn::ScheduleKind::cosine_warm_restarts:
+      return "cosine";
+    case nn::ScheduleKind::step:
+      return "step";
+  }
+  return "?";
+}
+
+}  // namespace
+
+fs::path TrainSettings::slices_path() const {
+  std::string p = slices;
+  const std::string tag = "{view}";
+  for (auto pos = p.find(tag); pos != std::string::npos; pos = p.find(tag))
+    p.replace(pos, tag.size(), io::view_name(view));
+  fs::path path(p);
+  if (path.is_relative() && !config_file.empty()) path = config_file.parent_path() / path;
+  return path;
+}
+
+TrainSettings load_train_settings(const fs::path& file, const std::vector<std::string>& overrides) {
+  const std::string fname = file.empty() ? std::string("(command line)") : file.string();
+  toml::table root;
+  if (!file.empty()) {
+    if (!fs::exists(file)) throw ConfigError(fname + ": no such file");
+    try {
+      root = toml::parse_file(file.string());
+    } catch (const toml::parse_error& e) {
+      throw ConfigError(fname + ":" + std::to_string(e.source().begin.line) + ": " +
+                        std::string(e.description()));
+    }
+  }
+  for (const auto& ov : overrides) apply_override(root, ov, fname);
+  for (const auto& [k, v] : root) {
+    bool known = false;
+    for (const char* s : kSections) known |= k.str() == s;
+    if (!known) throw ConfigError(fname + ": unknown section [" + std::string(k.str()) + "]");
+    if (!v.is_table())
+      throw ConfigError(fname + ": '" + std::string(k.str()) + "' must be a [section]");
+  }
+  auto section = [&](const char* name) { return Section(fname, name, root[name].as_table()); };
+
+  TrainSettings s;
+  s.config_file = file;
+  const int64_t i32max = std::numeric_limits<int32_t>::max();
+  const int64_t u32max = std::numeric_limits<uint32_t>::max();
+  {
+    Section d = section("data");
+    s.slices = d.string("slices", "");
+    if (s.slices.empty()) throw d.bad("slices", "is required (the slice file, e.g. \"slices/{view}.h5\")");
+    s.view = io::parse_view(d.string("view", "axial"), fname);
+    s.validation_fraction = d.number("validation_fraction", 0.2, 0.0, 0.9);
+    s.validation_subjects = d.strings("validation_subjects");
+    d.finish();
+  }
+  nn::TrainConfig& tc = s.train;
+  {
+    Section m = section("model");
+    s.arch = m.string("arch", "fastsurfer-cnn-1");
+    if (s.arch == "fastsurfer-cnn-1")
+      tc.net = nn::fastsurfer_cnn();
+    else if (s.arch == "fastsurfer-vinn")
+      tc.net = nn::vinn_like();
+    else
+      throw m.bad("arch", "must be \"fastsurfer-cnn-1\" or \"fastsurfer-vinn\", got \"" + s.arch + "\"");
+    tc.net.filters = int(m.integer("filters", tc.net.filters, 1, 4096));
+    tc.net.kernel = int(m.integer("kernel", tc.net.kernel, 1, 15));
+    tc.net.convs_per_block = int(m.integer("convs_per_block", tc.net.convs_per_block, 3, 4));
+    tc.net.levels = int(m.integer("levels", tc.net.levels, 1, 6));
+    tc.net.input_filters = int(m.integer("input_filters", tc.net.input_filters, 0, 4096));
+    // 0: take them from the slice file; otherwise they must agree with it
+    tc.net.classes = int(m.integer("classes", 0, 0, 32767));
+    tc.net.in_channels = int(m.integer("in_channels", 0, 0, 31));
+    if (tc.net.kernel % 2 == 0) throw m.bad("kernel", "must be odd");
+    m.finish();
+  }
+  {
+    Section t = section("train");
+    s.epochs = t.integer("epochs", 30, 1, 100000);
+    s.batch_size = t.integer("batch_size", 16, 1, 4096);
+    tc.accumulation = int(t.integer("accumulation", 1, 1, nn::kMaxMicroBatches));
+    s.steps_per_epoch = t.integer("steps_per_epoch", 0, 0, i32max);
+    s.checkpoint_every = t.integer("checkpoint_every", 2, 1, 100000);
+    s.log_every = t.integer("log_every", 20, 1, i32max);
+    tc.dice_smooth = t.number("dice_smooth", 0.001, 1e-12, 1e6);
+    t.finish();
+  }
+  {
+    Section o = section("optim");
+    nn::OptimConfig& oc = tc.optim;
+    const std::string kind = o.string("optimizer", s.arch == "fastsurfer-vinn" ? "adamw" : "adam");
+    if (kind != "adam" && kind != "adamw")
+      throw o.bad("optimizer", "must be \"adam\" or \"adamw\", got \"" + kind + "\"");
+    oc = kind == "adam" ? nn::fastsurfer_cnn_optim() : nn::vinn_optim();
+    const std::string sched = o.string("schedule", schedule_name(oc.schedule));
+    if (sched == "constant")
+      oc.schedule = nn::ScheduleKind::constant;
+    else if (sched == "cosine")
+      oc.schedule = nn::ScheduleKind::cosine_warm_restarts;
+    else if (sched == "step")
+      oc.schedule = nn::ScheduleKind::step;
+    else
+      throw o.bad("schedule", "must be \"constant\", \"cosine\" or \"step\", got \"" + sched + "\"");
+    oc.lr = o.number("lr", oc.lr, 0.0, 1e3);
+    oc.beta1 = o.number("beta1", oc.beta1, 0.0, 0.999999);
+    oc.beta2 = o.number("beta2", oc.beta2, 0.0, 0.999999999);
+    oc.eps = o.number("eps", oc.eps, 1e-30, 1.0);
+    oc.weight_decay = o.number("weight_decay", oc.weight_decay, 0.0, 1e3);
+    oc.t0 = o.number("t0", oc.t0, 1e-6, 1e6);
+    oc.t_mult = o.number("t_mult", oc.t_mult, 1.0, 1e3);
+    oc.eta_min = o.number("eta_min", oc.eta_min, 0.0, 1e3);
+    oc.step_size = o.integer("step_size", oc.step_size, 1, i32max);
+    oc.gamma = o.number("gamma", oc.gamma, 1e-12, 1e3);
+    o.finish();
+  }
+  {
+    Section a = section("arith");
+    tc.arith.mode = mca::parse_mode(a.string("mode", "ieee"));
+    tc.arith.t32 = int(a.integer("t32", 24, 1, 24));
+    tc.arith.t64 = int(a.integer("t64", 53, 1, 53));
+    tc.arith.member = uint32_t(a.integer("member", 0, 0, u32max));
+    tc.arith.granularity = mca::parse_granularity(a.string("granularity", "op"));
+    a.finish();
+  }
+  {
+    Section z = section("seeds");
+    tc.init_seed = uint32_t(z.integer("init", 0, 0, u32max));
+    s.data_seed = uint32_t(z.integer("data", 0, 0, u32max));
+    s.augment_seed = uint32_t(z.integer("augment", 0, 0, u32max));
+    tc.arith.seed = uint32_t(z.integer("mca", 0, 0, u32max));
+    z.finish();
+  }
+  {
+    Section g = section("augment");
+    s.translate = g.integer("translate", 0, 0, 64);
+    g.finish();
+  }
+  {
+    Section o = section("output");
+    s.out_dir = o.string("dir", "train");
+    if (s.out_dir.empty()) throw o.bad("dir", "must not be empty");
+    o.finish();
+  }
+  try {
+    tc.optim.validate();
+    tc.arith.validate();
+  } catch (const ConfigError& e) {
+    throw ConfigError(fname + ": " + e.what());
+  }
+  return s;
+}
+
+void bind_to_slices(TrainSettings& s, const io::SliceFileInfo& info, const fs::path& slices) {
+  const std::string cfg = s.config_file.empty() ? "(command line)" : s.config_file.string();
+  nn::NetConfig& net = s.train.net;
+  const auto classes = int(info.class_values.size());
+  if (info.view != s.view)
+    throw ConfigError(cfg + ": [data] view is " + io::view_name(s.view) + " but " +
+                      slices.string() + " holds " + io::view_name(info.view) + " slices");
+  if (net.classes != 0 && net.classes != classes)
+    throw ConfigError(cfg + ": [model] classes = " + std::to_string(net.classes) + " but " +
+                      slices.string() + " has " + std::to_string(classes) +
+                      " classes (its cohort's label table)");
+  if (net.in_channels != 0 && net.in_channels != info.thickness)
+    throw ConfigError(cfg + ": [model] in_channels = " + std::to_string(net.in_channels) +
+                      " but the slices of " + slices.string() + " have " +
+                      std::to_string(info.thickness) + " channels");
+  net.classes = classes;
+  net.in_channels = int(info.thickness);
+  try {
+    s.train.validate();
+  } catch (const ConfigError& e) {
+    throw ConfigError(cfg + ": " + e.what());
+  }
+}
+
+namespace {
+std::string section_text(const TrainSettings& s, bool for_resume) {
+  const nn::TrainConfig& tc = s.train;
+  const nn::OptimConfig& o = tc.optim;
+  std::ostringstream t;
+  t << "[data]\n";
+  if (!for_resume) t << "slices = " << quoted(s.slices) << "\n";
+  t << "view = " << quoted(io::view_name(s.view)) << "\n"
+    << "validation_fraction = " << num(s.validation_fraction) << "\n"
+    << "validation_subjects = [";
+  for (size_t i = 0; i < s.validation_subjects.size(); ++i)
+    t << (i ? ", " : "") << quoted(s.validation_subjects[i]);
+  t << "]\n\n[model]\n"
+    << "arch = " << quoted(s.arch) << "\n"
+    << "filters = " << tc.net.filters << "\nkernel = " << tc.net.kernel
+    << "\nconvs_per_block = " << tc.net.convs_per_block << "\nlevels = " << tc.net.levels
+    << "\ninput_filters = " << tc.net.input_filters << "\nclasses = " << tc.net.classes
+    << "\nin_channels = " << tc.net.in_channels << "\n\n[train]\n";
+  if (!for_resume) t << "epochs = " << s.epochs << "\n";
+  t << "batch_size = " << s.batch_size << "\naccumulation = " << tc.accumulation
+    << "\nsteps_per_epoch = " << s.steps_per_epoch << "\n";
+  if (!for_resume)
+    t << "checkpoint_every = " << s.checkpoint_every << "\nlog_every = " << s.log_every << "\n";
+  t << "dice_smooth = " << num(tc.dice_smooth) << "\n\n[optim]\n"
+    << "optimizer = " << quoted(optimizer_name(o.kind)) << "\n"
+    << "schedule = " << quoted(schedule_name(o.schedule)) << "\n"
+    << "lr = " << num(o.lr) << "\nbeta1 = " << num(o.beta1) << "\nbeta2 = " << num(o.beta2)
+    << "\neps = " << num(o.eps) << "\nweight_decay = " << num(o.weight_decay)
+    << "\nt0 = " << num(o.t0) << "\nt_mult = " << num(o.t_mult) << "\neta_min = " << num(o.eta_min)
+    << "\nstep_size = " << o.step_size << "\ngamma = " << num(o.gamma) << "\n\n[arith]\n"
+    << "mode = " << quoted(std::string(mca::to_string(tc.arith.mode))) << "\nt32 = " << tc.arith.t32
+    << "\nt64 = " << tc.arith.t64 << "\nmember = " << tc.arith.member
+    << "\ngranularity = " << quoted(std::string(mca::to_string(tc.arith.granularity)))
+    << "\n\n[seeds]\ninit = " << tc.init_seed << "\ndata = " << s.data_seed
+    << "\naugment = " << s.augment_seed << "\nmca = " << tc.arith.seed << "\n\n[augment]\n"
+    << "translate = " << s.translate << "\n";
+  if (!for_resume) t << "\n[output]\ndir = " << quoted(s.out_dir) << "\n";
+  return t.str();
+}
+}  // namespace
+
+std::string to_toml(const TrainSettings& s) { return section_text(s, false); }
+std::string resume_key(const TrainSettings& s) { return section_text(s, true); }
+
+std::string seeds_toml(const TrainSettings& s) {
+  return "{init = " + std::to_string(s.train.init_seed) + ", data = " + std::to_string(s.data_seed) +
+         ", augment = " + std::to_string(s.augment_seed) +
+         ", mca = " + std::to_string(s.train.arith.seed) + "}";
+}
+
+}  // namespace numens::drivers
