@@ -249,11 +249,19 @@ TrainSettings load_train_settings(const fs::path& file, const std::vector<std::s
   }
   {
     Section a = section("arith");
-    tc.arith.mode = mca::parse_mode(a.string("mode", "ieee"));
+    try {
+      tc.arith.mode = mca::parse_mode(a.string("mode", "ieee"));
+    } catch (const ConfigError& e) {
+      throw a.bad("mode", std::string("is invalid: ") + e.what());
+    }
     tc.arith.t32 = int(a.integer("t32", 24, 1, 24));
     tc.arith.t64 = int(a.integer("t64", 53, 1, 53));
     tc.arith.member = uint32_t(a.integer("member", 0, 0, u32max));
-    tc.arith.granularity = mca::parse_granularity(a.string("granularity", "op"));
+    try {
+      tc.arith.granularity = mca::parse_granularity(a.string("granularity", "op"));
+    } catch (const ConfigError& e) {
+      throw a.bad("granularity", std::string("is invalid: ") + e.what());
+    }
     a.finish();
   }
   {

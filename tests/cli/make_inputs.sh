@@ -57,4 +57,26 @@ printf '0 Unknown 0 0 0 0\n1 only-three 1 2\n' > broken_lut.txt
 
 # Bad HDF5 files.
 head -c $(( $(stat -c %s cohort.h5) / 2 )) cohort.h5 > truncated.h5
+# Training configurations: a good tiny one (each error case breaks one thing with --set), one
+# with a TOML syntax error, one with an unknown section, a checkpoint of another configuration.
+cat > train.toml <<'TOML'
+[data]
+slices = "slices.h5"
+view = "axial"
+[model]
+filters = 2
+kernel = 3
+levels = 1
+[train]
+epochs = 1
+batch_size = 2
+steps_per_epoch = 1
+[output]
+dir = "train_out"
+TOML
+printf '[train]\nepochs = = 3\n' > broken.toml
+printf '[data]\nslices = "slices.h5"\n[trainer]\nepochs = 3\n' > badsection.toml
+"$numens" train --config train.toml --out trained > /dev/null 2>&1
+"$numens" train --config train.toml --out trained_exists > /dev/null 2>&1
+
 echo ok
