@@ -49,6 +49,7 @@ struct TrainFlags {
   std::string resume;
   std::vector<std::string> sets;
   bool force = false;
+  bool check = false;
 };
 
 // Training and validation slices, by subject.
@@ -269,6 +270,12 @@ int run_train(const TrainFlags& f) {
     throw ConfigError(ckpt_path.string() +
                       " exists: continue it with --resume, or pass --force to start over");
 
+  if (f.check) {  // everything above is the validation; show what would run
+    std::printf("%s", to_toml(s).c_str());
+    std::printf("# %zu training slices, %zu validation slices, %lld steps per epoch: ok\n",
+                sp.train.size(), sp.val.size(), (long long)steps);
+    return 0;
+  }
   std::unique_ptr<nn::Trainer> tr;
   int64_t epoch0 = 0, best_epoch = -1;
   double best = -1;
@@ -397,6 +404,8 @@ Runner add_train(CLI::App& app) {
   sub->add_option("--resume", f->resume, "continue from this checkpoint, bit for bit");
   sub->add_option("--set", f->sets, "override a key: section.key=value (repeatable)");
   sub->add_flag("--force", f->force, "start over even if the output checkpoint exists");
+  sub->add_flag("--check", f->check,
+                "validate the configuration against the slice file, print it resolved, exit");
   return [f] { return run_train(*f); };
 }
 
