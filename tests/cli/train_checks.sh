@@ -8,6 +8,9 @@
 #   usage:   train_checks.sh <numens> <work dir>
 set -euo pipefail
 numens=$1 d=$2
+# Passive waits: a busy-waiting OpenMP team on a shared 2-core test machine is slower by orders of
+# magnitude, and none of these checks is about speed.
+export OMP_WAIT_POLICY=passive
 rm -rf "$d" && mkdir -p "$d" && cd "$d"
 "$numens" synth --template phantom --subjects 4 --voxel-size 3 --out cohort.h5 > /dev/null
 "$numens" slices --cohort cohort.h5 --view coronal --out coronal.h5 > /dev/null
