@@ -9,7 +9,7 @@
 namespace numens::analysis {
 
 struct RegionDice {
-  std::int16_t value = 0;  // LUT value of the region
+  std::int16_t value = 0;               // LUT value of the region
   std::int64_t a = 0, b = 0, both = 0;  // voxels labelled `value` in a, in b, in both
   double dice = 0;                      // 2 both / (a + b); regions listed are present in a or b
 };

@@ -90,8 +90,7 @@ std::vector<std::pair<io::View, fs::path>> checkpoint_paths(const Flags& f) {
     const fs::path p = dir / ("ckpt_" + std::string(io::view_name(v)) + ".h5");
     if (fs::exists(p)) out.emplace_back(v, p);
   }
-  if (out.empty())
-    fail(dir, "holds none of ckpt_axial.h5, ckpt_coronal.h5, ckpt_sagittal.h5");
+  if (out.empty()) fail(dir, "holds none of ckpt_axial.h5, ckpt_coronal.h5, ckpt_sagittal.h5");
   return out;
 }
 
@@ -104,8 +103,8 @@ std::vector<Model> load_models(const std::vector<std::pair<io::View, fs::path>>&
     if (!fs::exists(path)) fail(path, "checkpoint not found");
     Model m{view, path, io::read_checkpoint(path), {}};
     if (m.ckpt.view != io::view_name(view))
-      fail(path, "checkpoint of the " + m.ckpt.view + " view given for the " +
-                     io::view_name(view) + " view");
+      fail(path, "checkpoint of the " + m.ckpt.view + " view given for the " + io::view_name(view) +
+                     " view");
     m.net = parse_net(m.ckpt.net, path);
     if (std::size_t(m.net.classes) != m.ckpt.class_values.size())
       fail(path, "model has " + std::to_string(m.net.classes) + " classes, its class table " +
@@ -138,8 +137,7 @@ std::string describe(const Flags& f, const std::vector<Model>& models,
                      const io::CohortReader& cohort) {
   std::ostringstream c;
   c << "[segment]\ncohort = \"" << f.cohort << "\"\n";
-  for (const Model& m : models)
-    c << io::view_name(m.view) << " = \"" << m.path.string() << "\"\n";
+  for (const Model& m : models) c << io::view_name(m.view) << " = \"" << m.path.string() << "\"\n";
   c << "subjects = [";
   for (std::size_t i = 0; i < subjects.size(); ++i)
     c << (i ? ", " : "") << '"' << cohort.subjects()[subjects[i]].id << '"';
@@ -162,8 +160,7 @@ int run(const Flags& f) {
   if (f.batch < 1 || f.batch > 1024)
     throw ConfigError("segment: --batch " + std::to_string(f.batch) + " is not in 1..1024");
   if (f.accumulator != "float16" && f.accumulator != "float32")
-    throw ConfigError("segment: --accumulator '" + f.accumulator +
-                      "' is not float16 or float32");
+    throw ConfigError("segment: --accumulator '" + f.accumulator + "' is not float16 or float32");
 
   const auto paths = checkpoint_paths(f);
   const io::CohortReader cohort(f.cohort);
@@ -261,8 +258,8 @@ int run(const Flags& f) {
   }
   writer.commit();
   if (dice_n > 0)
-    std::printf("numens segment: mean Dice %.4f over %d labelled subjects\n",
-                dice_sum / dice_n, dice_n);
+    std::printf("numens segment: mean Dice %.4f over %d labelled subjects\n", dice_sum / dice_n,
+                dice_n);
   std::printf("wrote %s\n", f.out.c_str());
   return 0;
 }
@@ -285,8 +282,7 @@ Runner add_segment(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--t,--t32", f->t32, "virtual precision for binary32 (1..24)")
       ->capture_default_str();
-  sub->add_option("--t64", f->t64, "virtual precision for binary64 (1..53)")
-      ->capture_default_str();
+  sub->add_option("--t64", f->t64, "virtual precision for binary64 (1..53)")->capture_default_str();
   sub->add_option("--seed", f->seed, "MCA seed")->capture_default_str();
   sub->add_option("--member", f->member, "MCA ensemble member (part of the random key)")
       ->capture_default_str();

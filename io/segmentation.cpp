@@ -112,8 +112,7 @@ SegmentationWriter::SegmentationWriter(const fs::path& path, SegmentationInfo in
 
 SegmentationWriter::~SegmentationWriter() = default;
 
-void SegmentationWriter::begin_subject(std::string_view id, const Geometry& grid,
-                                       bool with_probs) {
+void SegmentationWriter::begin_subject(std::string_view id, const Geometry& grid, bool with_probs) {
   Impl& m = *impl_;
   if (m.committed) fail(m.path, "begin_subject() after commit()");
   if (m.subject) fail(m.path, "begin_subject() before the previous subject ended");
@@ -128,8 +127,7 @@ void SegmentationWriter::begin_subject(std::string_view id, const Geometry& grid
   if (with_probs) {
     WriteOptions opt = volume_options(grid);
     opt.chunk.insert(opt.chunk.begin(), 1);  // one class per chunk: a class map reads alone
-    Dataset d =
-        g.create<std::uint8_t>(kProbs, probs_shape(grid, m.info.class_values.size()), opt);
+    Dataset d = g.create<std::uint8_t>(kProbs, probs_shape(grid, m.info.class_values.size()), opt);
     d.set_attr("quantisation", kQuantisation);
     m.probs.emplace(std::move(d));
   }
@@ -255,8 +253,7 @@ const std::vector<std::string>& SegmentationReader::subject_ids() const {
 }
 
 Geometry SegmentationReader::geometry(std::string_view id) const {
-  return read_geometry(impl_->subject(id), "", impl_->path,
-                       "subject '" + std::string(id) + "': ");
+  return read_geometry(impl_->subject(id), "", impl_->path, "subject '" + std::string(id) + "': ");
 }
 
 std::vector<std::int16_t> SegmentationReader::labels(std::string_view id) const {

@@ -30,8 +30,8 @@ struct SegmentationInfo {
   std::string arith;        // mca::ArithConfig::describe() of the inference arithmetic
   std::string accumulator;  // "float16" | "float32": storage of the aggregated logits
   std::string cohort;       // path of the segmented cohort
-  std::string cohort_creation_time;  // ties the file to that cohort
-  LabelTable lut;                    // the cohort's
+  std::string cohort_creation_time;        // ties the file to that cohort
+  LabelTable lut;                          // the cohort's
   std::vector<std::int16_t> class_values;  // class c of the probabilities is LUT value [c]
   std::vector<std::string> class_names;
 };

@@ -15,8 +15,8 @@ namespace numens::io {
 // `prefix` ("" or "original_").
 void write_geometry(Group& g, const Geometry& geo, const std::string& prefix);
 // Reads and validates them; throws IoError naming `file` and `who` ("subject 'x': ").
-Geometry read_geometry(const Group& g, const std::string& prefix,
-                       const std::filesystem::path& file, const std::string& who);
+Geometry read_geometry(const Group& g, const std::string& prefix, const std::filesystem::path& file,
+                       const std::string& who);
 
 // (nz, ny, nx): HDF5 is row-major and our volumes are x fastest, so bytes need no transpose.
 Shape volume_shape(const Geometry& g);

@@ -183,11 +183,10 @@ Segmentation run(std::span<const SegmenterView> views, std::span<const uint8_t> 
       int64_t first = V.planes, last = -1;
       for (int64_t p = 0; p < V.planes && out.box_voxels > 0; ++p) {
         const auto c0 = coords(p * V.plane_stride);
-        const auto c1 = coords(p * V.plane_stride + (V.rows - 1) * V.row_stride +
-                               (V.cols - 1) * V.col_stride);
+        const auto c1 =
+            coords(p * V.plane_stride + (V.rows - 1) * V.row_stride + (V.cols - 1) * V.col_stride);
         bool meets = true;
-        for (size_t a = 0; a < 3; ++a)
-          meets = meets && c0[a] < box.hi[a] && c1[a] >= box.lo[a];
+        for (size_t a = 0; a < 3; ++a) meets = meets && c0[a] < box.hi[a] && c1[a] >= box.lo[a];
         if (meets) first = std::min(first, p), last = p;
       }
       if (last < first) continue;
@@ -219,8 +218,8 @@ Segmentation run(std::span<const SegmenterView> views, std::span<const uint8_t> 
             for (int64_t c = 0; c < V.cols; ++c) {
               const auto ijk = coords(p * V.plane_stride + r * V.row_stride + c * V.col_stride);
               if (!in_box(ijk)) continue;
-              const int64_t slot = (ijk[0] - box.lo[0]) +
-                                   bx * ((ijk[1] - box.lo[1]) + by * (ijk[2] - box.lo[2]));
+              const int64_t slot =
+                  (ijk[0] - box.lo[0]) + bx * ((ijk[1] - box.lo[1]) + by * (ijk[2] - box.lo[2]));
               A* a = acc.data() + slot * C;
               const float* l = lg + q * C * H * W + r * W + c;
               for (int64_t k = 0; k < C; ++k) a[k] = store<A>(load(a[k]) + w * l[k * H * W]);

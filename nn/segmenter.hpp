@@ -74,15 +74,14 @@ enum class Accumulator : uint8_t { float16, float32 };
 
 // Receives the quantised probabilities of voxels [first, first + count) of the x-fastest volume:
 // probs[c * count + v] = round(255 * softmax(aggregated logits)_c) of voxel first + v.
-using ProbsSink =
-    std::function<void(int64_t first, int64_t count, std::span<const uint8_t> probs)>;
+using ProbsSink = std::function<void(int64_t first, int64_t count, std::span<const uint8_t> probs)>;
 
 struct SegmentOptions {
-  int batch = 8;            // planes per forward, 1..1024
-  uint32_t subject = 0;     // the subject's cohort index, for the MCA step counter
-  bool crop = true;         // aggregate only inside the bounding box of non-zero voxels
+  int batch = 8;         // planes per forward, 1..1024
+  uint32_t subject = 0;  // the subject's cohort index, for the MCA step counter
+  bool crop = true;      // aggregate only inside the bounding box of non-zero voxels
   Accumulator accumulator = Accumulator::float16;
-  ProbsSink probs;          // empty: no probabilities computed
+  ProbsSink probs;                 // empty: no probabilities computed
   int64_t probs_block_voxels = 0;  // voxels per sink call (> 0 when probs is set)
 };
 

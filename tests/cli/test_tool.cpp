@@ -77,7 +77,8 @@ int make_checkpoint(int argc, char** argv) {
     std::vector<uint8_t> thick(std::size_t(T * H * W));
     for (int64_t n = 0; n < B; ++n) {
       // planes around the middle third, where the phantom has its structures
-      const int64_t p = L.planes / 3 + (int64_t(step) * 7 + n * 5) % std::max<int64_t>(1, L.planes / 3);
+      const int64_t p =
+          L.planes / 3 + (int64_t(step) * 7 + n * 5) % std::max<int64_t>(1, L.planes / 3);
       io::thick_slice(subj.t1, dims, view, p, T, thick, H, W);
       for (std::size_t e = 0; e < thick.size(); ++e)
         b.images.data()[n * T * H * W + int64_t(e)] = float(thick[e]) / 255.0f;
@@ -116,9 +117,12 @@ int compare(const char* a_path, const char* b_path, bool want_same) {
   if (a.subject_ids() != b.subject_ids()) diff = "subject lists differ";
   for (std::size_t i = 0; diff.empty() && i < a.subject_ids().size(); ++i) {
     const std::string& id = a.subject_ids()[i];
-    if (a.labels(id) != b.labels(id)) diff = "labels of " + id + " differ";
-    else if (a.has_probs(id) != b.has_probs(id)) diff = "only one has probs for " + id;
-    else if (a.has_probs(id) && a.probs(id) != b.probs(id)) diff = "probs of " + id + " differ";
+    if (a.labels(id) != b.labels(id))
+      diff = "labels of " + id + " differ";
+    else if (a.has_probs(id) != b.has_probs(id))
+      diff = "only one has probs for " + id;
+    else if (a.has_probs(id) && a.probs(id) != b.probs(id))
+      diff = "probs of " + id + " differ";
   }
   std::printf("%s\n", diff.empty() ? "same" : diff.c_str());
   return diff.empty() == want_same ? 0 : 1;

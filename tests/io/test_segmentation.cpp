@@ -119,9 +119,9 @@ TEST_CASE("slices: thick_slice repeats border planes and pads with zeros") {
   // axial: plane j, rows k, columns i; thickness 3 at plane 0 -> planes 0, 0, 1; padded to 3 x 4
   std::vector<uint8_t> out(3 * 3 * 4, 77);
   thick_slice(vol, d, View::axial, 0, 3, out, 3, 4);
-  const std::vector<uint8_t> want{0,  1,  0, 0,  10, 11, 0, 0,  0, 0, 0, 0,   // plane 0 (repeat)
-                                  0,  1,  0, 0,  10, 11, 0, 0,  0, 0, 0, 0,   // plane 0
-                                  3,  4,  0, 0,  13, 14, 0, 0,  0, 0, 0, 0};  // plane 1
+  const std::vector<uint8_t> want{0, 1, 0, 0, 10, 11, 0, 0, 0, 0, 0, 0,   // plane 0 (repeat)
+                                  0, 1, 0, 0, 10, 11, 0, 0, 0, 0, 0, 0,   // plane 0
+                                  3, 4, 0, 0, 13, 14, 0, 0, 0, 0, 0, 0};  // plane 1
   CHECK(out == want);
   const PlaneLayout L = plane_layout(View::sagittal, d);
   CHECK(L.planes == 2);

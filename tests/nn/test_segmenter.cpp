@@ -132,8 +132,8 @@ TEST_CASE("nn segmenter: binary16 conversions round to nearest even") {
   CHECK(to_half(0x1p-24f) == 0x0001);  // smallest subnormal
   CHECK(to_half(0x1p-25f) == 0x0000);  // half of it: tie to even (zero)
   CHECK(to_half(0x1.8p-25f) == 0x0001);
-  CHECK(to_half(1.0f + 0x1p-11f) == 0x3C00);        // tie, even stays
-  CHECK(to_half(1.0f + 3 * 0x1p-11f) == 0x3C02);    // tie, odd rounds up
+  CHECK(to_half(1.0f + 0x1p-11f) == 0x3C00);      // tie, even stays
+  CHECK(to_half(1.0f + 3 * 0x1p-11f) == 0x3C02);  // tie, odd rounds up
   CHECK(to_half(1.0f + 0x1p-11f + 0x1p-20f) == 0x3C01);
   CHECK(std::isnan(from_half(to_half(std::nanf("")))));
   for (uint32_t h = 0; h < 0x10000; ++h) {
@@ -182,14 +182,12 @@ TEST_CASE("nn segmenter: one view is the argmax of its logits; two are their wei
   const SegmenterView two[] = {sg, ax};  // given in any order
   const float wa = float(0.4 / (0.4 + 0.2)), ws = float(0.2 / (0.4 + 0.2));
   opt.accumulator = Accumulator::float32;
-  CHECK(segment(two, vol, kDims, ieee, opt).classes ==
-        argmax_map(nvox, C, [&](int64_t v, int k) {
+  CHECK(segment(two, vol, kDims, ieee, opt).classes == argmax_map(nvox, C, [&](int64_t v, int k) {
           const float a = 0.0f + wa * la[size_t(v * C + k)];
           return a + ws * ls[size_t(v * C + k)];
         }));
   opt.accumulator = Accumulator::float16;
-  CHECK(segment(two, vol, kDims, ieee, opt).classes ==
-        argmax_map(nvox, C, [&](int64_t v, int k) {
+  CHECK(segment(two, vol, kDims, ieee, opt).classes == argmax_map(nvox, C, [&](int64_t v, int k) {
           const float a = from_half(to_half(0.0f + wa * la[size_t(v * C + k)]));
           return from_half(to_half(a + ws * ls[size_t(v * C + k)]));
         }));
@@ -207,7 +205,8 @@ TEST_CASE("nn segmenter: three views seeing the same logits give the labels of o
   SegmentOptions opt;
   opt.accumulator = Accumulator::float32;
   // 0.4 l + 0.4 l + 0.2 l equals l up to a few float32 roundings: only exact ties could flip.
-  CHECK(segment(three, vol, kDims, ieee, opt).classes == segment(one, vol, kDims, ieee, opt).classes);
+  CHECK(segment(three, vol, kDims, ieee, opt).classes ==
+        segment(one, vol, kDims, ieee, opt).classes);
   opt.accumulator = Accumulator::float16;
   // binary16 rounding after each view may flip voxels whose top two logits are within ~1e-3
   CHECK(agreement(segment(three, vol, kDims, ieee, opt).classes,
