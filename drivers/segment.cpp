@@ -5,6 +5,7 @@
 // bad input costs one error line and leaves no output.
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -169,7 +170,12 @@ int run(const Flags& f) {
   if (f.subjects.empty()) {
     for (std::size_t s = 0; s < cohort.subjects().size(); ++s) subjects.push_back(s);
   } else {
-    for (const auto& id : split_ids(f.subjects)) subjects.push_back(cohort.index_of(id));
+    for (const auto& id : split_ids(f.subjects)) {
+      const std::size_t s = cohort.index_of(id);
+      if (std::find(subjects.begin(), subjects.end(), s) != subjects.end())
+        throw ConfigError("segment: --subjects lists '" + id + "' twice");
+      subjects.push_back(s);
+    }
     if (subjects.empty()) throw ConfigError("segment: --subjects lists no subject id");
   }
   for (std::size_t s : subjects)
