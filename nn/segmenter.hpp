@@ -103,8 +103,11 @@ Segmentation segment(std::span<const SegmenterView> views, std::span<const uint8
                      const SegmentOptions& opt);
 
 // The binary16 accumulator's conversions (round to nearest even; overflow gives infinity; NaN
-// stays NaN), exposed for tests.
+// stays NaN). to_half/from_half use the CPU's F16C instructions where the build targets them and
+// the portable reference otherwise; both give the same bits (tests/nn/test_segmenter.cpp).
 uint16_t to_half(float x);
 float from_half(uint16_t h);
+uint16_t to_half_reference(float x);
+float from_half_reference(uint16_t h);
 
 }  // namespace numens::nn

@@ -5,8 +5,10 @@
 #include <doctest/doctest.h>
 #include <omp.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "io/slices.hpp"
@@ -138,8 +140,21 @@ TEST_CASE("nn segmenter: binary16 conversions round to nearest even") {
   CHECK(std::isnan(from_half(to_half(std::nanf("")))));
   for (uint32_t h = 0; h < 0x10000; ++h) {
     const float f = from_half(uint16_t(h));
+    REQUIRE(std::bit_cast<uint32_t>(f) ==
+            std::bit_cast<uint32_t>(from_half_reference(uint16_t(h))));
     if (!std::isnan(f)) REQUIRE(to_half(f) == h);
   }
+  // the hardware path (where built) and the reference agree on every float pattern tried
+  uint32_t x = 12345;
+  for (int n = 0; n < 1 << 20; ++n) {
+    x = x * 1664525u + 1013904223u;  // all exponents and mantissas, both signs
+    const float f = std::bit_cast<float>(x);
+    REQUIRE(to_half(f) == to_half_reference(f));
+  }
+  for (float f : {0.0f, -0.0f, 65504.0f, 65520.0f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f, 1e-30f,
+                  std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                  std::numeric_limits<float>::denorm_min()})
+    CHECK(to_half(f) == to_half_reference(f));
 }
 
 TEST_CASE("nn segmenter: view weights are MODEL.md's, renormalised over the views present") {
