@@ -3,7 +3,9 @@
 // sagittal 0.2), and the argmax is the class map. Pure compute: the volume and the networks come
 // in, class indices (and optionally quantised probabilities, through a sink) go out. How a view
 // cuts the volume is io/'s (io::plane_layout, io::thick_slice); drivers/ hands it in as a
-// SegmenterView so that training and inference cut slices through one function.
+// SegmenterView so that training and inference cut slices through one function. A network with L
+// pooling levels sees each plane zero-padded at the bottom and right to multiples of 2^L (the
+// padded pixels' outputs are dropped); intensities enter as float(v) / 255.
 //
 // Memory (the FastSurfer complaint of MODEL.md: ~80 classes x 256^3 in float32 is 5.3 GB):
 //   - the aggregated logits are kept only for voxels inside the bounding box of non-zero input
