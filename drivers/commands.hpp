@@ -17,5 +17,6 @@ Runner add_import(CLI::App& app);
 Runner add_export(CLI::App& app);
 Runner add_slices(CLI::App& app);
 Runner add_train(CLI::App& app);
+Runner add_segment(CLI::App& app);
 
 }  // namespace numens::drivers

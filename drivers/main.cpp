@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   add(&numens::drivers::add_export);
   add(&numens::drivers::add_slices);
   add(&numens::drivers::add_train);
+  add(&numens::drivers::add_segment);
 
   try {
     app.parse(argc, argv);

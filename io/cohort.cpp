@@ -10,6 +10,7 @@
 #include "io/affine.hpp"
 #include "io/atomic_file.hpp"
 #include "io/h5.hpp"
+#include "io/volume_layout.hpp"
 
 namespace numens::io {
 
@@ -91,6 +92,8 @@ std::vector<double> flat_affine(const Affine& a) {
 
 // Geometry as three small datasets in `g` under `prefix` ("" or "original_"):
 // <prefix>dims int32 [3] (x, y, z), <prefix>voxel_size float64 [3], <prefix>affine float64 [4,4].
+}  // namespace
+
 void write_geometry(Group& g, const Geometry& geo, const std::string& prefix) {
   g.write<std::int32_t>(
       prefix + "dims",
@@ -142,8 +145,6 @@ WriteOptions volume_options(const Geometry& g) {
   }
   return o;
 }
-
-}  // namespace
 
 void validate_subject_id(std::string_view id, const fs::path& file) {
   if (id.empty()) fail(file, "empty subject id");

@@ -455,6 +455,36 @@ void Dataset::append_raw(DType t, const void* data, std::uint64_t n) {
     throw H5Error(where() + "cannot write appended rows");
 }
 
+void Dataset::write_block_raw(DType t, const Shape& offset, const Shape& count, const void* data,
+                              std::uint64_t n) {
+  const DType stored = dtype();
+  if (stored != t)
+    throw H5Error(where() + "stored as " + dtype_name(stored) + ", block write of " +
+                  dtype_name(t));
+  const Shape shape = this->shape();
+  if (offset.size() != shape.size() || count.size() != shape.size())
+    throw H5Error(where() + "block offset/count rank differs from the dataset's " +
+                  shape_string(shape));
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    if (offset[i] > shape[i] || count[i] > shape[i] - offset[i])
+      throw H5Error(where() + "block at " + shape_string(offset) + " of " + shape_string(count) +
+                    " leaves the dataset " + shape_string(shape));
+  if (element_count(count) != n)
+    throw H5Error(where() + "block " + shape_string(count) + " needs " +
+                  std::to_string(element_count(count)) + " elements, " + std::to_string(n) +
+                  " given");
+  if (n == 0) return;
+  const std::vector<hsize_t> start = to_hsize(offset), cnt = to_hsize(count);
+  detail::Id file_space(H5Dget_space(id_.get()), close_space);
+  detail::Id mem_space(H5Screate_simple(int(cnt.size()), cnt.data(), nullptr), close_space);
+  if (!file_space.valid() || !mem_space.valid() ||
+      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, cnt.data(),
+                          nullptr) < 0)
+    throw H5Error(where() + "cannot select the block to write");
+  if (H5Dwrite(id_.get(), native_type(t), mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
+    throw H5Error(where() + "cannot write block");
+}
+
 // ---- Group --------------------------------------------------------------------------------------
 
 bool Group::exists(std::string_view name) const {
@@ -569,6 +599,42 @@ Dataset Group::create_appendable_raw(std::string_view name, DType t, const Shape
   if (opt.compress) {
     if (opt.gzip_level < 0 || opt.gzip_level > 9)
       throw H5Error(at + "gzip level " + std::to_string(opt.gzip_level) + " is not in 0..9");
+    if (H5Pset_shuffle(dcpl.get()) < 0 || H5Pset_deflate(dcpl.get(), unsigned(opt.gzip_level)) < 0)
+      throw H5Error(at + "cannot set compression");
+  }
+  detail::Id d(H5Dcreate2(id_.get(), nm.c_str(), native_type(t), space.get(), H5P_DEFAULT,
+                          dcpl.get(), H5P_DEFAULT),
+               close_dataset);
+  if (!d.valid()) throw H5Error(at + "cannot create dataset");
+  return Dataset(std::move(d), file_, child_path(nm));
+}
+
+Dataset Group::create_raw(std::string_view name, DType t, const Shape& shape,
+                          const WriteOptions& opt) {
+  const std::string nm(name);
+  const std::string at = where(nm);
+  if (exists(nm)) throw H5Error(at + "cannot create dataset: already exists");
+  if (shape.empty() || shape.size() > H5S_MAX_RANK || element_count(shape) == 0)
+    throw H5Error(at + "shape " + shape_string(shape) + " cannot be created for block writes");
+  Shape chunk = opt.chunk.empty() ? default_chunk(shape) : opt.chunk;
+  if (chunk.size() != shape.size())
+    throw H5Error(at + "chunk " + shape_string(chunk) + " does not match rank of shape " +
+                  shape_string(shape));
+  for (std::size_t i = 0; i < chunk.size(); ++i) {
+    if (chunk[i] == 0) throw H5Error(at + "chunk " + shape_string(chunk) + " has a zero extent");
+    chunk[i] = std::min(chunk[i], shape[i]);
+  }
+  detail::Id space(H5Screate_simple(int(shape.size()), to_hsize(shape).data(), nullptr),
+                   close_space);
+  detail::Id dcpl(H5Pcreate(H5P_DATASET_CREATE), close_plist);
+  if (!space.valid() || !dcpl.valid()) throw H5Error(at + "cannot create dataspace");
+  if (H5Pset_chunk(dcpl.get(), int(chunk.size()), to_hsize(chunk).data()) < 0)
+    throw H5Error(at + "cannot set chunking " + shape_string(chunk));
+  if (opt.compress) {
+    if (opt.gzip_level < 0 || opt.gzip_level > 9)
+      throw H5Error(at + "gzip level " + std::to_string(opt.gzip_level) + " is not in 0..9");
+    if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
+      throw H5Error(at + "this HDF5 library has no deflate filter");
     if (H5Pset_shuffle(dcpl.get()) < 0 || H5Pset_deflate(dcpl.get(), unsigned(opt.gzip_level)) < 0)
       throw H5Error(at + "cannot set compression");
   }

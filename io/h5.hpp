@@ -162,12 +162,22 @@ class Dataset : public Object {
     append<T>(std::span<const T>(data));
   }
 
+  // Writes the box [offset, offset + count) of a dataset (a hyperslab; row-major data of
+  // count's shape): for outputs produced piece by piece into a dataset of known shape
+  // (Group::create). Throws when the box leaves the dataset or the element type differs.
+  template <class T>
+  void write_block(const Shape& offset, const Shape& count, std::span<const T> data) {
+    write_block_raw(dtype_of<T>(), offset, count, data.data(), data.size());
+  }
+
  private:
   friend class Group;
   using Object::Object;
   void read_raw(DType t, void* out, std::uint64_t n) const;
   void read_rows_raw(DType t, std::uint64_t first, std::uint64_t count, void* out) const;
   void append_raw(DType t, const void* data, std::uint64_t n);
+  void write_block_raw(DType t, const Shape& offset, const Shape& count, const void* data,
+                       std::uint64_t n);
 };
 
 class Group : public Object {
@@ -202,6 +212,13 @@ class Group : public Object {
     return create_appendable_raw(name, dtype_of<T>(), row_shape, rows_per_chunk, opt);
   }
 
+  // A dataset of fixed `shape` whose content comes later through Dataset::write_block (zeros
+  // until written). Chunked as opt says (compressed when opt.compress); rank >= 1, no zero extent.
+  template <class T>
+  Dataset create(std::string_view name, const Shape& shape, const WriteOptions& opt = {}) {
+    return create_raw(name, dtype_of<T>(), shape, opt);
+  }
+
   Dataset dataset(std::string_view name) const;
 
   template <class T>
@@ -217,6 +234,7 @@ class Group : public Object {
                     const Shape& shape, const WriteOptions& opt);
   Dataset create_appendable_raw(std::string_view name, DType t, const Shape& row_shape,
                                 std::uint64_t rows_per_chunk, const WriteOptions& opt);
+  Dataset create_raw(std::string_view name, DType t, const Shape& shape, const WriteOptions& opt);
 };
 
 class File {

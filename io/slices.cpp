@@ -93,54 +93,69 @@ std::vector<float> weight_map(const std::vector<std::int16_t>& classes,
   return w;
 }
 
-namespace {
-
-// Plane geometry of a view on a (nx, ny, nz) grid: plane count and the (rows, cols) layout.
-struct PlaneLayout {
-  std::int64_t planes, rows, cols;
-};
-PlaneLayout layout(View v, const std::array<std::int64_t, 3>& d) {
+PlaneLayout plane_layout(View v, const std::array<std::int64_t, 3>& d) {
+  const std::int64_t sx = 1, sy = d[0], sz = d[0] * d[1];
   switch (v) {
-    case View::sagittal:
-      return {d[0], d[1], d[2]};
-    case View::axial:
-      return {d[1], d[2], d[0]};
-    case View::coronal:
-      return {d[2], d[1], d[0]};
+    case View::sagittal:  // fixed i; rows j, columns k
+      return {d[0], d[1], d[2], sx, sy, sz};
+    case View::axial:  // fixed j; rows k, columns i
+      return {d[1], d[2], d[0], sy, sz, sx};
+    case View::coronal:  // fixed k; rows j, columns i
+      return {d[2], d[1], d[0], sz, sy, sx};
   }
-  return {0, 0, 0};
+  return {};
 }
 
-// Volume index of pixel (r, c) of plane p.
-std::size_t voxel(View v, const std::array<std::int64_t, 3>& d, std::int64_t p, std::int64_t r,
-                  std::int64_t c) {
-  std::int64_t i = 0, j = 0, k = 0;
-  switch (v) {
-    case View::sagittal:
-      i = p, j = r, k = c;
-      break;
-    case View::axial:
-      j = p, k = r, i = c;
-      break;
-    case View::coronal:
-      k = p, j = r, i = c;
-      break;
+namespace {
+
+template <class T>
+void gather_plane(const T* vol, const PlaneLayout& L, std::int64_t p, T* out,
+                  std::int64_t out_cols) {
+  for (std::int64_t r = 0; r < L.rows; ++r) {
+    const T* src = vol + p * L.plane_stride + r * L.row_stride;
+    T* dst = out + r * out_cols;
+    for (std::int64_t c = 0; c < L.cols; ++c) dst[c] = src[c * L.col_stride];
   }
-  return std::size_t(i + d[0] * (j + d[1] * k));
 }
 
 template <class T>
-std::vector<T> extract_plane(const std::vector<T>& vol, View v,
-                             const std::array<std::int64_t, 3>& d, std::int64_t p) {
-  const PlaneLayout L = layout(v, d);
+std::vector<T> extract_plane(const std::vector<T>& vol, const PlaneLayout& L, std::int64_t p) {
   std::vector<T> out(std::size_t(L.rows * L.cols));
-  for (std::int64_t r = 0; r < L.rows; ++r)
-    for (std::int64_t c = 0; c < L.cols; ++c)
-      out[std::size_t(r * L.cols + c)] = vol[voxel(v, d, p, r, c)];
+  gather_plane(vol.data(), L, p, out.data(), L.cols);
   return out;
 }
 
 }  // namespace
+
+void thick_slice(std::span<const std::uint8_t> volume, const std::array<std::int64_t, 3>& dims,
+                 View v, std::int64_t plane, int thickness, std::span<std::uint8_t> out,
+                 std::int64_t out_rows, std::int64_t out_cols) {
+  const PlaneLayout L = plane_layout(v, dims);
+  if (out_rows == 0) out_rows = L.rows;
+  if (out_cols == 0) out_cols = L.cols;
+  auto fail = [&](const std::string& what) {
+    throw IoError(std::string("slices: ") + view_name(v) + " thick slice: " + what);
+  };
+  if (volume.size() != std::size_t(dims[0] * dims[1] * dims[2]))
+    fail("volume has " + std::to_string(volume.size()) + " voxels, dims need " +
+         std::to_string(dims[0] * dims[1] * dims[2]));
+  if (plane < 0 || plane >= L.planes)
+    fail("plane " + std::to_string(plane) + " outside 0.." + std::to_string(L.planes - 1));
+  if (thickness < 1 || thickness % 2 == 0)
+    fail("thickness " + std::to_string(thickness) + " must be odd and >= 1");
+  if (out_rows < L.rows || out_cols < L.cols)
+    fail("output " + std::to_string(out_rows) + "x" + std::to_string(out_cols) +
+         " smaller than the plane " + std::to_string(L.rows) + "x" + std::to_string(L.cols));
+  const auto per = std::size_t(out_rows * out_cols);
+  if (out.size() != std::size_t(thickness) * per)
+    fail("output buffer has " + std::to_string(out.size()) + " bytes, needs " +
+         std::to_string(std::size_t(thickness) * per));
+  if (out_rows != L.rows || out_cols != L.cols) std::fill(out.begin(), out.end(), 0);
+  for (int t = 0; t < thickness; ++t) {
+    const std::int64_t q = std::clamp<std::int64_t>(plane + t - thickness / 2, 0, L.planes - 1);
+    gather_plane(volume.data(), L, q, out.data() + std::size_t(t) * per, out_cols);
+  }
+}
 
 std::size_t write_slices(const fs::path& cohort, const fs::path& out, const SliceOptions& opt,
                          std::string_view numens_version, std::string_view git_commit) {
@@ -167,7 +182,7 @@ std::size_t write_slices(const fs::path& cohort, const fs::path& out, const Slic
       throw IoError("slices: " + cohort.string() + ": subject '" + reader.subjects()[s].id +
                     "' has a conformed grid of another size than subject '" +
                     reader.subjects()[labelled[0]].id + "'");
-  const PlaneLayout L = layout(opt.view, dims);
+  const PlaneLayout L = plane_layout(opt.view, dims);
   const auto T = std::int64_t(opt.thickness);
   const auto H = std::uint64_t(L.rows), W = std::uint64_t(L.cols);
 
@@ -206,21 +221,15 @@ std::size_t write_slices(const fs::path& cohort, const fs::path& out, const Slic
       classes[n] = cm.class_of[std::uint16_t(subj.labels[n])];  // the reader checked the LUT
     const std::vector<float> w = weight_map(classes, dims, opt.class_weight_cap, opt.edge_weight);
     for (std::int64_t p = 0; p < L.planes; ++p) {
-      std::vector<std::int16_t> lab = extract_plane(classes, opt.view, dims, p);
+      std::vector<std::int16_t> lab = extract_plane(classes, L, p);
       const auto labelled_pixels =
           std::count_if(lab.begin(), lab.end(), [](auto c) { return c != 0; });
       if (labelled_pixels < opt.min_labelled) continue;
-      std::vector<std::uint8_t> thick;
-      thick.reserve(std::size_t(T) * H * W);
-      for (std::int64_t t = 0; t < T; ++t) {
-        // Neighbours beyond the volume repeat the border plane (FastSurfer's edge padding).
-        const std::int64_t q = std::clamp<std::int64_t>(p + t - T / 2, 0, L.planes - 1);
-        const auto plane = extract_plane(subj.t1, opt.view, dims, q);
-        thick.insert(thick.end(), plane.begin(), plane.end());
-      }
+      std::vector<std::uint8_t> thick(std::size_t(T) * H * W);
+      thick_slice(subj.t1, dims, opt.view, p, opt.thickness, thick);
       images.append(thick);
       labels.append(lab);
-      weights.append(extract_plane(w, opt.view, dims, p));
+      weights.append(extract_plane(w, L, p));
       subject_index.append(std::vector<std::int32_t>{std::int32_t(s)});
       slice_index.append(std::vector<std::int32_t>{std::int32_t(p)});
       ++kept;

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,28 @@ struct ClassMap {
   std::vector<std::int16_t> class_of;  // indexed by uint16(value); -1 for values not in the LUT
 };
 ClassMap class_map(const LabelTable& lut);
+
+// How a view cuts a (nx, ny, nz) x-fastest volume: `planes` planes of rows x cols pixels; pixel
+// (r, c) of plane p is voxel p * plane_stride + r * row_stride + c * col_stride. Every view is a
+// strided gather of the volume, so consumers that must scatter back (the segmenter) need only
+// these six numbers, not the view's axis rules.
+struct PlaneLayout {
+  std::int64_t planes = 0, rows = 0, cols = 0;
+  std::int64_t plane_stride = 0, row_stride = 0, col_stride = 0;
+};
+PlaneLayout plane_layout(View v, const std::array<std::int64_t, 3>& dims);
+
+// The thick slice of plane `plane`: channel t (0..thickness-1) is plane plane + t - thickness/2,
+// planes beyond the volume repeating the border plane (FastSurfer's edge padding); channel
+// thickness/2 is the plane itself. Written into `out` as (thickness, out_rows, out_cols) uint8 with
+// each plane at the top-left and zeros in the rest, so a network that needs H and W divisible by
+// 2^levels gets its padding here, identically in training and inference (out_rows/out_cols 0:
+// the plane's own rows/cols). Intensities stay uint8; networks see them as float(v) / 255.
+// Throws IoError when the plane is out of range, thickness is not odd and >= 1, the output is
+// smaller than the plane, or `out` / `volume` have the wrong size.
+void thick_slice(std::span<const std::uint8_t> volume, const std::array<std::int64_t, 3>& dims,
+                 View v, std::int64_t plane, int thickness, std::span<std::uint8_t> out,
+                 std::int64_t out_rows = 0, std::int64_t out_cols = 0);
 
 // FastSurfer's loss weights of one labelled volume (class indices, x fastest, dims nx, ny, nz):
 // median-frequency class weight min(median(counts) / count[c], cap), with counts over the classes
