@@ -73,7 +73,7 @@ const Rate* rate_of(std::int16_t label) {
       caudate{{0.25, 0.30, 0.40, 0.50, 0.55}}, putamen{{0.35, 0.40, 0.45, 0.50, 0.55}},
       pallidum{{0.15, 0.20, 0.25, 0.30, 0.35}}, cb_ctx{{0.10, 0.20, 0.40, 0.70, 0.80}},
       cb_wm{{0.00, 0.10, 0.30, 0.50, 0.60}}, wm{{0.00, 0.00, 0.25, 0.60, 0.90}},
-      ventricles{{0.20, 0.50, 1.20, 2.00, 2.50}, true};
+      ventricles{{0.50, 1.00, 1.80, 2.60, 3.00}, true};
   if (is_cortex(label)) {
     switch (label % 1000) {
       case kFrontal:
@@ -151,11 +151,12 @@ namespace {
 constexpr std::uint8_t kNone = 0xFF;
 constexpr std::int16_t kMaxLabel = 2100;
 
-enum class GroupKind : std::uint8_t { cortex_out, erode, wm_vent, wm_ctx };
+enum class GroupKind : std::uint8_t { cortex_out, erode, wm_vent, wm_ctx, vent_wm };
 
 // A set of template voxels that the model converts in order of a key, smallest first: a cortical
 // label loses its voxels nearest the CSF, a structure its outermost voxels, white matter the
-// voxels nearest a ventricle (ventricles enlarge) or nearest a lobe (the cortex moves inward).
+// voxels nearest a ventricle (ventricles enlarge) or nearest a lobe (the cortex moves inward), a
+// ventricle smaller than the template's its voxels nearest the white matter (vent_wm).
 struct Group {
   GroupKind kind;
   std::int16_t label;       // the label losing voxels (wm_vent: the WM label of the side)
@@ -169,11 +170,15 @@ struct Group {
 constexpr double kSpeedSd = 0.25;        // log ageing speed, whole brain
 constexpr double kRegionSpeedSd = 0.20;  // log ageing speed, per region
 constexpr double kRegionSizeSd = 0.07;   // log volume, per grey-matter region
-constexpr double kVentSd = 0.25;         // log ventricle size
+constexpr double kVentSd = 0.25;         // log ventricle size, at any age
 constexpr double kWarpMm = 2.0;          // displacement per component at the lattice nodes
 constexpr double kWarpSpacing = 40.0;    // mm between displacement lattice nodes
 constexpr double kHeadSd = 0.05;         // linear head size
 constexpr double kAxisSd = 0.02;         // per-axis head shape
+// Lateral ventricles of a young adult (age 20, median subject) as a fraction of the intracranial
+// volume: about 1% (12-15 mL at 1.3-1.5 L; Walhovd et al. 2011, Potvin et al. 2016 norms). The
+// template's own ventricles are scaled to it (Colin27's, as segmented, are about 3.1%).
+constexpr double kYoungVentFraction = 0.010;
 
 bool is_grey(std::int16_t l) {
   return l != lbl::kBackground && !lbl::is_white(l) && !lbl::is_csf_like(l);
@@ -203,6 +208,8 @@ struct Synthesizer::Impl {
   std::vector<std::size_t> count;       // template voxels per LUT index
   std::vector<float> mean;              // template mean intensity per label value
   float gm_mean = 0;
+  // Young-adult ventricle volume / the template's (kYoungVentFraction x its intracranial volume).
+  double vent_scale = 1;
   // Per template voxel: primary and secondary conversion (group, key, new label).
   std::vector<std::uint8_t> g1, g2;
   std::vector<float> k1, k2;
@@ -243,6 +250,15 @@ void Synthesizer::Impl::prepare() {
     ++count[li];
     sum[li] += t.t1[v];
   }
+  {
+    std::size_t icv = 0, vent = 0;
+    for (std::size_t i = 1; i < lut.size(); ++i) {
+      icv += count[i];
+      if (lbl::is_ventricle(lut[i].value)) vent += count[i];
+    }
+    if (vent == 0) throw IoError("template " + t.name + ": no lateral ventricles");
+    vent_scale = kYoungVentFraction * double(icv) / double(vent);
+  }
   mean.assign(kMaxLabel, 0.0f);
   for (std::size_t i = 0; i < lut.size(); ++i)
     mean[std::size_t(lut[i].value)] = count[i] ? float(sum[i] / double(count[i])) : 0.0f;
@@ -258,6 +274,8 @@ void Synthesizer::Impl::prepare() {
   const DistanceMap d_vent = distance_transform(f, t.dims, t.voxel_size);
   for (std::size_t v = 0; v < n; ++v) f[v] = lbl::is_cortex(t.labels[v]);
   const DistanceMap d_ctx = distance_transform(f, t.dims, t.voxel_size);
+  for (std::size_t v = 0; v < n; ++v) f[v] = lbl::is_cerebral_wm(t.labels[v]);
+  const DistanceMap d_wm = distance_transform(f, t.dims, t.voxel_size);
 
   // Smooth jitter of the keys (about 0.7 mm, 8 mm lattice), so that thinning is uneven the way
   // real atrophy is, and so that voxels at equal distance are ordered.
@@ -282,7 +300,7 @@ void Synthesizer::Impl::prepare() {
   to1.assign(n, 0);
   to2.assign(n, 0);
   std::vector<int> group_of(kMaxLabel, -1), ctx_group_of(kMaxLabel, -1);
-  int vent_group[2] = {-1, -1};
+  int vent_group[2] = {-1, -1}, shrink_group[2] = {-1, -1};
   auto add_group = [&](GroupKind kind, std::int16_t label, std::int16_t gains) {
     groups.push_back({kind, label, gains, {}});
     if (groups.size() >= kNone) throw IoError("template " + t.name + ": too many label groups");
@@ -297,8 +315,11 @@ void Synthesizer::Impl::prepare() {
     if (lbl::is_cortex(li.value))
       ctx_group_of[std::size_t(li.value)] = add_group(GroupKind::wm_ctx, lbl::kWmL, li.value);
   }
-  for (int side = 0; side < 2; ++side)
+  for (int side = 0; side < 2; ++side) {
     vent_group[side] = add_group(GroupKind::wm_vent, side == 0 ? lbl::kWmL : lbl::kWmR, 0);
+    shrink_group[side] = add_group(GroupKind::vent_wm, side == 0 ? lbl::kVentL : lbl::kVentR,
+                                   side == 0 ? lbl::kWmL : lbl::kWmR);
+  }
   for (Group& g : groups)
     if (g.kind == GroupKind::wm_ctx) g.label = g.gains / 1000 == 1 ? lbl::kWmL : lbl::kWmR;
 
@@ -324,6 +345,13 @@ void Synthesizer::Impl::prepare() {
         k2[v] = d_ctx.dist[v] + jit[v];
         to2[v] = lobe;
       }
+    } else if (lbl::is_ventricle(l) && d_wm.near[v] >= 0) {
+      // A ventricle smaller than the template's recedes from the white matter (corpus callosum
+      // roof, periventricular WM, the horns first) and keeps its walls on the deep nuclei.
+      const int side = l == lbl::kVentL ? 0 : 1;
+      g1[v] = std::uint8_t(shrink_group[side]);
+      k1[v] = d_wm.dist[v] + jit[v];
+      to1[v] = groups[std::size_t(shrink_group[side])].gains;
     }
   }
   // Structures that shrink from their whole surface: distance to the nearest voxel outside the
@@ -441,15 +469,20 @@ std::vector<float> Synthesizer::Impl::thresholds(const SubjectParams& p) const {
     const std::int16_t wm = side == 0 ? lbl::kWmL : lbl::kWmR;
     const std::int16_t vent = side == 0 ? lbl::kVentL : lbl::kVentR;
     const double loss = v0(wm) * (1.0 - factor(wm));
-    const double to_vent = std::max(0.0, v0(vent) * (factor(vent) * p.ventricle_factor - 1.0));
+    // Ventricle volume: young-adult size x age factor x individual factor. Above the template's
+    // volume WM voxels become ventricle; below it ventricle voxels become WM.
+    const double target = v0(vent) * vent_scale * factor(vent) * p.ventricle_factor;
+    const double to_vent = std::max(0.0, target - v0(vent));
+    const double from_vent = std::max(0.0, v0(vent) - target);
     const double to_ctx = std::max(0.0, loss - to_vent);
     double ctx_members = 0;
     for (const Group& g : groups)
       if (g.kind == GroupKind::wm_ctx && g.label == wm) ctx_members += double(g.keys.size());
     for (std::size_t gi = 0; gi < groups.size(); ++gi) {
       const Group& g = groups[gi];
-      if (g.label != wm) continue;
+      if (g.label != wm && g.label != vent) continue;
       if (g.kind == GroupKind::wm_vent) convert[gi] = to_vent;
+      if (g.kind == GroupKind::vent_wm) convert[gi] = from_vent;
       if (g.kind == GroupKind::wm_ctx && ctx_members > 0) {
         convert[gi] = to_ctx * double(g.keys.size()) / ctx_members;
         gained[std::size_t(g.gains)] += convert[gi];
@@ -502,9 +535,8 @@ SubjectParams Synthesizer::draw(std::size_t index) const {
   for (int a = 0; a < 3; ++a)
     p.head_scale[std::size_t(a)] = head * std::exp(kAxisSd * r.normal(3 + std::uint64_t(a)));
   p.ageing_speed = std::exp(var * kSpeedSd * r.normal(6));
-  // Ventricle size varies more between people than any tissue; the template's ventricles count
-  // as smallish (a subject at -0.5 SD), so the factor is rarely below 1 (clamped there).
-  p.ventricle_factor = std::max(1.0, std::exp(var * kVentSd * (r.normal(7) + 0.5)));
+  // Ventricle size varies more between people than any tissue, at every age.
+  p.ventricle_factor = std::exp(var * kVentSd * r.normal(7));
   p.contrast_loss = std::clamp(0.20 * (p.age - 20.0) / 70.0 + 0.03 * r.normal(8), 0.0, 0.5);
   p.noise_sd = (0.015 + 0.025 * r.uniform(9)) * impl_->t.tissue[2].mean;
   const std::size_t nl = synth_label_table().size();
