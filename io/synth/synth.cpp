@@ -179,6 +179,7 @@ constexpr double kAxisSd = 0.02;         // per-axis head shape
 // volume: about 1% (12-15 mL at 1.3-1.5 L; Walhovd et al. 2011, Potvin et al. 2016 norms). The
 // template's own ventricles are scaled to it (Colin27's, as segmented, are about 3.1%).
 constexpr double kYoungVentFraction = 0.010;
+constexpr float kRimMm = 2.0f;  // partial-volume rim of the ventricles (key: distance + jitter)
 
 bool is_grey(std::int16_t l) {
   return l != lbl::kBackground && !lbl::is_white(l) && !lbl::is_csf_like(l);
@@ -210,6 +211,7 @@ struct Synthesizer::Impl {
   float gm_mean = 0;
   // Young-adult ventricle volume / the template's (kYoungVentFraction x its intracranial volume).
   double vent_scale = 1;
+  int wm_vent_group[2] = {-1, -1}, vent_wm_group[2] = {-1, -1};  // per side (left, right)
   // Per template voxel: primary and secondary conversion (group, key, new label).
   std::vector<std::uint8_t> g1, g2;
   std::vector<float> k1, k2;
@@ -300,7 +302,8 @@ void Synthesizer::Impl::prepare() {
   to1.assign(n, 0);
   to2.assign(n, 0);
   std::vector<int> group_of(kMaxLabel, -1), ctx_group_of(kMaxLabel, -1);
-  int vent_group[2] = {-1, -1}, shrink_group[2] = {-1, -1};
+  int* const vent_group = wm_vent_group;
+  int* const shrink_group = vent_wm_group;
   auto add_group = [&](GroupKind kind, std::int16_t label, std::int16_t gains) {
     groups.push_back({kind, label, gains, {}});
     if (groups.size() >= kNone) throw IoError("template " + t.name + ": too many label groups");
@@ -560,6 +563,14 @@ Subject Synthesizer::make(std::size_t index, const SubjectParams& p) const {
   const Geometry& g = m.geom;
   const auto subject = std::uint32_t(index);
   const std::vector<float> thr = m.thresholds(p);
+  // The partial-volume rim of the template's ventricles (WM voxels within kRimMm of one) is darker
+  // than WM; where the ventricle has receded from it (shrink threshold beyond the rim) it is
+  // lifted to the WM mean, so no outline of the template's ventricles is left in the WM.
+  float rim_lift[2] = {0.0f, 0.0f};
+  for (int side = 0; side < 2; ++side)
+    if (m.vent_wm_group[side] >= 0)
+      rim_lift[side] =
+          std::clamp((thr[std::size_t(m.vent_wm_group[side])] - 1.0f) / 1.5f, 0.0f, 1.0f);
 
   // Displacement field: three smooth fields on a coarse lattice over the output box.
   const auto lo = apply_affine(g.affine, 0, 0, 0);
@@ -590,6 +601,11 @@ Subject Synthesizer::make(std::size_t index, const SubjectParams& p) const {
     const std::int16_t l0 = t.labels[q], l = m.atrophied(q, thr.data());
     float x = t.t1[q];
     if (l != l0) x += m.mean[std::size_t(l)] - m.mean[std::size_t(l0)];
+    if (l == l0 && lbl::is_cerebral_wm(l) && m.g1[q] != kNone && m.k1[q] < kRimMm) {
+      const int side = l == lbl::kWmL ? 0 : 1;
+      if (m.g1[q] == m.wm_vent_group[side])
+        x += rim_lift[side] * std::max(0.0f, m.mean[std::size_t(l)] - x);
+    }
     // Grey/white contrast falls with age (WM T1 signal moves towards GM's).
     if (lbl::is_white(l)) x = m.gm_mean + (x - m.gm_mean) * contrast;
     return x;
