@@ -7,6 +7,8 @@
 #include <memory>
 #include <numbers>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "io/affine.hpp"
 #include "io/atomic_file.hpp"
@@ -211,6 +213,9 @@ struct Synthesizer::Impl {
   float gm_mean = 0;
   // Young-adult ventricle volume / the template's (kYoungVentFraction x its intracranial volume).
   double vent_scale = 1;
+  // Ventricle voxels (sorted by voxel index) and the nearest cerebral WM voxel of each: a voxel a
+  // shrinking ventricle gives up takes that voxel's T1 (real WM texture, no ventricle outline).
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> vent_source;
   int wm_vent_group[2] = {-1, -1}, vent_wm_group[2] = {-1, -1};  // per side (left, right)
   // Per template voxel: primary and secondary conversion (group, key, new label).
   std::vector<std::uint8_t> g1, g2;
@@ -237,6 +242,8 @@ struct Synthesizer::Impl {
 
 void Synthesizer::Impl::prepare() {
   const std::size_t n = t.voxel_count();
+  if (n >= std::size_t(1) << 32)
+    throw IoError("template " + t.name + ": too many voxels (" + std::to_string(n) + ")");
   const auto [nx, ny, nz] = t.dims;
   const LabelTable& lut = synth_label_table();
   lut_index.assign(kMaxLabel, -1);
@@ -355,6 +362,7 @@ void Synthesizer::Impl::prepare() {
       g1[v] = std::uint8_t(shrink_group[side]);
       k1[v] = d_wm.dist[v] + jit[v];
       to1[v] = groups[std::size_t(shrink_group[side])].gains;
+      vent_source.emplace_back(std::uint32_t(v), std::uint32_t(d_wm.near[v]));
     }
   }
   // Structures that shrink from their whole surface: distance to the nearest voxel outside the
@@ -600,7 +608,13 @@ Subject Synthesizer::make(std::size_t index, const SubjectParams& p) const {
   auto intensity = [&](std::size_t q) {
     const std::int16_t l0 = t.labels[q], l = m.atrophied(q, thr.data());
     float x = t.t1[q];
-    if (l != l0) x += m.mean[std::size_t(l)] - m.mean[std::size_t(l0)];
+    if (l != l0 && lbl::is_ventricle(l0)) {
+      const auto it = std::lower_bound(m.vent_source.begin(), m.vent_source.end(),
+                                       std::make_pair(std::uint32_t(q), std::uint32_t(0)));
+      x = t.t1[it->second];  // the recorded nearest WM voxel (every converted voxel has one)
+    } else if (l != l0) {
+      x += m.mean[std::size_t(l)] - m.mean[std::size_t(l0)];
+    }
     if (l == l0 && lbl::is_cerebral_wm(l) && m.g1[q] != kNone && m.k1[q] < kRimMm) {
       const int side = l == lbl::kWmL ? 0 : 1;
       if (m.g1[q] == m.wm_vent_group[side])
