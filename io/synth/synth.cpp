@@ -7,6 +7,8 @@
 #include <memory>
 #include <numbers>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "io/affine.hpp"
 #include "io/atomic_file.hpp"
@@ -73,7 +75,7 @@ const Rate* rate_of(std::int16_t label) {
       caudate{{0.25, 0.30, 0.40, 0.50, 0.55}}, putamen{{0.35, 0.40, 0.45, 0.50, 0.55}},
       pallidum{{0.15, 0.20, 0.25, 0.30, 0.35}}, cb_ctx{{0.10, 0.20, 0.40, 0.70, 0.80}},
       cb_wm{{0.00, 0.10, 0.30, 0.50, 0.60}}, wm{{0.00, 0.00, 0.25, 0.60, 0.90}},
-      ventricles{{0.20, 0.50, 1.20, 2.00, 2.50}, true};
+      ventricles{{0.50, 1.00, 1.80, 2.60, 3.00}, true};
   if (is_cortex(label)) {
     switch (label % 1000) {
       case kFrontal:
@@ -151,11 +153,12 @@ namespace {
 constexpr std::uint8_t kNone = 0xFF;
 constexpr std::int16_t kMaxLabel = 2100;
 
-enum class GroupKind : std::uint8_t { cortex_out, erode, wm_vent, wm_ctx };
+enum class GroupKind : std::uint8_t { cortex_out, erode, wm_vent, wm_ctx, vent_wm };
 
 // A set of template voxels that the model converts in order of a key, smallest first: a cortical
 // label loses its voxels nearest the CSF, a structure its outermost voxels, white matter the
-// voxels nearest a ventricle (ventricles enlarge) or nearest a lobe (the cortex moves inward).
+// voxels nearest a ventricle (ventricles enlarge) or nearest a lobe (the cortex moves inward), a
+// ventricle smaller than the template's its voxels nearest the white matter (vent_wm).
 struct Group {
   GroupKind kind;
   std::int16_t label;       // the label losing voxels (wm_vent: the WM label of the side)
@@ -169,11 +172,16 @@ struct Group {
 constexpr double kSpeedSd = 0.25;        // log ageing speed, whole brain
 constexpr double kRegionSpeedSd = 0.20;  // log ageing speed, per region
 constexpr double kRegionSizeSd = 0.07;   // log volume, per grey-matter region
-constexpr double kVentSd = 0.25;         // log ventricle size
+constexpr double kVentSd = 0.25;         // log ventricle size, at any age
 constexpr double kWarpMm = 2.0;          // displacement per component at the lattice nodes
 constexpr double kWarpSpacing = 40.0;    // mm between displacement lattice nodes
 constexpr double kHeadSd = 0.05;         // linear head size
 constexpr double kAxisSd = 0.02;         // per-axis head shape
+// Lateral ventricles of a young adult (age 20, median subject) as a fraction of the intracranial
+// volume: about 1% (12-15 mL at 1.3-1.5 L; Walhovd et al. 2011, Potvin et al. 2016 norms). The
+// template's own ventricles are scaled to it (Colin27's, as segmented, are about 3.1%).
+constexpr double kYoungVentFraction = 0.010;
+constexpr float kRimMm = 2.0f;  // partial-volume rim of the ventricles (key: distance + jitter)
 
 bool is_grey(std::int16_t l) {
   return l != lbl::kBackground && !lbl::is_white(l) && !lbl::is_csf_like(l);
@@ -203,6 +211,12 @@ struct Synthesizer::Impl {
   std::vector<std::size_t> count;       // template voxels per LUT index
   std::vector<float> mean;              // template mean intensity per label value
   float gm_mean = 0;
+  // Young-adult ventricle volume / the template's (kYoungVentFraction x its intracranial volume).
+  double vent_scale = 1;
+  // Ventricle voxels (sorted by voxel index) and the nearest cerebral WM voxel of each: a voxel a
+  // shrinking ventricle gives up takes that voxel's T1 (real WM texture, no ventricle outline).
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> vent_source;
+  int wm_vent_group[2] = {-1, -1}, vent_wm_group[2] = {-1, -1};  // per side (left, right)
   // Per template voxel: primary and secondary conversion (group, key, new label).
   std::vector<std::uint8_t> g1, g2;
   std::vector<float> k1, k2;
@@ -228,6 +242,8 @@ struct Synthesizer::Impl {
 
 void Synthesizer::Impl::prepare() {
   const std::size_t n = t.voxel_count();
+  if (n >= std::size_t(1) << 32)
+    throw IoError("template " + t.name + ": too many voxels (" + std::to_string(n) + ")");
   const auto [nx, ny, nz] = t.dims;
   const LabelTable& lut = synth_label_table();
   lut_index.assign(kMaxLabel, -1);
@@ -242,6 +258,15 @@ void Synthesizer::Impl::prepare() {
     const auto li = std::size_t(lut_index[std::size_t(l)]);
     ++count[li];
     sum[li] += t.t1[v];
+  }
+  {
+    std::size_t icv = 0, vent = 0;
+    for (std::size_t i = 1; i < lut.size(); ++i) {
+      icv += count[i];
+      if (lbl::is_ventricle(lut[i].value)) vent += count[i];
+    }
+    if (vent == 0) throw IoError("template " + t.name + ": no lateral ventricles");
+    vent_scale = kYoungVentFraction * double(icv) / double(vent);
   }
   mean.assign(kMaxLabel, 0.0f);
   for (std::size_t i = 0; i < lut.size(); ++i)
@@ -258,6 +283,8 @@ void Synthesizer::Impl::prepare() {
   const DistanceMap d_vent = distance_transform(f, t.dims, t.voxel_size);
   for (std::size_t v = 0; v < n; ++v) f[v] = lbl::is_cortex(t.labels[v]);
   const DistanceMap d_ctx = distance_transform(f, t.dims, t.voxel_size);
+  for (std::size_t v = 0; v < n; ++v) f[v] = lbl::is_cerebral_wm(t.labels[v]);
+  const DistanceMap d_wm = distance_transform(f, t.dims, t.voxel_size);
 
   // Smooth jitter of the keys (about 0.7 mm, 8 mm lattice), so that thinning is uneven the way
   // real atrophy is, and so that voxels at equal distance are ordered.
@@ -282,7 +309,8 @@ void Synthesizer::Impl::prepare() {
   to1.assign(n, 0);
   to2.assign(n, 0);
   std::vector<int> group_of(kMaxLabel, -1), ctx_group_of(kMaxLabel, -1);
-  int vent_group[2] = {-1, -1};
+  int* const vent_group = wm_vent_group;
+  int* const shrink_group = vent_wm_group;
   auto add_group = [&](GroupKind kind, std::int16_t label, std::int16_t gains) {
     groups.push_back({kind, label, gains, {}});
     if (groups.size() >= kNone) throw IoError("template " + t.name + ": too many label groups");
@@ -297,8 +325,11 @@ void Synthesizer::Impl::prepare() {
     if (lbl::is_cortex(li.value))
       ctx_group_of[std::size_t(li.value)] = add_group(GroupKind::wm_ctx, lbl::kWmL, li.value);
   }
-  for (int side = 0; side < 2; ++side)
+  for (int side = 0; side < 2; ++side) {
     vent_group[side] = add_group(GroupKind::wm_vent, side == 0 ? lbl::kWmL : lbl::kWmR, 0);
+    shrink_group[side] = add_group(GroupKind::vent_wm, side == 0 ? lbl::kVentL : lbl::kVentR,
+                                   side == 0 ? lbl::kWmL : lbl::kWmR);
+  }
   for (Group& g : groups)
     if (g.kind == GroupKind::wm_ctx) g.label = g.gains / 1000 == 1 ? lbl::kWmL : lbl::kWmR;
 
@@ -324,6 +355,14 @@ void Synthesizer::Impl::prepare() {
         k2[v] = d_ctx.dist[v] + jit[v];
         to2[v] = lobe;
       }
+    } else if (lbl::is_ventricle(l) && d_wm.near[v] >= 0) {
+      // A ventricle smaller than the template's recedes from the white matter (corpus callosum
+      // roof, periventricular WM, the horns first) and keeps its walls on the deep nuclei.
+      const int side = l == lbl::kVentL ? 0 : 1;
+      g1[v] = std::uint8_t(shrink_group[side]);
+      k1[v] = d_wm.dist[v] + jit[v];
+      to1[v] = groups[std::size_t(shrink_group[side])].gains;
+      vent_source.emplace_back(std::uint32_t(v), std::uint32_t(d_wm.near[v]));
     }
   }
   // Structures that shrink from their whole surface: distance to the nearest voxel outside the
@@ -441,15 +480,20 @@ std::vector<float> Synthesizer::Impl::thresholds(const SubjectParams& p) const {
     const std::int16_t wm = side == 0 ? lbl::kWmL : lbl::kWmR;
     const std::int16_t vent = side == 0 ? lbl::kVentL : lbl::kVentR;
     const double loss = v0(wm) * (1.0 - factor(wm));
-    const double to_vent = std::max(0.0, v0(vent) * (factor(vent) * p.ventricle_factor - 1.0));
+    // Ventricle volume: young-adult size x age factor x individual factor. Above the template's
+    // volume WM voxels become ventricle; below it ventricle voxels become WM.
+    const double target = v0(vent) * vent_scale * factor(vent) * p.ventricle_factor;
+    const double to_vent = std::max(0.0, target - v0(vent));
+    const double from_vent = std::max(0.0, v0(vent) - target);
     const double to_ctx = std::max(0.0, loss - to_vent);
     double ctx_members = 0;
     for (const Group& g : groups)
       if (g.kind == GroupKind::wm_ctx && g.label == wm) ctx_members += double(g.keys.size());
     for (std::size_t gi = 0; gi < groups.size(); ++gi) {
       const Group& g = groups[gi];
-      if (g.label != wm) continue;
+      if (g.label != wm && g.label != vent) continue;
       if (g.kind == GroupKind::wm_vent) convert[gi] = to_vent;
+      if (g.kind == GroupKind::vent_wm) convert[gi] = from_vent;
       if (g.kind == GroupKind::wm_ctx && ctx_members > 0) {
         convert[gi] = to_ctx * double(g.keys.size()) / ctx_members;
         gained[std::size_t(g.gains)] += convert[gi];
@@ -502,9 +546,8 @@ SubjectParams Synthesizer::draw(std::size_t index) const {
   for (int a = 0; a < 3; ++a)
     p.head_scale[std::size_t(a)] = head * std::exp(kAxisSd * r.normal(3 + std::uint64_t(a)));
   p.ageing_speed = std::exp(var * kSpeedSd * r.normal(6));
-  // Ventricle size varies more between people than any tissue; the template's ventricles count
-  // as smallish (a subject at -0.5 SD), so the factor is rarely below 1 (clamped there).
-  p.ventricle_factor = std::max(1.0, std::exp(var * kVentSd * (r.normal(7) + 0.5)));
+  // Ventricle size varies more between people than any tissue, at every age.
+  p.ventricle_factor = std::exp(var * kVentSd * r.normal(7));
   p.contrast_loss = std::clamp(0.20 * (p.age - 20.0) / 70.0 + 0.03 * r.normal(8), 0.0, 0.5);
   p.noise_sd = (0.015 + 0.025 * r.uniform(9)) * impl_->t.tissue[2].mean;
   const std::size_t nl = synth_label_table().size();
@@ -528,6 +571,14 @@ Subject Synthesizer::make(std::size_t index, const SubjectParams& p) const {
   const Geometry& g = m.geom;
   const auto subject = std::uint32_t(index);
   const std::vector<float> thr = m.thresholds(p);
+  // The partial-volume rim of the template's ventricles (WM voxels within kRimMm of one) is darker
+  // than WM; where the ventricle has receded from it (shrink threshold beyond the rim) it is
+  // lifted to the WM mean, so no outline of the template's ventricles is left in the WM.
+  float rim_lift[2] = {0.0f, 0.0f};
+  for (int side = 0; side < 2; ++side)
+    if (m.vent_wm_group[side] >= 0)
+      rim_lift[side] =
+          std::clamp((thr[std::size_t(m.vent_wm_group[side])] - 1.0f) / 1.5f, 0.0f, 1.0f);
 
   // Displacement field: three smooth fields on a coarse lattice over the output box.
   const auto lo = apply_affine(g.affine, 0, 0, 0);
@@ -557,7 +608,18 @@ Subject Synthesizer::make(std::size_t index, const SubjectParams& p) const {
   auto intensity = [&](std::size_t q) {
     const std::int16_t l0 = t.labels[q], l = m.atrophied(q, thr.data());
     float x = t.t1[q];
-    if (l != l0) x += m.mean[std::size_t(l)] - m.mean[std::size_t(l0)];
+    if (l != l0 && lbl::is_ventricle(l0)) {
+      const auto it = std::lower_bound(m.vent_source.begin(), m.vent_source.end(),
+                                       std::make_pair(std::uint32_t(q), std::uint32_t(0)));
+      x = t.t1[it->second];  // the recorded nearest WM voxel (every converted voxel has one)
+    } else if (l != l0) {
+      x += m.mean[std::size_t(l)] - m.mean[std::size_t(l0)];
+    }
+    if (l == l0 && lbl::is_cerebral_wm(l) && m.g1[q] != kNone && m.k1[q] < kRimMm) {
+      const int side = l == lbl::kWmL ? 0 : 1;
+      if (m.g1[q] == m.wm_vent_group[side])
+        x += rim_lift[side] * std::max(0.0f, m.mean[std::size_t(l)] - x);
+    }
     // Grey/white contrast falls with age (WM T1 signal moves towards GM's).
     if (lbl::is_white(l)) x = m.gm_mean + (x - m.gm_mean) * contrast;
     return x;

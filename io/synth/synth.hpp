@@ -41,7 +41,7 @@ struct SubjectParams {
   bool male = false;
   std::array<double, 3> head_scale{1, 1, 1};  // linear, per axis
   double ageing_speed = 1;                    // multiplies every atrophy rate
-  double ventricle_factor = 1;                // individual ventricle enlargement (>= 1)
+  double ventricle_factor = 1;                // individual ventricle size (lognormal, median 1)
   double contrast_loss = 0;                   // fraction of GM/WM contrast lost
   double noise_sd = 0;                        // Rician noise sigma, intensity units
   std::vector<double> region_speed;           // per LUT entry, multiplies its atrophy rate

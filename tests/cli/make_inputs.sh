@@ -21,6 +21,10 @@ head -c $(( $(stat -c %s good.nii.gz) - 30 )) good.nii.gz > truncated.nii.gz  # 
 cp good.nii badmagic.nii && printf 'XXXX' | dd of=badmagic.nii bs=1 seek=344 conv=notrunc 2>/dev/null
 # dim[1] (big-endian int16 at byte 42) = 0
 cp good.nii baddims.nii && printf '\x00\x00' | dd of=baddims.nii bs=1 seek=42 conv=notrunc 2>/dev/null
+# dim[1] = 70: the header promises 70x5x3 voxels, the file holds 7x5x3
+cp good.nii bigdims.nii && printf '\x00\x46' | dd of=bigdims.nii bs=1 seek=42 conv=notrunc 2>/dev/null
+# dim[0] (number of dimensions, big-endian int16 at byte 40) = 9
+cp good.nii badndim.nii && printf '\x00\x09' | dd of=badndim.nii bs=1 seek=40 conv=notrunc 2>/dev/null
 # datatype (big-endian int16 at byte 70) = 1234
 cp good.nii baddtype.nii && printf '\x04\xd2' | dd of=baddtype.nii bs=1 seek=70 conv=notrunc 2>/dev/null
 # NaN: the committed NIfTI-2 float32 file with its first voxel set to a quiet NaN (little-endian)
@@ -34,6 +38,9 @@ csv() { printf "$2" > "$1"; }
 csv truncated.csv 'id,age,image\ns1,40,truncated.nii.gz\n'
 csv badmagic.csv 'id,age,image\ns1,40,badmagic.nii\n'
 csv baddims.csv 'id,age,image\ns1,40,baddims.nii\n'
+csv bigdims.csv 'id,age,image\ns1,40,bigdims.nii\n'
+csv badndim.csv 'id,age,image\ns1,40,badndim.nii\n'
+csv noimage.csv 'id,age\ns1,40\n'
 csv baddtype.csv 'id,age,image\ns1,40,baddtype.nii\n'
 csv nan.csv 'id,age,image\ns1,40,nan.nii\n'
 csv text.csv 'id,age,image\ns1,40,text.nii\n'
@@ -79,4 +86,6 @@ printf '[data]\nslices = "slices.h5"\n[trainer]\nepochs = 3\n' > badsection.toml
 "$numens" train --config train.toml --out trained > /dev/null 2>&1
 "$numens" train --config train.toml --out trained_exists > /dev/null 2>&1
 
+# A cohort whose subject lacks its T1 dataset (committed: made by h5py, which numens is not).
+cp "$fixtures/cohort_no_t1.h5" no_t1.h5
 echo ok

@@ -210,6 +210,25 @@ TEST_CASE("atrophy relabels inside the head only, and moves volumes the way the 
   CHECK(sum_of(vo, {kCsf}) > sum_of(vy, {kCsf}));
 }
 
+TEST_CASE("ventricles: a young adult's are about 1% of the head, and grow 2-4x by 80") {
+  // Without individual variation the ventricles follow the model alone: scaled from the
+  // template's to kYoungVentFraction (1%) of the intracranial volume at 20 (the phantom's are
+  // smaller than that, Colin27's larger), then enlarged by age_volume_factor (2.44x at 80).
+  const Synthesizer syn(make_phantom(2.0), phantom_options(11, 0.0));
+  SubjectParams p = syn.draw(0);
+  using namespace lbl;
+  auto fraction = [&](double age) {
+    p.age = age;
+    const auto v = label_volumes(syn.make(0, p));
+    return sum_of(v, {kVentL, kVentR}) / tiv_of(v);
+  };
+  const double young = fraction(20), old = fraction(80);
+  CHECK(young == doctest::Approx(0.010).epsilon(0.15));
+  const double expect = age_volume_factor(kVentL, 80);
+  CHECK(expect == doctest::Approx(2.44).epsilon(0.01));
+  CHECK(old / young == doctest::Approx(expect).epsilon(0.15));
+}
+
 TEST_CASE("phantom cohort: age effects survive the individual variation") {
   const SynthOptions opt = phantom_options(5, 1.0);
   const Synthesizer syn(make_phantom(2.0), opt);
