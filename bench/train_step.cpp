@@ -22,6 +22,7 @@
 //        1 warm-up step and 3 timed steps). An sr step at the full shape takes minutes on two
 //        cores: time it with --modes sr --warmup 0 --steps 1.
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -29,6 +30,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -163,6 +165,24 @@ nn::TrainConfig train_config(const Options& o, mca::Mode mode) {
   return cfg;
 }
 
+// Process CPU time (user + system, all threads). Beside the wall time because the development VM
+// is shared: with other jobs on the cores, wall time grows while CPU time stays near 2x the
+// unloaded wall time (less exactly: threads spinning at a barrier for a descheduled peer count).
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+// 1-minute load average, recorded beside every timing (the machine is shared).
+double load_average() {
+  std::ifstream f("/proc/loadavg");
+  double l = -1;
+  f >> l;
+  return l;
+}
+
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
@@ -220,7 +240,7 @@ double verify(const Options& o, const std::string& mode_name, double ieee_loss) 
 
 struct Row {
   std::string mode;
-  double mean_ms = 0, min_ms = 0, loss = 0;
+  double mean_ms = 0, min_ms = 0, cpu_ms = 0, loss = 0, load_before = 0, load_after = 0;
   bool ok = true;
 };
 
@@ -233,19 +253,26 @@ Row time_mode(const Options& o, const std::string& mode_name, const std::vector<
     row.ok = row.ok && std::isfinite(r.loss);
   }
   std::vector<double> ms;
+  double cpu_total = 0;
+  row.load_before = load_average();
   for (int s = 0; s < o.steps; ++s) {
+    const double c0 = cpu_seconds();
     const auto t0 = Clock::now();
     const nn::StepReport r = tr.step(batch);
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    const double cpu = (cpu_seconds() - c0) * 1e3;
+    cpu_total += cpu;
     row.ok = row.ok && std::isfinite(r.loss);
     row.loss = r.loss;
-    std::printf("  %-4s step %lld: %10.1f ms, loss %.6f\n", mode_name.c_str(), (long long)r.step,
-                ms.back(), r.loss);
+    std::printf("  %-4s step %lld: %10.1f ms wall, %10.1f ms CPU, load %.2f, loss %.6f\n",
+                mode_name.c_str(), (long long)r.step, ms.back(), cpu, load_average(), r.loss);
     std::fflush(stdout);
   }
+  row.load_after = load_average();
   double total = 0;
   for (double m : ms) total += m;
   row.mean_ms = total / double(ms.size());
+  row.cpu_ms = cpu_total / double(ms.size());
   row.min_ms = *std::min_element(ms.begin(), ms.end());
   return row;
 }
@@ -330,15 +357,15 @@ int main(int argc, char** argv) try {
   double ieee_ms = 0;
   for (const Row& r : rows)
     if (r.mode == "ieee") ieee_ms = r.mean_ms;
-  std::printf("%-5s %4s %12s %12s %9s %13s %8s %10s\n", "mode", "t", "ms/step", "min ms",
-              "images/s", "conv GFLOP/s", "x ieee", "last loss");
+  std::printf("%-5s %4s %12s %12s %12s %9s %13s %8s %10s %11s\n", "mode", "t", "ms/step", "min ms",
+              "CPU ms/step", "images/s", "conv GFLOP/s", "x ieee", "last loss", "load");
   for (const Row& r : rows) {
     char ratio[32] = "-";
     if (ieee_ms > 0) std::snprintf(ratio, sizeof ratio, "%.2f", r.mean_ms / ieee_ms);
-    std::printf("%-5s %4d %12.1f %12.1f %9.3f %13.2f %8s %10.6f%s\n", r.mode.c_str(),
-                r.mode == "ieee" ? 24 : o.t, r.mean_ms, r.min_ms,
+    std::printf("%-5s %4d %12.1f %12.1f %12.1f %9.3f %13.2f %8s %10.6f %5.2f-%5.2f%s\n",
+                r.mode.c_str(), r.mode == "ieee" ? 24 : o.t, r.mean_ms, r.min_ms, r.cpu_ms,
                 double(o.batch) / (r.mean_ms * 1e-3), flops / (r.mean_ms * 1e-3) * 1e-9, ratio,
-                r.loss, r.ok ? "" : "  NON-FINITE LOSS");
+                r.loss, r.load_before, r.load_after, r.ok ? "" : "  NON-FINITE LOSS");
     ok = ok && r.ok;
   }
   std::printf("verification: %s\n", ok ? "passed" : "FAILED");

@@ -18,6 +18,7 @@ usage: bench/peers/train_step_torch.py [--batch B] [--size S] [--classes C] [--s
                                        [--warmup W] [--threads T]
 Needs PyPI torch (a side-by-side figure only; numens never needs Python)."""
 import argparse
+import os
 import time
 
 import numpy as np
@@ -145,6 +146,7 @@ def main():
     model.train()
 
     def step():
+        c0 = time.process_time()  # CPU time beside wall time: the development VM is shared
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = ce_dice_loss(model(x), y, w)
@@ -153,20 +155,23 @@ def main():
         t2 = time.perf_counter()
         opt.step()
         t3 = time.perf_counter()
-        return loss.item(), (t1 - t0, t2 - t1, t3 - t2)
+        return loss.item(), (t1 - t0, t2 - t1, t3 - t2), time.process_time() - c0
 
     before = [p.detach().clone() for p in model.parameters()]
     for _ in range(args.warmup):
-        loss, _ = step()
+        loss, _, _ = step()
         assert np.isfinite(loss), f"loss {loss}"
-    rows = []
+    rows, cpus = [], []
+    load_before = os.getloadavg()[0]
     for s in range(args.steps):
-        loss, phases = step()
+        loss, phases, cpu = step()
         assert np.isfinite(loss), f"loss {loss}"
         rows.append(phases)
-        print(f"  step {s}: {sum(phases) * 1e3:10.1f} ms (forward+loss {phases[0] * 1e3:.1f}, "
-              f"backward {phases[1] * 1e3:.1f}, Adam {phases[2] * 1e3:.1f}), loss {loss:.6f}",
-              flush=True)
+        cpus.append(cpu)
+        print(f"  step {s}: {sum(phases) * 1e3:10.1f} ms wall (forward+loss {phases[0] * 1e3:.1f}, "
+              f"backward {phases[1] * 1e3:.1f}, Adam {phases[2] * 1e3:.1f}), {cpu * 1e3:.1f} ms "
+              f"CPU, load {os.getloadavg()[0]:.2f}, loss {loss:.6f}", flush=True)
+    load_after = os.getloadavg()[0]
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters())), \
         "the steps left the parameters unchanged"
     total = [sum(r) for r in rows]
@@ -174,10 +179,12 @@ def main():
     fwd = sum(r[0] for r in rows) / len(rows)
     bwd = sum(r[1] for r in rows) / len(rows)
     upd = sum(r[2] for r in rows) / len(rows)
-    print(f"{'peer':<8} {'ms/step':>10} {'min ms':>10} {'images/s':>9} {'fwd ms':>9} "
-          f"{'bwd ms':>9} {'adam ms':>8}")
-    print(f"{'pytorch':<8} {mean * 1e3:>10.1f} {min(total) * 1e3:>10.1f} "
-          f"{args.batch / mean:>9.3f} {fwd * 1e3:>9.1f} {bwd * 1e3:>9.1f} {upd * 1e3:>8.1f}")
+    cpu = sum(cpus) / len(cpus)
+    print(f"{'peer':<8} {'ms/step':>10} {'min ms':>10} {'CPU ms':>10} {'images/s':>9} "
+          f"{'fwd ms':>9} {'bwd ms':>9} {'adam ms':>8} {'load':>11}")
+    print(f"{'pytorch':<8} {mean * 1e3:>10.1f} {min(total) * 1e3:>10.1f} {cpu * 1e3:>10.1f} "
+          f"{args.batch / mean:>9.3f} {fwd * 1e3:>9.1f} {bwd * 1e3:>9.1f} {upd * 1e3:>8.1f} "
+          f"{load_before:5.2f}-{load_after:5.2f}")
 
 
 if __name__ == "__main__":
