@@ -96,16 +96,7 @@ void same_layout(const fs::path& path, const std::vector<NamedArray>& ref,
 
 Checkpoint read_header(const fs::path& path, const File& f) {
   const Group root = f.root();
-  if (!root.has_attr("format"))
-    fail(path, "not a numens checkpoint (no 'format' attribute on the root group)");
-  const std::string format = root.attr_string("format");
-  if (format != kCheckpointFormat)
-    fail(path, "format is '" + format + "', expected '" + std::string(kCheckpointFormat) + "'");
-  const std::int64_t version = root.attr_int("format_version");
-  if (version < 1 || version > kCheckpointFormatVersion)
-    fail(path, "format_version " + std::to_string(version) +
-                   " is not supported (this numens reads 1.." +
-                   std::to_string(kCheckpointFormatVersion) + ")");
+  check_format(root, path, "checkpoint", kCheckpointFormat, kCheckpointFormatVersion);
   Checkpoint c;
   c.config = root.attr_string("config");
   c.seeds = root.attr_string("seeds");

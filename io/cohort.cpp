@@ -296,16 +296,7 @@ struct CohortReader::Impl {
 CohortReader::CohortReader(const fs::path& path) {
   File f = File::open(path);
   const Group root = f.root();
-  if (!root.has_attr("format"))
-    fail(path, "not a numens cohort (no 'format' attribute on the root group)");
-  const std::string format = root.attr_string("format");
-  if (format != kCohortFormat)
-    fail(path, "format is '" + format + "', expected '" + std::string(kCohortFormat) + "'");
-  const std::int64_t version = root.attr_int("format_version");
-  if (version < 1 || version > kCohortFormatVersion)
-    fail(path, "format_version " + std::to_string(version) +
-                   " is not supported (this numens reads 1.." +
-                   std::to_string(kCohortFormatVersion) + ")");
+  check_format(root, path, "cohort", kCohortFormat, kCohortFormatVersion);
 
   impl_ = std::make_unique<Impl>(Impl{path, std::move(f), {}, {}, {}, {}});
   Impl& m = *impl_;

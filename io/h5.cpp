@@ -1,5 +1,7 @@
 #include "io/h5.hpp"
 
+#include <optional>
+
 #include <hdf5.h>
 
 #include <algorithm>
@@ -109,6 +111,22 @@ Shape default_chunk(const Shape& shape) {
 // hsize_t is unsigned long long, Shape holds uint64_t (unsigned long): same width, distinct types.
 std::vector<hsize_t> to_hsize(const Shape& s) {
   return std::vector<hsize_t>(s.begin(), s.end());
+}
+
+// The file dataspace of `dset` with the block [start, start + count) selected, and a memory
+// dataspace of the block's shape: what every partial read or write needs.
+struct BlockSpaces {
+  detail::Id file, mem;
+};
+std::optional<BlockSpaces> block_spaces(hid_t dset, const std::vector<hsize_t>& start,
+                                        const std::vector<hsize_t>& count) {
+  BlockSpaces b{detail::Id(H5Dget_space(dset), close_space),
+                detail::Id(H5Screate_simple(int(count.size()), count.data(), nullptr), close_space)};
+  if (!b.file.valid() || !b.mem.valid() ||
+      H5Sselect_hyperslab(b.file.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                          nullptr) < 0)
+    return std::nullopt;
+  return b;
 }
 
 std::string shape_string(const Shape& s) {
@@ -375,13 +393,9 @@ void Dataset::read_rows_raw(DType t, std::uint64_t first, std::uint64_t count, v
   std::vector<hsize_t> start(s.size(), 0), cnt = to_hsize(s);
   start[0] = first;
   cnt[0] = count;
-  detail::Id file_space(H5Dget_space(id_.get()), close_space);
-  detail::Id mem_space(H5Screate_simple(int(cnt.size()), cnt.data(), nullptr), close_space);
-  if (!file_space.valid() || !mem_space.valid() ||
-      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, cnt.data(),
-                          nullptr) < 0)
-    throw H5Error(where() + "cannot select rows to read");
-  if (H5Dread(id_.get(), native_type(t), mem_space.get(), file_space.get(), H5P_DEFAULT, out) < 0)
+  const auto sp = block_spaces(id_.get(), start, cnt);
+  if (!sp) throw H5Error(where() + "cannot select rows to read");
+  if (H5Dread(id_.get(), native_type(t), sp->mem.get(), sp->file.get(), H5P_DEFAULT, out) < 0)
     throw H5Error(where() + "cannot read rows (corrupt file or failed filter)");
 }
 
@@ -442,16 +456,12 @@ void Dataset::append_raw(DType t, const void* data, std::uint64_t n) {
   shape[0] += rows;
   if (H5Dset_extent(id_.get(), to_hsize(shape).data()) < 0)
     throw H5Error(where() + "cannot extend (not made by create_appendable?)");
-  detail::Id file_space(H5Dget_space(id_.get()), close_space);
   std::vector<hsize_t> start(shape.size(), 0), count = to_hsize(shape);
   start[0] = old;
   count[0] = rows;
-  detail::Id mem_space(H5Screate_simple(int(count.size()), count.data(), nullptr), close_space);
-  if (!file_space.valid() || !mem_space.valid() ||
-      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
-                          nullptr) < 0)
-    throw H5Error(where() + "cannot select rows to append");
-  if (H5Dwrite(id_.get(), native_type(t), mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
+  const auto sp = block_spaces(id_.get(), start, count);
+  if (!sp) throw H5Error(where() + "cannot select rows to append");
+  if (H5Dwrite(id_.get(), native_type(t), sp->mem.get(), sp->file.get(), H5P_DEFAULT, data) < 0)
     throw H5Error(where() + "cannot write appended rows");
 }
 
@@ -475,13 +485,9 @@ void Dataset::write_block_raw(DType t, const Shape& offset, const Shape& count, 
                   " given");
   if (n == 0) return;
   const std::vector<hsize_t> start = to_hsize(offset), cnt = to_hsize(count);
-  detail::Id file_space(H5Dget_space(id_.get()), close_space);
-  detail::Id mem_space(H5Screate_simple(int(cnt.size()), cnt.data(), nullptr), close_space);
-  if (!file_space.valid() || !mem_space.valid() ||
-      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, cnt.data(),
-                          nullptr) < 0)
-    throw H5Error(where() + "cannot select the block to write");
-  if (H5Dwrite(id_.get(), native_type(t), mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
+  const auto sp = block_spaces(id_.get(), start, cnt);
+  if (!sp) throw H5Error(where() + "cannot select the block to write");
+  if (H5Dwrite(id_.get(), native_type(t), sp->mem.get(), sp->file.get(), H5P_DEFAULT, data) < 0)
     throw H5Error(where() + "cannot write block");
 }
 
@@ -725,6 +731,23 @@ void write_provenance(Group& root, std::string_view numens_version, std::string_
   root.set_attr("git_commit", git_commit);
   root.set_attr("creation_time", utc_now_iso8601());
   root.set_attr("config", config);
+}
+
+void check_format(const Group& root, const std::filesystem::path& path, std::string_view what,
+                  std::string_view format, std::int64_t max_version) {
+  auto fail = [&](const std::string& problem) {
+    throw IoError(std::string(what) + ": " + path.string() + ": " + problem);
+  };
+  if (!root.has_attr("format"))
+    fail("not a numens " + std::string(what) + " (no 'format' attribute on the root group)");
+  const std::string have = root.attr_string("format");
+  if (have != format)
+    fail("not a numens " + std::string(what) + ": format is '" + have + "', expected '" +
+         std::string(format) + "'");
+  const std::int64_t version = root.attr_int("format_version");
+  if (version < 1 || version > max_version)
+    fail("format_version " + std::to_string(version) + " is not supported (this numens reads 1.." +
+         std::to_string(max_version) + ")");
 }
 
 }  // namespace numens::io

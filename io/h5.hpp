@@ -264,4 +264,10 @@ void write_provenance(Group& root, std::string_view numens_version, std::string_
                       std::string_view config);
 std::string utc_now_iso8601();
 
+// Checks that `root` is the root of a numens file of kind `format` ("numens-cohort", ...) at a
+// format_version this program reads (1..max_version). Throws IoError "<what>: <path>: <problem>",
+// e.g. "checkpoint: x.h5: format is 'numens-cohort', expected 'numens-checkpoint'".
+void check_format(const Group& root, const std::filesystem::path& path, std::string_view what,
+                  std::string_view format, std::int64_t max_version);
+
 }  // namespace numens::io

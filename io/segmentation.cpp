@@ -208,14 +208,7 @@ struct SegmentationReader::Impl {
 SegmentationReader::SegmentationReader(const fs::path& path) {
   File f = File::open(path);
   const Group root = f.root();
-  if (!root.has_attr("format"))
-    fail(path, "not a numens segmentation (no 'format' attribute on the root group)");
-  const std::string format = root.attr_string("format");
-  if (format != kSegmentationFormat)
-    fail(path, "format is '" + format + "', expected '" + std::string(kSegmentationFormat) + "'");
-  const std::int64_t version = root.attr_int("format_version");
-  if (version < 1 || version > kSegmentationFormatVersion)
-    fail(path, "format_version " + std::to_string(version) + " is not supported");
+  check_format(root, path, "segmentation", kSegmentationFormat, kSegmentationFormatVersion);
   SegmentationInfo info;
   info.config = root.attr_string("config");
   info.seeds = root.attr_string("seeds");

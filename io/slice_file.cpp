@@ -29,11 +29,7 @@ SliceFile::SliceFile(const fs::path& path) : impl_(std::make_unique<Impl>()) {
   if (!fs::exists(path)) fail(path, "no such file");
   m.file.emplace(File::open(path));
   const Group root = m.file->root();
-  if (!root.has_attr("format") || root.attr_string("format") != "numens-slices")
-    fail(path, "not a numens slice file (root attribute format is not 'numens-slices')");
-  const std::int64_t version = root.attr_int("format_version");
-  if (version != 1)
-    fail(path, "format_version " + std::to_string(version) + " is not supported (this numens reads 1)");
+  check_format(root, path, "slice file", "numens-slices", 1);
   SliceFileInfo& I = m.info;
   I.view = parse_view(root.attr_string("view"), path);
   I.thickness = root.attr_int("thickness");
