@@ -30,7 +30,7 @@ nn::NetConfig parse_net(const std::string& text, const fs::path& context) {
   }
   nn::NetConfig c;
   const std::pair<const char*, int*> fields[] = {
-      {"in_channels", &c.in_channels},        {"filters", &c.filters}, {"kernel", &c.kernel},
+      {"in_channels", &c.in_channels},         {"filters", &c.filters}, {"kernel", &c.kernel},
       {"convs_per_block", &c.convs_per_block}, {"levels", &c.levels},   {"classes", &c.classes},
       {"input_filters", &c.input_filters}};
   for (const auto& [name, dst] : fields) {
@@ -125,8 +125,8 @@ nn::TrainerState get_state(const nn::FastSurferNet<float>& net, const io::Checkp
 }
 
 void load_weights(nn::FastSurferNet<float>& net, const io::Checkpoint& ckpt, const fs::path& path) {
-  const auto p = from_arrays(net.params().entries(), net.params().size(), ckpt.params, "params",
-                             path);
+  const auto p =
+      from_arrays(net.params().entries(), net.params().size(), ckpt.params, "params", path);
   const auto b = from_arrays(net.stats().entries(), net.stats().size(), ckpt.bn, "bn", path);
   std::copy(p.begin(), p.end(), net.params().values().data());
   std::copy(b.begin(), b.end(), net.stats().values().data());

@@ -99,19 +99,15 @@ std::vector<int64_t> epoch_order(const std::vector<int64_t>& rows, uint32_t seed
   return o;
 }
 
-// Planes are padded at the bottom and right to a multiple of 2^levels (the network halves them
-// `levels` times): image 0, background, loss weight 0, so padding never contributes to the CE term.
-int64_t padded(int64_t n, int levels) {
-  const int64_t m = int64_t(1) << levels;
-  return (n + m - 1) / m * m;
-}
-
+// Planes are padded at the bottom and right (NetConfig::padded_extent): image 0, background,
+// loss weight 0, so padding never contributes to the CE term.
 // Slices -> the trainer's batch: images to [0, 1] as FastSurfer's ToTensor, the random shift,
 // the padding.
-void to_batch(const io::SliceBatch& sb, int64_t n, const io::SliceFileInfo& I, int levels,
-              int64_t translate, const mca::Stream* aug, uint64_t aug_base, nn::Batch& b) {
+void to_batch(const io::SliceBatch& sb, int64_t n, const io::SliceFileInfo& I,
+              const nn::NetConfig& net, int64_t translate, const mca::Stream* aug,
+              uint64_t aug_base, nn::Batch& b) {
   const int64_t T = I.thickness, H = I.height, W = I.width;
-  const int64_t Hp = padded(H, levels), Wp = padded(W, levels);
+  const int64_t Hp = net.padded_extent(H), Wp = net.padded_extent(W);
   b.images = Tensor<float>::zeros({n, T, Hp, Wp});
   b.labels = Tensor<int32_t>::zeros({n, 1, Hp, Wp});
   b.weights = Tensor<float>::zeros({n, 1, Hp, Wp});
@@ -167,7 +163,7 @@ Validation validate(nn::Trainer& tr, const io::SliceFile& sf, const std::vector<
     const size_t n = std::min(rows.size() - first, size_t(batch));
     sf.read(std::span<const int64_t>(rows.data() + first, n), sb);
     const io::SliceFileInfo& I = sf.info();
-    to_batch(sb, int64_t(n), I, tr.config().net.levels, 0, nullptr, 0, b);
+    to_batch(sb, int64_t(n), I, tr.config().net, 0, nullptr, 0, b);
     oc.add(crop(nn::argmax_classes(tr.predict(b.images)), I.height, I.width),
            crop(b.labels, I.height, I.width));
   }
@@ -186,16 +182,20 @@ class Progress {
       const int width = 24;
       const int filled = int(double(width) * double(step) / double(steps));
       const double eta = rate > 0 ? double(steps - step) * per_step_ : 0;
-      std::fprintf(stderr, "\r%s epoch %lld/%lld [%s%s] %lld/%lld loss %.4f lr %.2e %.1f slices/s ETA %lds  ",
-                   view.c_str(), (long long)epoch, (long long)epochs,
-                   std::string(size_t(filled), '#').c_str(),
-                   std::string(size_t(width - filled), '.').c_str(), (long long)step,
-                   (long long)steps, loss, lr, rate, long(eta));
+      std::fprintf(
+          stderr,
+          "\r%s epoch %lld/%lld [%s%s] %lld/%lld loss %.4f lr %.2e %.1f slices/s ETA %lds  ",
+          view.c_str(), (long long)epoch, (long long)epochs,
+          std::string(size_t(filled), '#').c_str(),
+          std::string(size_t(width - filled), '.').c_str(), (long long)step, (long long)steps, loss,
+          lr, rate, long(eta));
       std::fflush(stderr);
     } else if (step % every_ == 0 || step == steps) {
-      std::fprintf(stderr, "numens train: %s epoch %lld/%lld step %lld/%lld loss %.4f lr %.3e %.1f slices/s\n",
-                   view.c_str(), (long long)epoch, (long long)epochs, (long long)step,
-                   (long long)steps, loss, lr, rate);
+      std::fprintf(
+          stderr,
+          "numens train: %s epoch %lld/%lld step %lld/%lld loss %.4f lr %.3e %.1f slices/s\n",
+          view.c_str(), (long long)epoch, (long long)epochs, (long long)step, (long long)steps,
+          loss, lr, rate);
     }
   }
   void set_step_seconds(double s) { per_step_ = s; }
@@ -303,11 +303,11 @@ int run_train(const TrainFlags& f) {
   std::printf("numens train: %s view, %s, %lld parameters, %s\n", vname.c_str(),
               arch_name(s.train.net).c_str(), (long long)tr->net().parameter_count(),
               s.train.arith.describe().c_str());
-  std::printf("  %zu training slices, %zu validation slices (%zu subjects held out), "
-              "%lld steps/epoch of %lld x %lld slices, epochs %lld..%lld -> %s\n",
-              sp.train.size(), sp.val.size(), sp.val_subjects.size(), (long long)steps,
-              (long long)B, (long long)K, (long long)epoch0 + 1, (long long)s.epochs,
-              out.string().c_str());
+  std::printf(
+      "  %zu training slices, %zu validation slices (%zu subjects held out), "
+      "%lld steps/epoch of %lld x %lld slices, epochs %lld..%lld -> %s\n",
+      sp.train.size(), sp.val.size(), sp.val_subjects.size(), (long long)steps, (long long)B,
+      (long long)K, (long long)epoch0 + 1, (long long)s.epochs, out.string().c_str());
   std::fflush(stdout);
 
   auto checkpoint = [&](const fs::path& p, int64_t epoch, double lr) {
@@ -345,7 +345,7 @@ int run_train(const TrainFlags& f) {
           rows[size_t(b)] = order[size_t(((st * K + m) * B + b) % int64_t(order.size()))];
         sf.read(rows, sb);
         const mca::Stream a = aug.at(0, uint32_t(tr->steps_taken()));
-        to_batch(sb, B, info, s.train.net.levels, s.translate, &a, uint64_t(m * B), micro[size_t(m)]);
+        to_batch(sb, B, info, s.train.net, s.translate, &a, uint64_t(m * B), micro[size_t(m)]);
       }
       const nn::StepReport r = tr->step(micro);
       if (!std::isfinite(r.loss))
@@ -374,21 +374,22 @@ int run_train(const TrainFlags& f) {
     // Model selection on the validation mean IoU (FastSurfer's criterion).
     const bool improved = !std::isnan(v.iou) && v.iou > best;
     if (improved) best = v.iou, best_epoch = epoch + 1;
-    std::printf("epoch %lld/%lld  loss %.4f (ce %.4f, dice %.4f)  val dice %.4f iou %.4f  lr %.3e  "
-                "%.1f s%s\n",
-                (long long)epoch + 1, (long long)s.epochs, loss, ce, dl, v.dice, v.iou, lr, secs,
-                improved ? "  best" : "");
+    std::printf(
+        "epoch %lld/%lld  loss %.4f (ce %.4f, dice %.4f)  val dice %.4f iou %.4f  lr %.3e  "
+        "%.1f s%s\n",
+        (long long)epoch + 1, (long long)s.epochs, loss, ce, dl, v.dice, v.iou, lr, secs,
+        improved ? "  best" : "");
     std::fflush(stdout);
     if (improved) checkpoint(best_path, epoch + 1, lr);
     if ((epoch + 1) % s.checkpoint_every == 0 || epoch + 1 == s.epochs)
       checkpoint(ckpt_path, epoch + 1, lr);
     write_text_atomic(csv_path, history);
   }
-  std::printf("numens train: done; %s%s\n", ckpt_path.string().c_str(),
-              best_epoch > 0 ? (", best epoch " + std::to_string(best_epoch) + " -> " +
-                                best_path.string())
-                                   .c_str()
-                             : "");
+  std::printf(
+      "numens train: done; %s%s\n", ckpt_path.string().c_str(),
+      best_epoch > 0
+          ? (", best epoch " + std::to_string(best_epoch) + " -> " + best_path.string()).c_str()
+          : "");
   return 0;
 }
 

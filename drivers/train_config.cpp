@@ -1,11 +1,11 @@
 #include "drivers/train_config.hpp"
 
+#include <toml++/toml.h>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "drivers/model_io.hpp"
 #include "mca/config.hpp"
@@ -89,7 +89,7 @@ class Section {
   std::set<std::string> used_;
 };
 
-const char* const kSections[] = {"data",  "model", "train",  "optim",
+const char* const kSections[] = {"data",  "model", "train",   "optim",
                                  "arith", "seeds", "augment", "output"};
 
 // "optim.lr=0.001" into the table; the value is TOML, or a bare string when it does not parse.
@@ -127,7 +127,9 @@ std::string num(double v) {
   return s;
 }
 
-const char* optimizer_name(nn::OptimizerKind k) { return k == nn::OptimizerKind::adam ? "adam" : "adamw"; }
+const char* optimizer_name(nn::OptimizerKind k) {
+  return k == nn::OptimizerKind::adam ? "adam" : "adamw";
+}
 const char* schedule_name(nn::ScheduleKind k) {
   switch (k) {
     case nn::ScheduleKind::constant:
@@ -181,7 +183,8 @@ TrainSettings load_train_settings(const fs::path& file, const std::vector<std::s
   {
     Section d = section("data");
     s.slices = d.string("slices", "");
-    if (s.slices.empty()) throw d.bad("slices", "is required (the slice file, e.g. \"slices/{view}.h5\")");
+    if (s.slices.empty())
+      throw d.bad("slices", "is required (the slice file, e.g. \"slices/{view}.h5\")");
     s.view = io::parse_view(d.string("view", "axial"), fname);
     s.validation_fraction = d.number("validation_fraction", 0.2, 0.0, 0.9);
     s.validation_subjects = d.strings("validation_subjects");
@@ -196,7 +199,8 @@ TrainSettings load_train_settings(const fs::path& file, const std::vector<std::s
     else if (s.arch == "fastsurfer-vinn")
       tc.net = nn::vinn_like();
     else
-      throw m.bad("arch", "must be \"fastsurfer-cnn-1\" or \"fastsurfer-vinn\", got \"" + s.arch + "\"");
+      throw m.bad("arch",
+                  "must be \"fastsurfer-cnn-1\" or \"fastsurfer-vinn\", got \"" + s.arch + "\"");
     tc.net.filters = int(m.integer("filters", tc.net.filters, 1, 4096));
     tc.net.kernel = int(m.integer("kernel", tc.net.kernel, 1, 15));
     tc.net.convs_per_block = int(m.integer("convs_per_block", tc.net.convs_per_block, 3, 4));
@@ -234,7 +238,8 @@ TrainSettings load_train_settings(const fs::path& file, const std::vector<std::s
     else if (sched == "step")
       oc.schedule = nn::ScheduleKind::step;
     else
-      throw o.bad("schedule", "must be \"constant\", \"cosine\" or \"step\", got \"" + sched + "\"");
+      throw o.bad("schedule",
+                  "must be \"constant\", \"cosine\" or \"step\", got \"" + sched + "\"");
     oc.lr = o.number("lr", oc.lr, 0.0, 1e3);
     oc.beta1 = o.number("beta1", oc.beta1, 0.0, 0.999999);
     oc.beta2 = o.number("beta2", oc.beta2, 0.0, 0.999999999);
@@ -357,11 +362,16 @@ std::string section_text(const TrainSettings& s, bool for_resume) {
 }
 }  // namespace
 
-std::string to_toml(const TrainSettings& s) { return section_text(s, false); }
-std::string resume_key(const TrainSettings& s) { return section_text(s, true); }
+std::string to_toml(const TrainSettings& s) {
+  return section_text(s, false);
+}
+std::string resume_key(const TrainSettings& s) {
+  return section_text(s, true);
+}
 
 std::string seeds_toml(const TrainSettings& s) {
-  return "{init = " + std::to_string(s.train.init_seed) + ", data = " + std::to_string(s.data_seed) +
+  return "{init = " + std::to_string(s.train.init_seed) +
+         ", data = " + std::to_string(s.data_seed) +
          ", augment = " + std::to_string(s.augment_seed) +
          ", mca = " + std::to_string(s.train.arith.seed) + "}";
 }

@@ -20,7 +20,7 @@ struct TrainSettings {
   // [data]
   std::string slices;  // slice file; "{view}" is replaced by the view name
   io::View view = io::View::axial;
-  double validation_fraction = 0.2;             // of the subjects, spread evenly in cohort order
+  double validation_fraction = 0.2;              // of the subjects, spread evenly in cohort order
   std::vector<std::string> validation_subjects;  // explicit list instead (non-empty wins)
 
   // [model]

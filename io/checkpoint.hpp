@@ -25,19 +25,19 @@ struct NamedArray {
 
 struct Checkpoint {
   // Root attributes.
-  std::string config;  // the resolved TOML of the run (provenance attribute `config`)
-  std::string seeds;   // TOML inline table, "{init = 1, data = 2, augment = 3, mca = 4}"
-  std::string view;    // axial | coronal | sagittal
-  std::string arch;    // fastsurfer-cnn-1 | fastsurfer-vinn | custom
-  std::string net;     // NetConfig::describe(), what the segmenter rebuilds the model from
-  std::string arith;   // ArithConfig::describe() of the training arithmetic
+  std::string config;      // the resolved TOML of the run (provenance attribute `config`)
+  std::string seeds;       // TOML inline table, "{init = 1, data = 2, augment = 3, mca = 4}"
+  std::string view;        // axial | coronal | sagittal
+  std::string arch;        // fastsurfer-cnn-1 | fastsurfer-vinn | custom
+  std::string net;         // NetConfig::describe(), what the segmenter rebuilds the model from
+  std::string arith;       // ArithConfig::describe() of the training arithmetic
   std::string resume_key;  // what a resumed run must agree on (drivers/train: model, data,
                            // optimizer, arithmetic, seeds, batch)
   std::int64_t epoch = 0;  // epochs completed
   std::int64_t step = 0;   // optimizer steps taken
   double best_metric = std::numeric_limits<double>::quiet_NaN();  // validation mean Dice
   std::int64_t best_epoch = -1;
-  double lr = 0;  // learning rate of the last step taken
+  double lr = 0;        // learning rate of the last step taken
   std::string history;  // the run's per-epoch CSV so far (header line first), so a resumed run
                         // keeps its whole curve
 

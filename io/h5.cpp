@@ -120,8 +120,9 @@ struct BlockSpaces {
 };
 std::optional<BlockSpaces> block_spaces(hid_t dset, const std::vector<hsize_t>& start,
                                         const std::vector<hsize_t>& count) {
-  BlockSpaces b{detail::Id(H5Dget_space(dset), close_space),
-                detail::Id(H5Screate_simple(int(count.size()), count.data(), nullptr), close_space)};
+  BlockSpaces b{
+      detail::Id(H5Dget_space(dset), close_space),
+      detail::Id(H5Screate_simple(int(count.size()), count.data(), nullptr), close_space)};
   if (!b.file.valid() || !b.mem.valid() ||
       H5Sselect_hyperslab(b.file.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
                           nullptr) < 0)
@@ -598,21 +599,7 @@ Dataset Group::create_appendable_raw(std::string_view name, DType t, const Shape
   std::vector<hsize_t> hdims = to_hsize(dims), hmax = to_hsize(maxdims);
   hmax[0] = H5S_UNLIMITED;
   detail::Id space(H5Screate_simple(int(dims.size()), hdims.data(), hmax.data()), close_space);
-  detail::Id dcpl(H5Pcreate(H5P_DATASET_CREATE), close_plist);
-  if (!space.valid() || !dcpl.valid()) throw H5Error(at + "cannot create dataspace");
-  if (H5Pset_chunk(dcpl.get(), int(chunk.size()), to_hsize(chunk).data()) < 0)
-    throw H5Error(at + "cannot set chunking " + shape_string(chunk));
-  if (opt.compress) {
-    if (opt.gzip_level < 0 || opt.gzip_level > 9)
-      throw H5Error(at + "gzip level " + std::to_string(opt.gzip_level) + " is not in 0..9");
-    if (H5Pset_shuffle(dcpl.get()) < 0 || H5Pset_deflate(dcpl.get(), unsigned(opt.gzip_level)) < 0)
-      throw H5Error(at + "cannot set compression");
-  }
-  detail::Id d(H5Dcreate2(id_.get(), nm.c_str(), native_type(t), space.get(), H5P_DEFAULT,
-                          dcpl.get(), H5P_DEFAULT),
-               close_dataset);
-  if (!d.valid()) throw H5Error(at + "cannot create dataset");
-  return Dataset(std::move(d), file_, child_path(nm));
+  return create_chunked(nm, t, space, chunk, opt);
 }
 
 Dataset Group::create_raw(std::string_view name, DType t, const Shape& shape,
@@ -632,6 +619,12 @@ Dataset Group::create_raw(std::string_view name, DType t, const Shape& shape,
   }
   detail::Id space(H5Screate_simple(int(shape.size()), to_hsize(shape).data(), nullptr),
                    close_space);
+  return create_chunked(nm, t, space, chunk, opt);
+}
+
+Dataset Group::create_chunked(const std::string& nm, DType t, const detail::Id& space,
+                              const Shape& chunk, const WriteOptions& opt) {
+  const std::string at = where(nm);
   detail::Id dcpl(H5Pcreate(H5P_DATASET_CREATE), close_plist);
   if (!space.valid() || !dcpl.valid()) throw H5Error(at + "cannot create dataspace");
   if (H5Pset_chunk(dcpl.get(), int(chunk.size()), to_hsize(chunk).data()) < 0)

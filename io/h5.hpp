@@ -234,6 +234,9 @@ class Group : public Object {
                     const Shape& shape, const WriteOptions& opt);
   Dataset create_appendable_raw(std::string_view name, DType t, const Shape& row_shape,
                                 std::uint64_t rows_per_chunk, const WriteOptions& opt);
+  // The chunked (optionally shuffled + deflated) dataset `nm` over `space`.
+  Dataset create_chunked(const std::string& nm, DType t, const detail::Id& space,
+                         const Shape& chunk, const WriteOptions& opt);
   Dataset create_raw(std::string_view name, DType t, const Shape& shape, const WriteOptions& opt);
 };
 

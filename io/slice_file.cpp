@@ -57,8 +57,7 @@ SliceFile::SliceFile(const fs::path& path) : impl_(std::make_unique<Impl>()) {
   I.ages = root.read<double>("ages").data;
   I.subject_index = root.read<std::int32_t>("subject_index").data;
   I.slice_index = root.read<std::int32_t>("slice_index").data;
-  if (I.ages.size() != I.subject_ids.size())
-    fail(path, "ages and subject_ids differ in length");
+  if (I.ages.size() != I.subject_ids.size()) fail(path, "ages and subject_ids differ in length");
   if (std::int64_t(I.subject_index.size()) != I.count ||
       std::int64_t(I.slice_index.size()) != I.count)
     fail(path, "subject_index or slice_index does not have one entry per slice");
@@ -70,8 +69,12 @@ SliceFile::SliceFile(const fs::path& path) : impl_(std::make_unique<Impl>()) {
 
 SliceFile::~SliceFile() = default;
 
-const SliceFileInfo& SliceFile::info() const { return impl_->info; }
-const fs::path& SliceFile::path() const { return impl_->path; }
+const SliceFileInfo& SliceFile::info() const {
+  return impl_->info;
+}
+const fs::path& SliceFile::path() const {
+  return impl_->path;
+}
 
 void SliceFile::read(std::span<const std::int64_t> rows, SliceBatch& out) const {
   const Impl& m = *impl_;
@@ -85,8 +88,8 @@ void SliceFile::read(std::span<const std::int64_t> rows, SliceBatch& out) const 
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const std::int64_t row = rows[r];
     if (row < 0 || row >= I.count)
-      fail(m.path, "slice " + std::to_string(row) + " requested, the file has " +
-                       std::to_string(I.count));
+      fail(m.path,
+           "slice " + std::to_string(row) + " requested, the file has " + std::to_string(I.count));
     const auto img = m.images->read_rows<std::uint8_t>(std::uint64_t(row), 1);
     const auto lab = m.labels->read_rows<std::int16_t>(std::uint64_t(row), 1);
     const auto w = m.weights->read_rows<float>(std::uint64_t(row), 1);

@@ -28,7 +28,8 @@ struct SliceFileInfo {
   std::string cohort_creation_time;
 };
 
-// One batch as stored: images uint8 (n, T, H, W), labels class indices (n, H, W), weights (n, H, W).
+// One batch as stored: images uint8 (n, T, H, W), labels class indices (n, H, W), weights (n, H,
+// W).
 struct SliceBatch {
   std::vector<std::uint8_t> images;
   std::vector<std::int16_t> labels;

@@ -42,6 +42,12 @@ struct NetConfig {
   // Throws ConfigError naming the field.
   void validate() const;
   std::string describe() const;
+  // The net halves its planes `levels` times: the size a plane of n pixels is zero-padded to (at
+  // the bottom / right), the same in training and inference.
+  int64_t padded_extent(int64_t n) const {
+    const int64_t m = int64_t(1) << levels;
+    return (n + m - 1) / m * m;
+  }
 };
 
 NetConfig fastsurfer_cnn(int classes = 79);  // FastSurferCNN 1.x: 64 filters, 5x5, 3 convs

@@ -200,8 +200,8 @@ Segmentation run(std::span<const SegmenterView> views, std::span<const uint8_t> 
       const SegmenterView& V = views[oi];
       const float w = float(weights[oi]);
       FastSurferNet<float>& net = *V.net;
-      const int64_t div = int64_t(1) << net.config().levels;
-      const int64_t H = (V.rows + div - 1) / div * div, W = (V.cols + div - 1) / div * div;
+      const int64_t H = net.config().padded_extent(V.rows);
+      const int64_t W = net.config().padded_extent(V.cols);
       // Planes meeting the box: a plane spans its two in-plane axes fully, so it meets the box
       // when its corner-to-corner range does on the third axis (and on all three).
       int64_t first = V.planes, last = -1;

@@ -119,12 +119,10 @@ TEST_CASE("checkpoint: inconsistent content is refused at write, and no file is 
                        "does not match parameter 'enc1.conv0.bias'");
   c = sample();
   for (auto* arrays : {&c.params, &c.adam_m, &c.adam_v}) (*arrays)[0].name = "enc1..weight";
-  check_error<IoError>([&] { write_checkpoint(dir / "c.h5", c, "0", "x"); }, "c.h5",
-                       "empty part");
+  check_error<IoError>([&] { write_checkpoint(dir / "c.h5", c, "0", "x"); }, "c.h5", "empty part");
   c = sample();
   c.class_names.pop_back();
-  check_error<IoError>([&] { write_checkpoint(dir / "d.h5", c, "0", "x"); }, "d.h5",
-                       "class table");
+  check_error<IoError>([&] { write_checkpoint(dir / "d.h5", c, "0", "x"); }, "d.h5", "class table");
   std::size_t files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.exists();
   CHECK(files == 0);
