@@ -19,6 +19,7 @@
 #include "analysis/overlap.hpp"
 #include "drivers/commands.hpp"
 #include "drivers/model_io.hpp"
+#include "drivers/segment.hpp"
 #include "io/checkpoint.hpp"
 #include "io/cohort.hpp"
 #include "io/error.hpp"
@@ -35,21 +36,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr io::View kViews[3] = {io::View::axial, io::View::coronal, io::View::sagittal};
-
-struct Flags {
-  std::string cohort, models, out;
-  std::string ckpt[3];  // --axial, --coronal, --sagittal
-  std::string subjects;
-  std::string mode = "ieee";
-  int t32 = 24, t64 = 53;
-  uint32_t seed = 0, member = 0;
-  std::optional<int64_t> member_id;
-  bool probs = false;
-  int batch = 8;
-  std::string accumulator = "float16";
-  bool no_crop = false;
-  int threads = 0;
-};
 
 struct Model {
   io::View view;
@@ -73,7 +59,7 @@ std::vector<std::string> split_ids(const std::string& s) {
 
 // Which checkpoint serves which view: --models DIR/ckpt_<view>.h5 where present, or the files
 // named one by one; never both.
-std::vector<std::pair<io::View, fs::path>> checkpoint_paths(const Flags& f) {
+std::vector<std::pair<io::View, fs::path>> checkpoint_paths(const SegmentFlags& f) {
   std::vector<std::pair<io::View, fs::path>> out;
   const bool named = !f.ckpt[0].empty() || !f.ckpt[1].empty() || !f.ckpt[2].empty();
   if (!f.models.empty() && named)
@@ -133,7 +119,7 @@ std::vector<Model> load_models(const std::vector<std::pair<io::View, fs::path>>&
   return models;
 }
 
-std::string describe(const Flags& f, const std::vector<Model>& models,
+std::string describe(const SegmentFlags& f, const std::vector<Model>& models,
                      const mca::ArithConfig& arith, const std::vector<std::size_t>& subjects,
                      const io::CohortReader& cohort) {
   std::ostringstream c;
@@ -148,7 +134,10 @@ std::string describe(const Flags& f, const std::vector<Model>& models,
   return c.str();
 }
 
-int run(const Flags& f) {
+}  // namespace
+
+void segment_cohort(const SegmentFlags& f) {
+  std::FILE* log = f.log ? f.log : stdout;
   if (f.threads < 0) throw ConfigError("segment: --threads must be >= 0");
   if (f.threads > 0) omp_set_num_threads(f.threads);
   mca::ArithConfig arith;
@@ -207,8 +196,8 @@ int run(const Flags& f) {
   info.class_names = models.front().ckpt.class_names;
   io::SegmentationWriter writer(f.out, info, kVersion, kGitCommit);
 
-  std::printf("numens segment: %zu subjects, views %s, %s, %d classes\n", subjects.size(),
-              view_list.c_str(), arith.describe().c_str(), models.front().net.classes);
+  std::fprintf(log, "numens segment: %zu subjects, views %s, %s, %d classes\n", subjects.size(),
+               view_list.c_str(), arith.describe().c_str(), models.front().net.classes);
   double dice_sum = 0;
   int dice_n = 0;
   for (std::size_t s : subjects) {
@@ -255,25 +244,23 @@ int run(const Flags& f) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (subj.info.has_labels) {
-      std::printf("  %s  %.2f s  mean Dice %.4f\n", subj.info.id.c_str(), secs, dice);
+      std::fprintf(log, "  %s  %.2f s  mean Dice %.4f\n", subj.info.id.c_str(), secs, dice);
       if (!std::isnan(dice)) dice_sum += dice, ++dice_n;
     } else {
-      std::printf("  %s  %.2f s  (no labels)\n", subj.info.id.c_str(), secs);
+      std::fprintf(log, "  %s  %.2f s  (no labels)\n", subj.info.id.c_str(), secs);
     }
-    std::fflush(stdout);
+    std::fflush(log);
   }
   writer.commit();
   if (dice_n > 0)
-    std::printf("numens segment: mean Dice %.4f over %d labelled subjects\n", dice_sum / dice_n,
-                dice_n);
-  std::printf("wrote %s\n", f.out.c_str());
-  return 0;
+    std::fprintf(log, "numens segment: mean Dice %.4f over %d labelled subjects\n",
+                 dice_sum / dice_n, dice_n);
+  std::fprintf(log, "wrote %s\n", f.out.c_str());
+  std::fflush(log);
 }
 
-}  // namespace
-
 Runner add_segment(CLI::App& app) {
-  auto f = std::make_shared<Flags>();
+  auto f = std::make_shared<SegmentFlags>();
   CLI::App* sub = app.add_subcommand(
       "segment", "Segment a cohort with the view models (logits aggregated 0.4/0.4/0.2)");
   sub->add_option("--cohort", f->cohort, "cohort file (HDF5)")->required();
@@ -302,7 +289,10 @@ Runner add_segment(CLI::App& app) {
                 "aggregate over the whole grid, not only the box of non-zero voxels");
   sub->add_option("--threads", f->threads, "OpenMP threads (0: OMP_NUM_THREADS or all cores)")
       ->capture_default_str();
-  return [f] { return run(*f); };
+  return [f] {
+    segment_cohort(*f);
+    return 0;
+  };
 }
 
 }  // namespace numens::drivers

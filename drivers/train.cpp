@@ -22,6 +22,7 @@
 
 #include "drivers/commands.hpp"
 #include "drivers/model_io.hpp"
+#include "drivers/train.hpp"
 #include "drivers/train_config.hpp"
 #include "io/atomic_file.hpp"
 #include "io/checkpoint.hpp"
@@ -175,7 +176,8 @@ Validation validate(nn::Trainer& tr, const io::SliceFile& sf, const std::vector<
 // Progress on a terminal: one line redrawn in place; otherwise a plain line every log_every steps.
 class Progress {
  public:
-  explicit Progress(int64_t log_every) : tty_(isatty(fileno(stderr)) != 0), every_(log_every) {}
+  Progress(int64_t log_every, std::FILE* out)
+      : out_(out), tty_(isatty(fileno(out)) != 0), every_(log_every) {}
   void update(const std::string& view, int64_t epoch, int64_t epochs, int64_t step, int64_t steps,
               double loss, double lr, double rate) {
     if (tty_) {
@@ -183,67 +185,41 @@ class Progress {
       const int filled = int(double(width) * double(step) / double(steps));
       const double eta = rate > 0 ? double(steps - step) * per_step_ : 0;
       std::fprintf(
-          stderr,
-          "\r%s epoch %lld/%lld [%s%s] %lld/%lld loss %.4f lr %.2e %.1f slices/s ETA %lds  ",
+          out_, "\r%s epoch %lld/%lld [%s%s] %lld/%lld loss %.4f lr %.2e %.1f slices/s ETA %lds  ",
           view.c_str(), (long long)epoch, (long long)epochs,
           std::string(size_t(filled), '#').c_str(),
           std::string(size_t(width - filled), '.').c_str(), (long long)step, (long long)steps, loss,
           lr, rate, long(eta));
-      std::fflush(stderr);
+      std::fflush(out_);
     } else if (step % every_ == 0 || step == steps) {
       std::fprintf(
-          stderr,
-          "numens train: %s epoch %lld/%lld step %lld/%lld loss %.4f lr %.3e %.1f slices/s\n",
+          out_, "numens train: %s epoch %lld/%lld step %lld/%lld loss %.4f lr %.3e %.1f slices/s\n",
           view.c_str(), (long long)epoch, (long long)epochs, (long long)step, (long long)steps,
           loss, lr, rate);
     }
   }
   void set_step_seconds(double s) { per_step_ = s; }
   void end_epoch() {
-    if (tty_) std::fprintf(stderr, "\r\033[K");
+    if (tty_) std::fprintf(out_, "\r\033[K");
   }
 
  private:
+  std::FILE* out_;
   bool tty_;
   int64_t every_;
   double per_step_ = 0;
 };
 
-void write_text_atomic(const fs::path& path, const std::string& text) {
-  io::AtomicFile a(path);
-  {
-    std::ofstream f(a.temp_path());
-    f << text;
-    f.close();
-    if (!f) throw io::IoError(path.string() + ": cannot write");
-  }
-  a.commit();
-}
+}  // namespace
 
-std::string first_difference(const std::string& a, const std::string& b) {
-  std::istringstream x(a), y(b);
-  std::string la, lb;
-  while (true) {
-    const bool ga = bool(std::getline(x, la)), gb = bool(std::getline(y, lb));
-    if (!ga && !gb) return "";
-    if (!ga || !gb || la != lb)
-      return "checkpoint has '" + (ga ? la : std::string("<end>")) + "', this run '" +
-             (gb ? lb : std::string("<end>")) + "'";
-  }
-}
-
-int run_train(const TrainFlags& f) {
-  std::vector<std::string> overrides = f.sets;
-  if (!f.view.empty()) overrides.push_back("data.view=\"" + f.view + "\"");
-  if (f.epochs > 0) overrides.push_back("train.epochs=" + std::to_string(f.epochs));
-  TrainSettings s = load_train_settings(f.config, overrides);
-  if (!f.out.empty()) s.out_dir = fs::absolute(f.out).string();
-
+void train_view(TrainSettings s, const TrainRun& run) {
+  std::FILE* log = run.log ? run.log : stdout;
+  const std::string cfg_name =
+      s.config_file.empty() ? std::string("(command line)") : s.config_file.string();
   // Everything is checked before the first step: slice file, model vs slices, split, output.
   const fs::path slices = s.slices_path();
   if (!fs::exists(slices))
-    throw ConfigError((f.config.empty() ? std::string("(command line)") : f.config) +
-                      ": [data] slices: " + slices.string() + ": no such file");
+    throw ConfigError(cfg_name + ": [data] slices: " + slices.string() + ": no such file");
   const io::SliceFile sf(slices);
   const io::SliceFileInfo& info = sf.info();
   bind_to_slices(s, info, slices);
@@ -266,30 +242,31 @@ int run_train(const TrainFlags& f) {
   const fs::path ckpt_path = out / ("ckpt_" + vname + ".h5");
   const fs::path best_path = out / ("ckpt_" + vname + "_best.h5");
   const fs::path csv_path = out / ("train_" + vname + ".csv");
-  if (f.resume.empty() && !f.force && fs::exists(ckpt_path))
+  if (run.resume.empty() && !run.force && fs::exists(ckpt_path))
     throw ConfigError(ckpt_path.string() +
                       " exists: continue it with --resume, or pass --force to start over");
 
-  if (f.check) {  // everything above is the validation; show what would run
-    std::printf("%s", to_toml(s).c_str());
-    std::printf("# %zu training slices, %zu validation slices, %lld steps per epoch: ok\n",
-                sp.train.size(), sp.val.size(), (long long)steps);
-    return 0;
+  if (run.check) {  // everything above is the validation; show what would run
+    std::fprintf(log, "%s", to_toml(s).c_str());
+    std::fprintf(log, "# %zu training slices, %zu validation slices, %lld steps per epoch: ok\n",
+                 sp.train.size(), sp.val.size(), (long long)steps);
+    return;
   }
   std::unique_ptr<nn::Trainer> tr;
   int64_t epoch0 = 0, best_epoch = -1;
   double best = -1;
   std::string history = kHistoryHeader;
-  if (!f.resume.empty()) {
-    const io::Checkpoint c = io::read_checkpoint(f.resume);
+  if (!run.resume.empty()) {
+    const std::string resume = run.resume.string();
+    const io::Checkpoint c = io::read_checkpoint(run.resume);
     if (c.resume_key != resume_key(s))
-      throw ConfigError(f.resume + ": was trained with another configuration (" +
+      throw ConfigError(resume + ": was trained with another configuration (" +
                         first_difference(c.resume_key, resume_key(s)) + ")");
     if (c.epoch >= s.epochs)
-      throw ConfigError(f.resume + ": already has " + std::to_string(c.epoch) +
+      throw ConfigError(resume + ": already has " + std::to_string(c.epoch) +
                         " epochs; ask for more with --epochs");
     tr = std::make_unique<nn::Trainer>(s.train);
-    tr->set_state(get_state(tr->net(), c, f.resume));
+    tr->set_state(get_state(tr->net(), c, resume));
     epoch0 = c.epoch;
     best = std::isnan(c.best_metric) ? -1 : c.best_metric;
     best_epoch = c.best_epoch;
@@ -298,17 +275,18 @@ int run_train(const TrainFlags& f) {
     tr = std::make_unique<nn::Trainer>(s.train);
   }
   fs::create_directories(out);
-  write_text_atomic(out / ("train_" + vname + ".toml"), to_toml(s));
+  io::write_text_atomic(out / ("train_" + vname + ".toml"), to_toml(s));
 
-  std::printf("numens train: %s view, %s, %lld parameters, %s\n", vname.c_str(),
-              arch_name(s.train.net).c_str(), (long long)tr->net().parameter_count(),
-              s.train.arith.describe().c_str());
-  std::printf(
-      "  %zu training slices, %zu validation slices (%zu subjects held out), "
-      "%lld steps/epoch of %lld x %lld slices, epochs %lld..%lld -> %s\n",
-      sp.train.size(), sp.val.size(), sp.val_subjects.size(), (long long)steps, (long long)B,
-      (long long)K, (long long)epoch0 + 1, (long long)s.epochs, out.string().c_str());
-  std::fflush(stdout);
+  std::fprintf(log, "numens train: %s view, %s, %lld parameters, %s\n", vname.c_str(),
+               arch_name(s.train.net).c_str(), (long long)tr->net().parameter_count(),
+               s.train.arith.describe().c_str());
+  std::fprintf(log,
+               "  %zu training slices, %zu validation slices (%zu subjects held out), "
+               "%lld steps/epoch of %lld x %lld slices, epochs %lld..%lld -> %s\n",
+               sp.train.size(), sp.val.size(), sp.val_subjects.size(), (long long)steps,
+               (long long)B, (long long)K, (long long)epoch0 + 1, (long long)s.epochs,
+               out.string().c_str());
+  std::fflush(log);
 
   auto checkpoint = [&](const fs::path& p, int64_t epoch, double lr) {
     io::Checkpoint c;
@@ -331,7 +309,7 @@ int run_train(const TrainFlags& f) {
   };
 
   const mca::Stream aug = mca::Stream::make(s.augment_seed, kAugmentStream);
-  Progress progress(s.log_every);
+  Progress progress(s.log_every, run.log ? run.log : stderr);
   io::SliceBatch sb;
   std::vector<nn::Batch> micro(static_cast<size_t>(K));
   std::vector<int64_t> rows(static_cast<size_t>(B));
@@ -374,22 +352,39 @@ int run_train(const TrainFlags& f) {
     // Model selection on the validation mean IoU (FastSurfer's criterion).
     const bool improved = !std::isnan(v.iou) && v.iou > best;
     if (improved) best = v.iou, best_epoch = epoch + 1;
-    std::printf(
+    std::fprintf(
+        log,
         "epoch %lld/%lld  loss %.4f (ce %.4f, dice %.4f)  val dice %.4f iou %.4f  lr %.3e  "
         "%.1f s%s\n",
         (long long)epoch + 1, (long long)s.epochs, loss, ce, dl, v.dice, v.iou, lr, secs,
         improved ? "  best" : "");
-    std::fflush(stdout);
+    std::fflush(log);
     if (improved) checkpoint(best_path, epoch + 1, lr);
     if ((epoch + 1) % s.checkpoint_every == 0 || epoch + 1 == s.epochs)
       checkpoint(ckpt_path, epoch + 1, lr);
-    write_text_atomic(csv_path, history);
+    io::write_text_atomic(csv_path, history);
   }
-  std::printf(
-      "numens train: done; %s%s\n", ckpt_path.string().c_str(),
+  std::fprintf(
+      log, "numens train: done; %s%s\n", ckpt_path.string().c_str(),
       best_epoch > 0
           ? (", best epoch " + std::to_string(best_epoch) + " -> " + best_path.string()).c_str()
           : "");
+  std::fflush(log);
+}
+
+namespace {
+
+int run_train(const TrainFlags& f) {
+  std::vector<std::string> overrides = f.sets;
+  if (!f.view.empty()) overrides.push_back("data.view=\"" + f.view + "\"");
+  if (f.epochs > 0) overrides.push_back("train.epochs=" + std::to_string(f.epochs));
+  TrainSettings s = load_train_settings(f.config, overrides);
+  if (!f.out.empty()) s.out_dir = fs::absolute(f.out).string();
+  TrainRun run;
+  run.resume = f.resume;
+  run.force = f.force;
+  run.check = f.check;
+  train_view(std::move(s), run);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "drivers/config_section.hpp"
 #include "drivers/model_io.hpp"
 #include "mca/config.hpp"
 
@@ -16,101 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One [section] of the file: typed getters that remember which keys were read, so finish() can
-// name any key that is not part of the schema (a typo must never be silently ignored).
-class Section {
- public:
-  Section(std::string file, std::string name, const toml::table* t)
-      : file_(std::move(file)), name_(std::move(name)), t_(t) {}
-
-  int64_t integer(const char* key, int64_t def, int64_t lo, int64_t hi) {
-    const toml::node* n = get(key);
-    if (!n) return def;
-    if (!n->is_integer()) throw bad(key, "must be an integer");
-    const int64_t v = n->as_integer()->get();
-    if (v < lo || v > hi)
-      throw bad(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
-                         std::to_string(v));
-    return v;
-  }
-  double number(const char* key, double def, double lo, double hi) {
-    const toml::node* n = get(key);
-    if (!n) return def;
-    double v;
-    if (n->is_integer())
-      v = double(n->as_integer()->get());
-    else if (n->is_floating_point())
-      v = n->as_floating_point()->get();
-    else
-      throw bad(key, "must be a number");
-    if (!std::isfinite(v) || v < lo || v > hi) {
-      std::ostringstream o;
-      o << "must be in [" << lo << ", " << hi << "], got " << v;
-      throw bad(key, o.str());
-    }
-    return v;
-  }
-  std::string string(const char* key, const std::string& def) {
-    const toml::node* n = get(key);
-    if (!n) return def;
-    if (!n->is_string()) throw bad(key, "must be a string");
-    return n->as_string()->get();
-  }
-  std::vector<std::string> strings(const char* key) {
-    const toml::node* n = get(key);
-    if (!n) return {};
-    const toml::array* a = n->as_array();
-    if (!a) throw bad(key, "must be an array of strings");
-    std::vector<std::string> out;
-    for (const toml::node& e : *a) {
-      if (!e.is_string()) throw bad(key, "must be an array of strings");
-      out.push_back(e.as_string()->get());
-    }
-    return out;
-  }
-  void finish() const {
-    if (!t_) return;
-    for (const auto& [k, v] : *t_)
-      if (!used_.count(std::string(k.str())))
-        throw ConfigError(file_ + ": unknown key '" + std::string(k.str()) + "' in [" + name_ +
-                          "]");
-  }
-  ConfigError bad(const char* key, const std::string& what) const {
-    return ConfigError(file_ + ": [" + name_ + "] " + key + " " + what);
-  }
-
- private:
-  const toml::node* get(const char* key) {
-    used_.insert(key);
-    return t_ ? t_->get(key) : nullptr;
-  }
-  std::string file_, name_;
-  const toml::table* t_;
-  std::set<std::string> used_;
-};
-
 const char* const kSections[] = {"data",  "model", "train",   "optim",
                                  "arith", "seeds", "augment", "output"};
-
-// "optim.lr=0.001" into the table; the value is TOML, or a bare string when it does not parse.
-void apply_override(toml::table& root, const std::string& ov, const std::string& file) {
-  const auto eq = ov.find('=');
-  const auto dot = ov.find('.');
-  if (eq == std::string::npos || dot == std::string::npos || dot > eq)
-    throw ConfigError(file + ": override '" + ov + "' is not section.key=value");
-  const std::string sec = ov.substr(0, dot), key = ov.substr(dot + 1, eq - dot - 1);
-  const std::string val = ov.substr(eq + 1);
-  toml::table parsed;
-  try {
-    parsed = toml::parse("v = " + val);
-  } catch (const toml::parse_error&) {
-    parsed = toml::table{{"v", val}};
-  }
-  if (!root.contains(sec)) root.insert(sec, toml::table{});
-  toml::table* t = root[sec].as_table();
-  if (!t) throw ConfigError(file + ": override '" + ov + "': '" + sec + "' is not a section");
-  t->insert_or_assign(key, *parsed.get("v"));
-}
 
 std::string quoted(const std::string& s) {
   std::ostringstream o;
@@ -154,7 +62,8 @@ fs::path TrainSettings::slices_path() const {
   return path;
 }
 
-TrainSettings load_train_settings(const fs::path& file, const std::vector<std::string>& overrides) {
+TrainSettings load_train_settings(const fs::path& file, const std::vector<std::string>& overrides,
+                                  const std::vector<std::string>& other_sections) {
   const std::string fname = file.empty() ? std::string("(command line)") : file.string();
   toml::table root;
   if (!file.empty()) {
@@ -170,6 +79,7 @@ TrainSettings load_train_settings(const fs::path& file, const std::vector<std::s
   for (const auto& [k, v] : root) {
     bool known = false;
     for (const char* s : kSections) known |= k.str() == s;
+    for (const std::string& s : other_sections) known |= k.str() == s;
     if (!known) throw ConfigError(fname + ": unknown section [" + std::string(k.str()) + "]");
     if (!v.is_table())
       throw ConfigError(fname + ": '" + std::string(k.str()) + "' must be a [section]");
@@ -374,6 +284,18 @@ std::string seeds_toml(const TrainSettings& s) {
          ", data = " + std::to_string(s.data_seed) +
          ", augment = " + std::to_string(s.augment_seed) +
          ", mca = " + std::to_string(s.train.arith.seed) + "}";
+}
+
+std::string first_difference(const std::string& a, const std::string& b) {
+  std::istringstream x(a), y(b);
+  std::string la, lb;
+  while (true) {
+    const bool ga = bool(std::getline(x, la)), gb = bool(std::getline(y, lb));
+    if (!ga && !gb) return "";
+    if (!ga || !gb || la != lb)
+      return "'" + (ga ? la : std::string("<end>")) + "' where now '" +
+             (gb ? lb : std::string("<end>")) + "'";
+  }
 }
 
 }  // namespace numens::drivers

@@ -51,9 +51,12 @@ struct TrainSettings {
 
 // Reads `file` (may be empty: all defaults), applies `overrides` ("section.key=value", value in
 // TOML syntax, strings may be bare), and validates types and ranges. Throws ConfigError naming the
-// file, the key and the problem.
+// file, the key and the problem. `other_sections` are sections another reader owns (an ensemble
+// config is a training config plus [ensemble]); they are skipped here, any other unknown section
+// is an error.
 TrainSettings load_train_settings(const std::filesystem::path& file,
-                                  const std::vector<std::string>& overrides);
+                                  const std::vector<std::string>& overrides,
+                                  const std::vector<std::string>& other_sections = {});
 
 // Checks against the slice file (classes and thickness), sets net.classes/in_channels. Throws
 // ConfigError naming both files on disagreement.
@@ -70,5 +73,9 @@ std::string resume_key(const TrainSettings& s);
 
 // "{init = 1, data = 2, augment = 3, mca = 4}"
 std::string seeds_toml(const TrainSettings& s);
+
+// The first line where two configuration texts differ, "'<line of a>' where now '<line of b>'"
+// ("" when equal): what an error about a changed configuration shows.
+std::string first_difference(const std::string& a, const std::string& b);
 
 }  // namespace numens::drivers

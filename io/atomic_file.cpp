@@ -1,5 +1,7 @@
 #include "io/atomic_file.hpp"
 
+#include <fstream>
+
 #include <unistd.h>
 
 #include <string>
@@ -44,6 +46,17 @@ void AtomicFile::commit() {
                   " into place: " + ec.message());
   }
   committed_ = true;
+}
+
+void write_text_atomic(const std::filesystem::path& path, const std::string& text) {
+  AtomicFile a(path);
+  {
+    std::ofstream f(a.temp_path());
+    f << text;
+    f.close();
+    if (!f) throw IoError(path.string() + ": cannot write");
+  }
+  a.commit();
 }
 
 }  // namespace numens::io

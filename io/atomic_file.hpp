@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 namespace numens::io {
 
@@ -32,5 +33,8 @@ class AtomicFile {
   std::filesystem::path temp_;
   bool committed_ = false;
 };
+
+// Writes `text` to a temporary name next to `path` and renames it into place. Throws IoError.
+void write_text_atomic(const std::filesystem::path& path, const std::string& text);
 
 }  // namespace numens::io

@@ -85,6 +85,28 @@ printf '[train]\nepochs = = 3\n' > broken.toml
 printf '[data]\nslices = "slices.h5"\n[trainer]\nepochs = 3\n' > badsection.toml
 "$numens" train --config train.toml --out trained > /dev/null 2>&1
 "$numens" train --config train.toml --out trained_exists > /dev/null 2>&1
+# An ensemble configuration of the same tiny model (each error case breaks one thing), and a run
+# directory made by it, for the "directory of another configuration" case.
+cat > ens.toml <<'TOML'
+[data]
+slices = "slices.h5"
+[model]
+filters = 2
+kernel = 3
+levels = 1
+[train]
+epochs = 1
+batch_size = 2
+steps_per_epoch = 1
+[ensemble]
+dir = "ens_made"
+views = ["axial"]
+segment_cohort = "cohort.h5"
+[[ensemble.arms]]
+name = "ieee"
+kind = "ieee"
+TOML
+OMP_NUM_THREADS=1 "$numens" ensemble --config ens.toml > /dev/null 2>&1
 
 # A cohort whose subject lacks its T1 dataset (committed: made by h5py, which numens is not).
 cp "$fixtures/cohort_no_t1.h5" no_t1.h5

@@ -1,0 +1,332 @@
+// numens ensemble: every member of an ensemble config (docs/ensemble.md) trained on its views and
+// then segmenting the test subjects, members handed out to MPI ranks dynamically, resumable.
+//
+// Work distribution: a shared counter on rank 0 (an MPI window, incremented with
+// MPI_Fetch_and_op under a passive-target lock), so a rank that finishes early takes the next
+// member without rank 0 having to answer. A member's numbers depend only on its seeds and the
+// configuration, never on which rank or how many threads ran it, so the outputs are the same for
+// any number of ranks (layout independence, tests/cli/ensemble_checks.sh).
+//
+// Restart: checkpoints are written atomically at epoch ends and a member is complete when its DONE
+// marker exists, so a rerun skips complete members and resumes the others from their last
+// checkpoint, bit for bit (the resume contract of numens train). A member that throws is recorded
+// in members/<m>/FAILED and the others go on; the command then exits non-zero.
+#include <mpi.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "drivers/commands.hpp"
+#include "drivers/ensemble_config.hpp"
+#include "drivers/segment.hpp"
+#include "drivers/train.hpp"
+#include "io/atomic_file.hpp"
+#include "io/checkpoint.hpp"
+#include "io/cohort.hpp"
+#include "io/error.hpp"
+
+namespace numens::drivers {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Flags {
+  std::string config, dir;
+  std::vector<std::string> sets;
+  int threads = 0;
+  bool check = false;
+};
+
+// MPI for the lifetime of the command; finalised on every path out, exceptions included.
+class MpiSession {
+ public:
+  MpiSession(int* argc, char*** argv) {
+    int provided = 0;
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  }
+  ~MpiSession() { MPI_Finalize(); }
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+ private:
+  int rank_ = 0, size_ = 1;
+};
+
+// The next unclaimed member index, from the counter on rank 0.
+class WorkCounter {
+ public:
+  WorkCounter() {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Win_allocate(rank == 0 ? MPI_Aint(sizeof(int64_t)) : 0, int(sizeof(int64_t)), MPI_INFO_NULL,
+                     MPI_COMM_WORLD, &base_, &win_);
+    if (rank == 0) {
+      MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, win_);
+      *base_ = 0;
+      MPI_Win_unlock(0, win_);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
+  ~WorkCounter() { MPI_Win_free(&win_); }
+  WorkCounter(const WorkCounter&) = delete;
+  WorkCounter& operator=(const WorkCounter&) = delete;
+  int64_t next() {
+    const int64_t one = 1;
+    int64_t got = 0;
+    MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win_);
+    MPI_Fetch_and_op(&one, &got, MPI_INT64_T, 0, 0, MPI_SUM, win_);
+    MPI_Win_unlock(0, win_);
+    return got;
+  }
+
+ private:
+  int64_t* base_ = nullptr;
+  MPI_Win win_ = MPI_WIN_NULL;
+};
+
+std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Everything checked before any member starts; identical on every rank.
+void validate(const EnsembleSettings& e) {
+  const std::vector<Member> members = e.members();
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> null(std::fopen("/dev/null", "w"), &std::fclose);
+  for (io::View v : e.views) {
+    TrainRun check;
+    check.check = true;
+    check.force = true;
+    check.log = null.get();
+    train_view(e.member_settings(members.front(), v), check);  // slices, model vs slices, split
+  }
+  if (!fs::exists(e.segment_cohort))
+    throw ConfigError(e.config_file.string() + ": [ensemble] segment_cohort: " +
+                      e.segment_cohort.string() + ": no such file");
+  const io::CohortReader cohort(e.segment_cohort);
+  for (const std::string& id : e.segment_subjects) (void)cohort.index_of(id);
+}
+
+// Rank 0: the run directory agrees with this config (or is new); ensemble.toml written.
+void prepare_directory(const EnsembleSettings& e) {
+  fs::create_directories(e.dir / "members");
+  const fs::path stored = e.dir / "ensemble.toml";
+  if (fs::exists(stored)) {
+    const EnsembleSettings old = load_ensemble_settings(stored, {});
+    const std::string diff = first_difference(ensemble_key(old), ensemble_key(e));
+    if (!diff.empty())
+      throw ConfigError(stored.string() +
+                        ": this directory holds an ensemble of another "
+                        "configuration (" +
+                        diff + "); use another [ensemble] dir");
+  }
+  for (const Member& m : e.members()) {
+    const fs::path mt = e.member_dir(m) / "member.toml";
+    if (fs::exists(mt) && read_text(mt) != member_toml(m))
+      throw ConfigError(mt.string() + ": member " + m.dir_name() +
+                        " was made by another arm definition (" +
+                        first_difference(read_text(mt), member_toml(m)) +
+                        "); keep arm names, kinds, modes and id_base, or use another dir");
+  }
+  io::write_text_atomic(stored, to_toml(e));
+}
+
+// Trains the member's views (resuming from their checkpoints), segments, marks it DONE.
+void run_member(const EnsembleSettings& e, const Member& m, int rank) {
+  const fs::path dir = e.member_dir(m);
+  fs::create_directories(dir);
+  fs::remove(dir / "FAILED");
+  const fs::path mt = dir / "member.toml";
+  if (!fs::exists(mt)) io::write_text_atomic(mt, member_toml(m));
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(std::fopen((dir / "log.txt").c_str(), "a"),
+                                                      &std::fclose);
+  if (!log) throw io::IoError((dir / "log.txt").string() + ": cannot open for writing");
+  const std::string who = m.dir_name() + " (" + m.arm->name + " #" + std::to_string(m.index) + ")";
+  for (io::View v : e.views) {
+    const auto t0 = std::chrono::steady_clock::now();
+    TrainSettings s = e.member_settings(m, v);
+    const fs::path ckpt = dir / ("ckpt_" + std::string(io::view_name(v)) + ".h5");
+    TrainRun run;
+    run.log = log.get();
+    int64_t from = 0;
+    if (fs::exists(ckpt)) {
+      from = io::read_checkpoint_header(ckpt).epoch;
+      if (from >= s.epochs) continue;
+      run.resume = ckpt;
+    } else {
+      run.force = true;  // files of an epoch that never reached a checkpoint are redone
+    }
+    train_view(std::move(s), run);
+    std::printf("[rank %d] %s: %s trained (epochs %lld..%lld) in %.1f s\n", rank, who.c_str(),
+                io::view_name(v), (long long)from + 1, (long long)e.base.epochs, seconds_since(t0));
+    std::fflush(stdout);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  SegmentFlags sf;
+  sf.cohort = e.segment_cohort.string();
+  sf.models = dir.string();
+  sf.out = (dir / "seg.h5").string();
+  for (std::size_t i = 0; i < e.segment_subjects.size(); ++i)
+    sf.subjects += (i ? "," : "") + e.segment_subjects[i];
+  if (e.segment_member_arith) {
+    sf.mode = std::string(mca::to_string(m.arith.mode));
+    sf.t32 = m.arith.t32;
+    sf.t64 = m.arith.t64;
+    sf.seed = m.arith.seed;
+    sf.member = m.arith.member;
+  }
+  sf.member_id = m.id;
+  sf.batch = e.segment_batch;
+  sf.log = log.get();
+  segment_cohort(sf);
+  io::write_text_atomic(dir / "DONE", member_toml(m));
+  std::printf("[rank %d] %s: segmented in %.1f s, complete\n", rank, who.c_str(),
+              seconds_since(t0));
+  std::fflush(stdout);
+}
+
+int run(const Flags& f) {
+  MpiSession mpi(nullptr, nullptr);
+  const int rank = mpi.rank(), size = mpi.size();
+  if (f.threads < 0) throw ConfigError("ensemble: --threads must be >= 0");
+  if (f.threads > 0) omp_set_num_threads(f.threads);
+
+  // Configuration and inputs, on every rank (the same files give the same verdict); the lowest
+  // failing rank reports, the others exit quietly.
+  EnsembleSettings e;
+  std::string error;
+  auto agree = [&](const std::string& err) {
+    int mine = err.empty() ? size : rank, first = size;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (first == size) return true;
+    if (first == rank) throw ConfigError(err);
+    return false;
+  };
+  try {
+    e = load_ensemble_settings(f.config, f.sets);
+    if (!f.dir.empty()) e.dir = fs::absolute(f.dir);
+    validate(e);
+  } catch (const Error& err) {
+    error = err.what();
+  }
+  if (!agree(error)) return 1;
+  const std::vector<Member> members = e.members();
+  if (f.check) {
+    if (rank == 0) {
+      std::printf("%s", to_toml(e).c_str());
+      std::printf("# %zu members, %zu views each: ok\n", members.size(), e.views.size());
+    }
+    return 0;
+  }
+  if (rank == 0) {
+    try {
+      prepare_directory(e);
+    } catch (const Error& err) {
+      error = err.what();
+    }
+  }
+  if (!agree(error)) return 1;
+
+  if (rank == 0) {
+    std::printf("numens ensemble: %zu members (", members.size());
+    for (std::size_t a = 0; a < e.arms.size(); ++a)
+      std::printf("%s%s %s x%lld", a ? ", " : "", e.arms[a].name.c_str(),
+                  arm_kind_name(e.arms[a].kind), (long long)e.arms[a].members);
+    std::printf("), %zu views, %d rank%s x %d threads -> %s\n", e.views.size(), size,
+                size == 1 ? "" : "s", omp_get_max_threads(), e.dir.string().c_str());
+    std::fflush(stdout);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  int64_t done_here = 0, skipped_here = 0, failed_here = 0;
+  std::string failures;
+  {
+    WorkCounter counter;
+    for (int64_t i = counter.next(); i < int64_t(members.size()); i = counter.next()) {
+      const Member& m = members[size_t(i)];
+      const fs::path dir = e.member_dir(m);
+      if (fs::exists(dir / "DONE")) {
+        ++skipped_here;
+        continue;
+      }
+      try {
+        run_member(e, m, rank);
+        ++done_here;
+      } catch (const Error& err) {
+        ++failed_here;
+        failures += (failures.empty() ? "" : ", ") + m.dir_name();
+        const std::string msg = std::string(err.what()) + "\n";
+        try {
+          io::write_text_atomic(dir / "FAILED", msg);
+        } catch (const Error&) {
+        }
+        std::fprintf(stderr, "numens ensemble: [rank %d] member %s failed: %s", rank,
+                     m.dir_name().c_str(), msg.c_str());
+        std::fflush(stderr);
+      }
+    }
+  }
+  int64_t local[3] = {done_here, skipped_here, failed_here}, total[3] = {0, 0, 0};
+  MPI_Reduce(local, total, 3, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+  // The failed member names, gathered on rank 0 for the final line.
+  int len = int(failures.size());
+  std::vector<int> lens(static_cast<size_t>(size));
+  MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
+  std::vector<int> offs(static_cast<size_t>(size), 0);
+  int sum = 0;
+  for (int r = 0; r < size; ++r) offs[size_t(r)] = sum, sum += lens[size_t(r)];
+  std::string all(size_t(rank == 0 ? sum : 0), ' ');
+  MPI_Gatherv(failures.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, 0,
+              MPI_COMM_WORLD);
+  if (rank != 0) return failed_here ? 1 : 0;
+  std::printf(
+      "numens ensemble: %lld members trained, %lld already complete, %lld failed; %.1f s on %d "
+      "rank%s\n",
+      (long long)total[0], (long long)total[1], (long long)total[2], seconds_since(t0), size,
+      size == 1 ? "" : "s");
+  if (total[2] > 0) {
+    std::string names;
+    for (int r = 0, at = 0; r < size; at += lens[size_t(r)], ++r)
+      if (lens[size_t(r)])
+        names += (names.empty() ? "" : ", ") + all.substr(size_t(at), size_t(lens[size_t(r)]));
+    throw Error("ensemble: " + std::to_string(total[2]) + " member(s) failed: " + names +
+                " (reasons in members/<m>/FAILED); rerun to retry them");
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner add_ensemble(CLI::App& app) {
+  auto f = std::make_shared<Flags>();
+  CLI::App* sub = app.add_subcommand(
+      "ensemble", "Train and segment every member of an ensemble (MPI ranks share the members)");
+  sub->add_option("--config", f->config, "ensemble configuration (TOML; docs/ensemble.md)")
+      ->required();
+  sub->add_option("--dir", f->dir, "run directory (overrides [ensemble] dir)");
+  sub->add_option("--set", f->sets, "override a key: section.key=value (repeatable)");
+  sub->add_option("--threads", f->threads, "OpenMP threads per rank (0: OMP_NUM_THREADS)")
+      ->capture_default_str();
+  sub->add_flag("--check", f->check, "validate the configuration and inputs, print it, exit");
+  return [f] { return run(*f); };
+}
+
+}  // namespace numens::drivers
