@@ -146,12 +146,23 @@ double finite_mean(const std::vector<double>& v) {
   return analysis::finite_moments(v).mean;
 }
 
-std::string num(double v, int precision = 6) {
+// Shortest-enough text of a value: 10 significant digits keep volumes in mm3 exact at any
+// realistic size; "nan" for undefined entries (pandas and numpy read it back as NaN).
+std::string num(double v, int precision = 10) {
   if (!std::isfinite(v)) return "nan";
   std::ostringstream o;
   o.precision(precision);
   o << v;
   return o.str();
+}
+
+// A CSV field: quoted (RFC 4180) when it holds a comma, quote or line break. LUT names come from
+// user files, so one with a comma must not shift the columns.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
 }
 
 // One CSV written to a temp name and renamed, like every numens output.
@@ -299,6 +310,18 @@ int run(const Flags& f) {
   const analysis::RegionIndex regions(t.region_values);
   std::printf("numens variability: %zu members in %zu arms, %zu subjects, %zu regions, cohort %s\n",
               M, A, S, R, cohort_path.c_str());
+  if (sig.method == analysis::SigMethod::general) {
+    // The General bound holds with probability p at confidence c only from n samples on; fewer
+    // members still give a number, with a weaker guarantee, which the user should know.
+    const std::int64_t need = analysis::general_min_samples(f.probability, f.confidence);
+    for (const auto& arm : ens.arms)
+      if (arm.members.size() >= 2 && std::int64_t(arm.members.size()) < need)
+        std::printf(
+            "note: arm '%s' has %zu members; the General estimator needs %lld for "
+            "p = %g at confidence %g\n",
+            arm.name.c_str(), arm.members.size(), static_cast<long long>(need), f.probability,
+            f.confidence);
+  }
   std::fflush(stdout);
   io::SummaryWriter writer(out, kVersion, kGitCommit);
   for (std::size_t s = 0; s < S; ++s) {
@@ -385,8 +408,8 @@ int run(const Flags& f) {
                  "volume_mean_mm3,volume_cv,sigdigits,member_dice,majority_dice,ieee_dice\n";
   for (const RegionRow& r : rows)
     regions_csv << t.arm_names[r.arm] << ',' << t.arm_kinds[r.arm] << ',' << arm_size(t, r.arm)
-                << ',' << t.region_values[r.region] << ',' << t.region_names[r.region] << ','
-                << int(t.region_cortical[r.region]) << ',' << num(r.min_dice) << ','
+                << ',' << t.region_values[r.region] << ',' << csv_field(t.region_names[r.region])
+                << ',' << int(t.region_cortical[r.region]) << ',' << num(r.min_dice) << ','
                 << num(r.mean_dice) << ',' << num(r.volume) << ',' << num(r.cv) << ',' << num(r.sig)
                 << ',' << num(r.member_dice) << ',' << num(r.majority_dice) << ','
                 << num(r.ieee_dice) << '\n';
