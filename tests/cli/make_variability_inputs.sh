@@ -17,6 +17,9 @@ sleep 1
   --out cohort.h5 > /dev/null
 "$tool" ensemble --cohort cohort.h5 --out ens --arms ieee:ieee:1,seed:seed:3,sr24:mca:4 --k 3 \
   --config 1 > /dev/null
+# the cohort recorded as "cohort.h5" found next to the members rather than in the current directory
+"$tool" ensemble --cohort cohort.h5 --out ens_local --arms ieee:ieee:1,seed:seed:2 > /dev/null
+cp cohort.h5 ens_local/cohort.h5
 for f in no-done no-seg corrupt lut subjects grid cohort-time member-attr dup-id foreign-subject \
          all-grid; do
   "$tool" ensemble --cohort cohort.h5 --out "bad_$f" --arms ieee:ieee:1,seed:seed:2 --fault "$f" \

@@ -49,4 +49,13 @@ OMP_NUM_THREADS=2 "$numens" variability --ensemble ens --cohort cohort.h5 \
 "$tool" verify-summary --summary "$out/g.h5" --cohort cohort.h5 --k 3 --sig-floor 15.6 --maps 0 \
   || fail "general, base 10, no maps"
 "$tool" same-summary "$out/summary.h5" "$out/g.h5" > /dev/null && fail "general == cnh"
+# the recorded relative cohort path: current directory first, then the ensemble directory
+log=$(cd "$out" && "$numens" variability --ensemble ../ens_local --out local.h5)
+grep -q "cohort ../ens_local/cohort.h5" <<< "$log" || fail "cohort next to the members"
+if (cd "$out" && "$numens" variability --ensemble ../ens --out none.h5 2> err.txt > /dev/null); then
+  fail "a recorded cohort found nowhere was accepted"
+fi
+grep -q "cohort.h5: cohort recorded in ../ens/members/m0000/seg.h5 not found" "$out/err.txt" \
+  || fail "message for a cohort found nowhere: $(cat "$out/err.txt")"
+[ ! -e "$out/none.h5" ] || fail "summary written despite the error"
 echo "variability e2e: ok"
