@@ -5,7 +5,6 @@
 #include <cctype>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <sstream>
 
 namespace numens::io {
@@ -117,10 +116,9 @@ std::string member_dir_name(std::int64_t id) {
 MemberRecord read_member_toml(const fs::path& file) {
   if (!fs::exists(file)) fail(file, "member.toml not found");
   const toml::table root = parse(file);
-  static const std::set<std::string> known{"id", "arm", "kind", "index", "seeds", "arith"};
-  for (const auto& [k, v] : root)
-    if (!known.count(std::string(k.str())))
-      fail(file, "unknown key '" + std::string(k.str()) + "'");
+  // Other keys are ignored: member.toml is written by `numens ensemble`, and a newer writer may
+  // record more about a member without making older readers refuse the directory. The keys read
+  // here are all required, so a misspelt one still fails.
   MemberRecord m;
   m.id = integer(root, "id", file);
   m.arm = string(root, "arm", file);

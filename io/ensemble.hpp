@@ -46,8 +46,8 @@ struct EnsembleDir {
 // The directory name of member `id`: "m" and the id in at least four digits ("m0007", "m1000").
 std::string member_dir_name(std::int64_t id);
 
-// Parses one member.toml (keys id, arm, kind, index, [seeds], [arith]); unknown top-level keys
-// are refused so that a typo cannot pass.
+// Parses one member.toml: id, arm, kind, index required, [seeds] and [arith] optional; other
+// keys are ignored (forward compatibility with newer writers).
 MemberRecord read_member_toml(const std::filesystem::path& file);
 
 // Reads <dir>/members/m*/member.toml. Every member directory must hold DONE (an incomplete member
