@@ -294,7 +294,8 @@ int run(const Flags& f) {
     t.region_names.push_back(info.class_names[c]);
     t.region_cortical.push_back(analysis::is_cortical(info.class_values[c]) ? 1 : 0);
   }
-  if (t.region_values.empty()) fail(ref.info().cohort, "the members' models have no region");
+  if (t.region_values.empty())
+    fail(members.front().record->seg(), "the models have no class but background");
   t.sigdigits.method = analysis::sig_method_name(sig.method);
   t.sigdigits.base = f.base;
   t.sigdigits.probability = f.probability;
