@@ -47,4 +47,42 @@ double mean_dice(std::span<const std::int16_t> a, std::span<const std::int16_t> 
   return mean_dice(r);
 }
 
+RegionIndex::RegionIndex(std::span<const std::int16_t> regions)
+    : slot_(65536, -1), size_(regions.size()) {
+  for (std::size_t r = 0; r < regions.size(); ++r) {
+    auto& s = slot_[std::uint16_t(regions[r])];
+    if (s >= 0) throw ConfigError("regions: value " + std::to_string(regions[r]) + " listed twice");
+    s = std::int32_t(r);
+  }
+}
+
+std::vector<std::int64_t> region_counts(std::span<const std::int16_t> labels,
+                                        const RegionIndex& index) {
+  std::vector<std::int64_t> n(index.size(), 0);
+  for (auto v : labels) {
+    const int r = index(v);
+    if (r >= 0) ++n[std::size_t(r)];
+  }
+  return n;
+}
+
+std::vector<double> dice_for_regions(std::span<const std::int16_t> a,
+                                     std::span<const std::int16_t> b, const RegionIndex& index) {
+  if (a.size() != b.size())
+    throw ConfigError("dice: label volumes of " + std::to_string(a.size()) + " and " +
+                      std::to_string(b.size()) + " voxels");
+  const std::size_t R = index.size();
+  std::vector<std::int64_t> na(R, 0), nb(R, 0), nab(R, 0);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const int ra = index(a[i]), rb = index(b[i]);
+    if (ra >= 0) ++na[std::size_t(ra)];
+    if (rb >= 0) ++nb[std::size_t(rb)];
+    if (ra >= 0 && a[i] == b[i]) ++nab[std::size_t(ra)];
+  }
+  std::vector<double> d(R, kNoDice);
+  for (std::size_t r = 0; r < R; ++r)
+    if (na[r] + nb[r] > 0) d[r] = 2.0 * double(nab[r]) / double(na[r] + nb[r]);
+  return d;
+}
+
 }  // namespace numens::analysis

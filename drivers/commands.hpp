@@ -19,5 +19,6 @@ Runner add_slices(CLI::App& app);
 Runner add_train(CLI::App& app);
 Runner add_segment(CLI::App& app);
 Runner add_ensemble(CLI::App& app);
+Runner add_variability(CLI::App& app);
 
 }  // namespace numens::drivers

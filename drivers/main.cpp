@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   add(&numens::drivers::add_train);
   add(&numens::drivers::add_segment);
   add(&numens::drivers::add_ensemble);
+  add(&numens::drivers::add_variability);
 
   try {
     app.parse(argc, argv);
