@@ -18,5 +18,6 @@ Runner add_export(CLI::App& app);
 Runner add_slices(CLI::App& app);
 Runner add_train(CLI::App& app);
 Runner add_segment(CLI::App& app);
+Runner add_brainage(CLI::App& app);
 
 }  // namespace numens::drivers

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   add(&numens::drivers::add_slices);
   add(&numens::drivers::add_train);
   add(&numens::drivers::add_segment);
+  add(&numens::drivers::add_brainage);
 
   try {
     app.parse(argc, argv);

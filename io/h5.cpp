@@ -32,6 +32,8 @@ hid_t native_type(DType t) {
       return H5T_NATIVE_INT16;
     case DType::i32:
       return H5T_NATIVE_INT32;
+    case DType::i64:
+      return H5T_NATIVE_INT64;
     case DType::f32:
       return H5T_NATIVE_FLOAT;
     case DType::f64:
@@ -63,7 +65,7 @@ int close_plist(std::int64_t id) {
   return H5Pclose(id);
 }
 
-// Identifies a stored type among the five numens writes; anything else is reported by name.
+// Identifies a stored type among the six numens writes; anything else is reported by name.
 bool stored_dtype(hid_t type, DType* out) {
   const H5T_class_t cls = H5Tget_class(type);
   const size_t size = H5Tget_size(type);
@@ -72,6 +74,7 @@ bool stored_dtype(hid_t type, DType* out) {
     if (size == 1 && sign == H5T_SGN_NONE) return *out = DType::u8, true;
     if (size == 2 && sign == H5T_SGN_2) return *out = DType::i16, true;
     if (size == 4 && sign == H5T_SGN_2) return *out = DType::i32, true;
+    if (size == 8 && sign == H5T_SGN_2) return *out = DType::i64, true;
   } else if (cls == H5T_FLOAT) {
     if (size == 4) return *out = DType::f32, true;
     if (size == 8) return *out = DType::f64, true;
@@ -146,6 +149,8 @@ const char* dtype_name(DType t) {
       return "int16";
     case DType::i32:
       return "int32";
+    case DType::i64:
+      return "int64";
     case DType::f32:
       return "float32";
     case DType::f64:

@@ -20,7 +20,7 @@
 
 namespace numens::io {
 
-enum class DType { u8, i16, i32, f32, f64 };
+enum class DType { u8, i16, i32, i64, f32, f64 };
 
 template <class T>
 constexpr DType dtype_of();
@@ -35,6 +35,10 @@ constexpr DType dtype_of<std::int16_t>() {
 template <>
 constexpr DType dtype_of<std::int32_t>() {
   return DType::i32;
+}
+template <>
+constexpr DType dtype_of<std::int64_t>() {
+  return DType::i64;
 }
 template <>
 constexpr DType dtype_of<float>() {
