@@ -21,8 +21,12 @@ done
 [ "$(wc -l < e2e/one_curve.csv)" -eq 5 ] || fail "curve should have N = 0..3 (4 rows + header)"
 [ "$(wc -l < e2e/one_schemes.csv)" -eq 9 ] || fail "schemes CSV should have 8 rows + header"
 if command -v h5dump > /dev/null; then
-  h5dump -A e2e/one.h5 | grep -q '"numens-brainage"' || fail "format attribute missing"
-  h5dump -H e2e/one.h5 | grep -q 'DATASET "metrics"' || fail "/schemes/metrics missing"
+  # Captured first: grep -q closing the pipe early would fail h5dump under pipefail.
+  attrs=$(h5dump -A e2e/one.h5)
+  header=$(h5dump -H e2e/one.h5)
+  grep -q '"numens-brainage"' <<< "$attrs" || fail "format attribute missing"
+  grep -q 'DATASET "metrics"' <<< "$header" || fail "/schemes/metrics missing"
+  grep -q 'DATASET "mae_reference"' <<< "$header" || fail "/curve/mae_reference missing"
 fi
 ls e2e/*.tmp.* 2> /dev/null && fail "temp files left behind"
 echo "brainage e2e: ok"
