@@ -567,7 +567,7 @@ StudyResult run_study(const VolumeTable& t, const StudyConfig& cfg) {
                         " folds needs at least that many training subjects per split; the " +
                         "smallest training set has " + std::to_string(min_train));
   }
-  std::vector<std::size_t> curve_n = cfg.curve_n;
+  std::vector<std::size_t> curve_n = cfg.no_curve ? std::vector<std::size_t>{} : cfg.curve_n;
   if (curve_n.empty() && !cfg.no_curve)
     for (std::size_t n = 0; n <= pool; ++n) curve_n.push_back(n);
   for (std::size_t n : curve_n)

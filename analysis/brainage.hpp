@@ -147,10 +147,10 @@ struct StudyConfig {
   double test_fraction = 0.1;
   std::vector<Scheme> schemes{Scheme::none, Scheme::ensemble, Scheme::gaussian,
                               Scheme::ensemble_gaussian};
-  std::vector<std::size_t> curve_n;  // empty: 0, 1, ..., M - 1; an empty curve with no_curve
-  bool no_curve = false;
-  std::size_t combinations = 5;   // member subsets drawn per N (fewer when fewer exist)
-  std::size_t gaussian_rows = 0;  // 0: M - 1, as many rows as the full ensemble gives
+  std::vector<std::size_t> curve_n;  // empty: 0, 1, ..., M - 1
+  bool no_curve = false;             // no curve at all, whatever curve_n says
+  std::size_t combinations = 5;      // member subsets drawn per N (fewer when fewer exist)
+  std::size_t gaussian_rows = 0;     // 0: M - 1, as many rows as the full ensemble gives
   std::size_t bootstrap = 1000;
   double level = 0.95;
   std::uint32_t seed = 1;

@@ -244,6 +244,11 @@ TEST_CASE("brainage: study results do not depend on the thread count") {
   }
   // N = 0 of the curve is the "none" scheme.
   CHECK(one.curve[0].mae_reference[0] == one.schemes[0].reference.point.mae);
+  cfg.no_curve = true;
+  cfg.schemes = {Scheme::none};
+  const auto bare = analysis::run_study(t, cfg);
+  CHECK(bare.curve.empty());
+  CHECK(bare.schemes[0].pred.pred_reference == one.schemes[0].pred.pred_reference);
 }
 
 TEST_CASE("brainage: a summary file is read as the schema says, bad ones name the problem") {
