@@ -20,5 +20,6 @@ Runner add_train(CLI::App& app);
 Runner add_segment(CLI::App& app);
 Runner add_ensemble(CLI::App& app);
 Runner add_variability(CLI::App& app);
+Runner add_brainage(CLI::App& app);
 
 }  // namespace numens::drivers

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   add(&numens::drivers::add_segment);
   add(&numens::drivers::add_ensemble);
   add(&numens::drivers::add_variability);
+  add(&numens::drivers::add_brainage);
 
   try {
     app.parse(argc, argv);
