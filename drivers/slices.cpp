@@ -18,6 +18,7 @@ struct SliceFlags {
   int thickness = 7;
   int min_labelled = 50;
   double edge_weight = 5.0;
+  double class_weight_floor = 0.0;
 };
 }  // namespace
 
@@ -34,12 +35,16 @@ Runner add_slices(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--edge-weight", f->edge_weight, "loss weight added on label edges")
       ->capture_default_str();
+  sub->add_option("--class-weight-floor", f->class_weight_floor,
+                  "least median-frequency class weight (0: FastSurfer; 0.1 keeps air in the loss)")
+      ->capture_default_str();
   return [f] {
     io::SliceOptions opt;
     opt.view = io::parse_view(f->view, f->out);
     opt.thickness = f->thickness;
     opt.min_labelled = f->min_labelled;
     opt.edge_weight = f->edge_weight;
+    opt.class_weight_floor = f->class_weight_floor;
     const std::size_t n = io::write_slices(f->cohort, f->out, opt, kVersion, kGitCommit);
     std::printf("numens slices: %zu %s slices -> %s\n", n, io::view_name(opt.view), f->out.c_str());
     return 0;

@@ -52,7 +52,7 @@ ClassMap class_map(const LabelTable& lut) {
 
 std::vector<float> weight_map(const std::vector<std::int16_t>& classes,
                               const std::array<std::int64_t, 3>& dims, double cap,
-                              double edge_weight) {
+                              double edge_weight, double floor) {
   const std::int64_t nx = dims[0], ny = dims[1], nz = dims[2];
   // Median frequency over the classes present (numpy.unique's counts), the median of an even
   // number of counts being the mean of the middle two, as numpy.median.
@@ -67,7 +67,7 @@ std::vector<float> weight_map(const std::vector<std::int16_t>& classes,
       p == 0 ? 0 : (p % 2 ? present[p / 2] : 0.5 * (present[p / 2 - 1] + present[p / 2]));
   std::vector<double> class_weight(count.size(), 0.0);
   for (std::size_t c = 0; c < count.size(); ++c)
-    if (count[c] > 0) class_weight[c] = std::min(median / double(count[c]), cap);
+    if (count[c] > 0) class_weight[c] = std::max(std::min(median / double(count[c]), cap), floor);
 
   auto at = [&](std::int64_t i, std::int64_t j, std::int64_t k) {
     return classes[std::size_t(i + nx * (j + ny * k))];
@@ -167,6 +167,8 @@ std::size_t write_slices(const fs::path& cohort, const fs::path& out, const Slic
   if (opt.min_labelled < 0) fail("min_labelled must be >= 0");
   if (!(opt.class_weight_cap > 0) || !(opt.edge_weight >= 0))
     fail("class weight cap must be > 0 and edge weight >= 0");
+  if (!(opt.class_weight_floor >= 0) || !(opt.class_weight_floor <= opt.class_weight_cap))
+    fail("class weight floor must be in [0, class weight cap]");
 
   AtomicFile atomic(out);  // fails now if the directory is missing
   const CohortReader reader(cohort);
@@ -191,7 +193,8 @@ std::size_t write_slices(const fs::path& cohort, const fs::path& out, const Slic
   std::ostringstream config;
   config << "[slices]\ncohort = \"" << cohort.string() << "\"\nview = \"" << view_name(opt.view)
          << "\"\nthickness = " << opt.thickness << "\nmin_labelled = " << opt.min_labelled
-         << "\nclass_weight_cap = " << opt.class_weight_cap << "\nedge_weight = " << opt.edge_weight
+         << "\nclass_weight_cap = " << opt.class_weight_cap
+         << "\nclass_weight_floor = " << opt.class_weight_floor << "\nedge_weight = " << opt.edge_weight
          << "\n";
   write_provenance(root, numens_version, git_commit, config.str());
   root.set_attr("seeds", "{}");  // slicing is deterministic
@@ -202,6 +205,7 @@ std::size_t write_slices(const fs::path& cohort, const fs::path& out, const Slic
   root.set_attr("min_labelled", opt.min_labelled);
   root.set_attr("class_weight_cap", opt.class_weight_cap);
   root.set_attr("edge_weight", opt.edge_weight);
+  root.set_attr("class_weight_floor", opt.class_weight_floor);
   root.set_attr("cohort_creation_time", reader.provenance("creation_time"));
 
   WriteOptions z;
@@ -219,7 +223,7 @@ std::size_t write_slices(const fs::path& cohort, const fs::path& out, const Slic
     std::vector<std::int16_t> classes(subj.labels.size());
     for (std::size_t n = 0; n < classes.size(); ++n)
       classes[n] = cm.class_of[std::uint16_t(subj.labels[n])];  // the reader checked the LUT
-    const std::vector<float> w = weight_map(classes, dims, opt.class_weight_cap, opt.edge_weight);
+    const std::vector<float> w = weight_map(classes, dims, opt.class_weight_cap, opt.edge_weight, opt.class_weight_floor);
     for (std::int64_t p = 0; p < L.planes; ++p) {
       std::vector<std::int16_t> lab = extract_plane(classes, L, p);
       const auto labelled_pixels =

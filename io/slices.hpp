@@ -57,10 +57,13 @@ void thick_slice(std::span<const std::uint8_t> volume, const std::array<std::int
 // FastSurfer's loss weights of one labelled volume (class indices, x fastest, dims nx, ny, nz):
 // median-frequency class weight min(median(counts) / count[c], cap), with counts over the classes
 // present in the volume, plus `edge_weight` where numpy.gradient of the class map is non-zero in
-// any axis (central differences inside, one-sided at the borders).
+// any axis (central differences inside, one-sided at the borders). `floor` (0: FastSurfer) is the
+// least class weight: background outweighs every region by orders of magnitude in voxel count, so
+// its median-frequency weight is ~1e-3 and a network may label air as a dark region (ventricle)
+// almost for free; a floor of 0.1 keeps air in the loss.
 std::vector<float> weight_map(const std::vector<std::int16_t>& classes,
                               const std::array<std::int64_t, 3>& dims, double cap,
-                              double edge_weight);
+                              double edge_weight, double floor = 0.0);
 
 struct SliceOptions {
   View view = View::axial;
@@ -68,6 +71,7 @@ struct SliceOptions {
   int min_labelled = 50;  // planes with fewer non-background pixels are dropped
   double class_weight_cap = 5.0;
   double edge_weight = 5.0;
+  double class_weight_floor = 0.0;  // FastSurfer: none
 };
 
 // Writes the slice file of one view for every subject of `cohort` that has labels (subjects

@@ -83,6 +83,9 @@ TEST_CASE("slices: weight map = capped median frequency + edge weight (numpy.gra
   // 1 2 1 has a zero central difference in the middle: no edge there, but at both borders.
   // counts {2 (class 1), 1 (class 2)}: median 1.5 -> 0.75 and 1.5.
   CHECK(weight_map({1, 2, 1}, {3, 1, 1}, 5, 5) == std::vector<float>{5.75f, 1.5f, 5.75f});
+  // counts 3 and 1, median 2: weights 2/3 and 2; a floor of 1 lifts only the frequent class
+  CHECK(weight_map({0, 0, 0, 1}, {4, 1, 1}, 5, 0) == std::vector<float>{2.f / 3, 2.f / 3, 2.f / 3, 2});
+  CHECK(weight_map({0, 0, 0, 1}, {4, 1, 1}, 5, 0, 1.0) == std::vector<float>{1, 1, 1, 2});
   // The cap: counts {1, 100}, median 50.5 -> class 0 weight min(50.5, 5) = 5, class 1 0.505.
   std::vector<std::int16_t> v(101, 1);
   v[0] = 0;
