@@ -24,17 +24,25 @@ for s in sub-0000 sub-0039; do
   "$bin" preview --in "$out/cohort.h5" --subject "$s" --view coronal --labels \
     --out "$out/preview-$s.png"
 done
-# One ensemble member, briefly: the 2.5D slices of each view, a small network per view trained for
-# 40 optimizer steps (configs/train-small.toml; the full recipes are configs/train-*.toml), and the
-# 3-view segmentation of two held-out subjects with their Dice against the ground truth. A demo of
-# the pipeline, not a trained model: docs/train.md shows what longer training reaches.
+# A small numerical ensemble (configs/quickstart.toml): the 2.5D slices of each view, then an ieee
+# reference, 2 seed members and 2 stochastic-rounding members, each training a small network per
+# view briefly and segmenting four held-out subjects (members shared by the ranks when mpirun is
+# there), then the variability summary of the members' segmentations (docs/variability.md).
 abs_out=$(cd "$out" && pwd)
 for v in axial coronal sagittal; do
-  "$bin" slices --cohort "$out/cohort.h5" --view "$v" --out "$out/slices-$v.h5"
-  "$bin" train --config configs/train-small.toml --view "$v" --force \
-    --set "data.slices=\"$abs_out/slices-{view}.h5\"" --set model.kernel=3 \
-    --set train.epochs=1 --set train.steps_per_epoch=40 --out "$out/members/m0000"
+  "$bin" slices --cohort "$out/cohort.h5" --view "$v" --class-weight-floor 0.1 \
+    --out "$out/slices-$v.h5"
 done
-"$bin" segment --cohort "$out/cohort.h5" --models "$out/members/m0000" \
-  --subjects sub-0004,sub-0009 --out "$out/members/m0000/seg.h5"
+ensemble=("$bin" ensemble --config configs/quickstart.toml --dir "$out"
+  --set "data.slices=\"$abs_out/slices-{view}.h5\""
+  --set "ensemble.segment_cohort=\"$abs_out/cohort.h5\"")
+if command -v mpirun > /dev/null; then
+  as_root=()
+  [ "$(id -u)" = 0 ] && as_root=(--allow-run-as-root)
+  OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive mpirun --oversubscribe "${as_root[@]}" \
+    -np "$(nproc)" "${ensemble[@]}"
+else
+  "${ensemble[@]}"
+fi
+"$bin" variability --ensemble "$out" --out "$out/summary.h5"
 echo "quickstart: results in $out"
