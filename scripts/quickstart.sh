@@ -25,7 +25,7 @@ for s in sub-0000 sub-0039; do
     --out "$out/preview-$s.png"
 done
 # A small numerical ensemble (configs/quickstart.toml): the 2.5D slices of each view, then an ieee
-# reference, 2 seed members and 2 stochastic-rounding members, each training a small network per
+# reference and 2 seed members, each training a small network per
 # view briefly and segmenting two held-out subjects (members shared by the ranks when mpirun is
 # there), then the variability summary of the members' segmentations (docs/variability.md).
 abs_out=$(cd "$out" && pwd)
