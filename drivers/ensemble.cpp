@@ -257,7 +257,6 @@ int run(const Flags& f) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   int64_t done_here = 0, skipped_here = 0, failed_here = 0;
-  std::string failures;
   {
     WorkCounter counter;
     for (int64_t i = counter.next(); i < int64_t(members.size()); i = counter.next()) {
@@ -272,7 +271,6 @@ int run(const Flags& f) {
         ++done_here;
       } catch (const Error& err) {
         ++failed_here;
-        failures += (failures.empty() ? "" : ", ") + m.dir_name();
         const std::string msg = std::string(err.what()) + "\n";
         try {
           io::write_text_atomic(dir / "FAILED", msg);
@@ -285,17 +283,8 @@ int run(const Flags& f) {
     }
   }
   int64_t local[3] = {done_here, skipped_here, failed_here}, total[3] = {0, 0, 0};
+  // Every rank has written its FAILED markers before contributing, so rank 0 can list them.
   MPI_Reduce(local, total, 3, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
-  // The failed member names, gathered on rank 0 for the final line.
-  int len = int(failures.size());
-  std::vector<int> lens(static_cast<size_t>(size));
-  MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
-  std::vector<int> offs(static_cast<size_t>(size), 0);
-  int sum = 0;
-  for (int r = 0; r < size; ++r) offs[size_t(r)] = sum, sum += lens[size_t(r)];
-  std::string all(size_t(rank == 0 ? sum : 0), ' ');
-  MPI_Gatherv(failures.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, 0,
-              MPI_COMM_WORLD);
   if (rank != 0) return failed_here ? 1 : 0;
   std::printf(
       "numens ensemble: %lld members trained, %lld already complete, %lld failed; %.1f s on %d "
@@ -304,9 +293,9 @@ int run(const Flags& f) {
       size == 1 ? "" : "s");
   if (total[2] > 0) {
     std::string names;
-    for (int r = 0, at = 0; r < size; at += lens[size_t(r)], ++r)
-      if (lens[size_t(r)])
-        names += (names.empty() ? "" : ", ") + all.substr(size_t(at), size_t(lens[size_t(r)]));
+    for (const Member& m : members)
+      if (fs::exists(e.member_dir(m) / "FAILED"))
+        names += (names.empty() ? "" : ", ") + m.dir_name();
     throw Error("ensemble: " + std::to_string(total[2]) + " member(s) failed: " + names +
                 " (reasons in members/<m>/FAILED); rerun to retry them");
   }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "drivers/config_section.hpp"
+#include "io/ensemble.hpp"
 
 namespace numens::drivers {
 
@@ -30,15 +31,10 @@ const char* arm_kind_name(ArmKind k) {
 }
 
 std::string Member::dir_name() const {
-  char b[32];
-  std::snprintf(b, sizeof b, "m%04lld", (long long)id);
-  return b;
+  return io::member_dir_name(id);
 }
 
 namespace {
-
-// Ids stay below this many members per arm, so the default id bases (1000 k) never collide.
-constexpr int64_t kMaxArmMembers = 1000;
 
 ArmKind parse_kind(const std::string& s, Section& sec) {
   if (s == "ieee") return ArmKind::ieee;
@@ -125,8 +121,9 @@ EnsembleSettings load_ensemble_settings(const fs::path& file,
       throw a.bad("name", "must be a non-empty [A-Za-z0-9_-] name, got \"" + arm.name + "\"");
     if (!names.insert(arm.name).second) throw a.bad("name", "\"" + arm.name + "\" is used twice");
     arm.kind = parse_kind(a.string("kind", ""), a);
-    arm.members = a.integer("members", 1, 1, kMaxArmMembers);
-    arm.id_base = a.integer("id_base", int64_t(k) * kMaxArmMembers, 0, 9999 - kMaxArmMembers + 1);
+    arm.members = a.integer("members", 1, 1, io::kArmIdStride);
+    arm.id_base =
+        a.integer("id_base", int64_t(k) * io::kArmIdStride, 0, 9999 - io::kArmIdStride + 1);
     if (perturbs(arm.kind)) {
       try {
         arm.mode = mca::parse_mode(a.string("mode", "sr"));

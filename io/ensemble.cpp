@@ -96,7 +96,8 @@ std::vector<ConfiguredArm> configured_arms(const fs::path& file) {
     a.name = string(*t, "name", file);
     a.kind = string(*t, "kind", file);
     a.members = integer(*t, "members", file);
-    a.id_base = t->contains("id_base") ? integer(*t, "id_base", file) : std::int64_t(1000 * k);
+    a.id_base =
+        t->contains("id_base") ? integer(*t, "id_base", file) : kArmIdStride * std::int64_t(k);
     if (a.members < 0) fail(file, "arm '" + a.name + "' has a negative member count");
     for (const auto& b : out)
       if (b.name == a.name) fail(file, "arm '" + a.name + "' listed twice");

@@ -43,6 +43,10 @@ struct EnsembleDir {
   std::vector<MemberRecord> members;  // ascending id
 };
 
+// Member ids of the arm at position k start at k times this unless the arm sets id_base; it is
+// also the most members an arm may have, so default id ranges never overlap.
+inline constexpr std::int64_t kArmIdStride = 1000;
+
 // The directory name of member `id`: "m" and the id in at least four digits ("m0007", "m1000").
 std::string member_dir_name(std::int64_t id);
 

@@ -85,19 +85,10 @@ printf '[train]\nepochs = = 3\n' > broken.toml
 printf '[data]\nslices = "slices.h5"\n[trainer]\nepochs = 3\n' > badsection.toml
 "$numens" train --config train.toml --out trained > /dev/null 2>&1
 "$numens" train --config train.toml --out trained_exists > /dev/null 2>&1
-# An ensemble configuration of the same tiny model (each error case breaks one thing), and a run
+# An ensemble configuration of the same tiny model (train.toml without its view and output, plus
+# [ensemble]; each error case breaks one thing), and a run
 # directory made by it, for the "directory of another configuration" case.
-cat > ens.toml <<'TOML'
-[data]
-slices = "slices.h5"
-[model]
-filters = 2
-kernel = 3
-levels = 1
-[train]
-epochs = 1
-batch_size = 2
-steps_per_epoch = 1
+{ grep -v '^view = \|^\[output\]\|^dir = ' train.toml; cat <<'TOML'; } > ens.toml
 [ensemble]
 dir = "ens_made"
 views = ["axial"]
