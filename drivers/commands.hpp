@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace numens::drivers {
 
@@ -21,5 +23,18 @@ Runner add_segment(CLI::App& app);
 Runner add_ensemble(CLI::App& app);
 Runner add_variability(CLI::App& app);
 Runner add_brainage(CLI::App& app);
+Runner add_study(CLI::App& app);
+
+// Every subcommand, registered on `app` in the order --help lists them.
+struct Command {
+  CLI::App* app;
+  Runner run;
+};
+std::vector<Command> register_commands(CLI::App& app);
+
+// Runs one subcommand in this process as if `numens args...` had been typed (args[0] is the
+// subcommand): how `numens study` runs its stages, so each stage is exactly the command it
+// prints. Library errors propagate; a command-line error becomes a ConfigError.
+int run_command(const std::vector<std::string>& args);
 
 }  // namespace numens::drivers

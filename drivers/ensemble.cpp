@@ -26,6 +26,7 @@
 
 #include "drivers/commands.hpp"
 #include "drivers/ensemble_config.hpp"
+#include "drivers/mpi_session.hpp"
 #include "drivers/segment.hpp"
 #include "drivers/train.hpp"
 #include "io/atomic_file.hpp"
@@ -44,25 +45,6 @@ struct Flags {
   std::vector<std::string> sets;
   int threads = 0;
   bool check = false;
-};
-
-// MPI for the lifetime of the command; finalised on every path out, exceptions included.
-class MpiSession {
- public:
-  MpiSession(int* argc, char*** argv) {
-    int provided = 0;
-    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &size_);
-  }
-  ~MpiSession() { MPI_Finalize(); }
-  MpiSession(const MpiSession&) = delete;
-  MpiSession& operator=(const MpiSession&) = delete;
-  int rank() const { return rank_; }
-  int size() const { return size_; }
-
- private:
-  int rank_ = 0, size_ = 1;
 };
 
 // The next unclaimed member index, from the counter on rank 0.
@@ -205,7 +187,7 @@ void run_member(const EnsembleSettings& e, const Member& m, int rank) {
 }
 
 int run(const Flags& f) {
-  MpiSession mpi(nullptr, nullptr);
+  MpiSession mpi;
   const int rank = mpi.rank(), size = mpi.size();
   if (f.threads < 0) throw ConfigError("ensemble: --threads must be >= 0");
   if (f.threads > 0) omp_set_num_threads(f.threads);

@@ -68,7 +68,7 @@ EnsembleSettings load_ensemble_settings(const fs::path& file,
   e.config_file = file;
   e.overrides = overrides;
   // The training sections first: the same reader and checks as `numens train`.
-  e.base = load_train_settings(file, overrides, {"ensemble"});
+  e.base = load_train_settings(file, overrides, {"ensemble", "study"});
 
   toml::table root;
   try {

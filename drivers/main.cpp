@@ -19,23 +19,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough(false);
 
-  std::vector<std::pair<CLI::App*, numens::drivers::Runner>> commands;
-  auto add = [&](numens::drivers::Runner (*reg)(CLI::App&)) {
-    const size_t before = app.get_subcommands({}).size();
-    numens::drivers::Runner r = reg(app);
-    commands.emplace_back(app.get_subcommands({})[before], std::move(r));
-  };
-  add(&numens::drivers::add_mca_check);
-  add(&numens::drivers::add_synth);
-  add(&numens::drivers::add_preview);
-  add(&numens::drivers::add_import);
-  add(&numens::drivers::add_export);
-  add(&numens::drivers::add_slices);
-  add(&numens::drivers::add_train);
-  add(&numens::drivers::add_segment);
-  add(&numens::drivers::add_ensemble);
-  add(&numens::drivers::add_variability);
-  add(&numens::drivers::add_brainage);
+  const std::vector<numens::drivers::Command> commands = numens::drivers::register_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -43,8 +27,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    for (auto& [sub, run] : commands)
-      if (sub->parsed()) return run();
+    for (const auto& c : commands)
+      if (c.app->parsed()) return c.run();
   } catch (const numens::Error& e) {
     std::fprintf(stderr, "numens: error: %s\n", e.what());
     return 1;
