@@ -21,5 +21,6 @@ Runner add_segment(CLI::App& app);
 Runner add_ensemble(CLI::App& app);
 Runner add_variability(CLI::App& app);
 Runner add_brainage(CLI::App& app);
+Runner add_report(CLI::App& app);
 
 }  // namespace numens::drivers

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   add(&numens::drivers::add_ensemble);
   add(&numens::drivers::add_variability);
   add(&numens::drivers::add_brainage);
+  add(&numens::drivers::add_report);
 
   try {
     app.parse(argc, argv);
