@@ -262,7 +262,7 @@ void findings(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>
         h << "undefined (no finite majority-vote Dice).";
       else
         h << "majority vote " << num(st[a].majority_dice) << " vs baseline " << num(ieee_dice)
-          << " (difference " << num(st[a].majority_dice - ieee_dice) << "); "
+          << " (difference " << num(st[a].majority_dice - ieee_dice, 6) << "); "
           << verdict(st[a].majority_dice >= ieee_dice) << ".";
       h << "</li>\n";
     }
