@@ -23,6 +23,7 @@ Runner add_segment(CLI::App& app);
 Runner add_ensemble(CLI::App& app);
 Runner add_variability(CLI::App& app);
 Runner add_brainage(CLI::App& app);
+Runner add_report(CLI::App& app);
 Runner add_study(CLI::App& app);
 
 // Every subcommand, registered on `app` in the order --help lists them.

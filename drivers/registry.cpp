@@ -11,7 +11,7 @@ std::vector<Command> register_commands(CLI::App& app) {
   std::vector<Command> commands;
   for (Runner (*reg)(CLI::App&) :
        {&add_mca_check, &add_synth, &add_preview, &add_import, &add_export, &add_slices, &add_train,
-        &add_segment, &add_ensemble, &add_variability, &add_brainage, &add_study}) {
+        &add_segment, &add_ensemble, &add_variability, &add_brainage, &add_report, &add_study}) {
     const size_t before = app.get_subcommands({}).size();
     Runner r = reg(app);
     commands.push_back({app.get_subcommands({})[before], std::move(r)});

@@ -131,7 +131,8 @@ StudySettings load_study_settings(const fs::path& file, const std::vector<std::s
   return st;
 }
 
-// The resolved [study] section: what a rerun in the same directory must agree on.
+// The resolved [study] section without `report`: what a rerun in the same directory must agree on
+// (whether a report is written changes no result).
 std::string study_toml(const StudySettings& st) {
   std::ostringstream t;
   t << "[study]\ntemplate = " << quoted(st.templ) << "\nvoxel_size = " << st.voxel_size
@@ -142,7 +143,7 @@ std::string study_toml(const StudySettings& st) {
     << "\nbrainage_cv = " << quoted(st.brainage_cv) << "\nbrainage_folds = " << st.brainage_folds
     << "\nbrainage_repeats = " << st.brainage_repeats << "\nbrainage_seed = " << st.brainage_seed
     << "\nbrainage_inner_folds = " << st.brainage_inner_folds
-    << "\nreport = " << (st.report ? "true" : "false") << "\n";
+    << "\n";
   return t.str();
 }
 
@@ -365,7 +366,8 @@ int run(const Flags& f) {
       plan(st, e, out, fs::absolute(f.config).string(), ens_sets, ens_threads, threads);
   if (f.check) {
     if (rank == 0) {
-      std::printf("%s%s", study_toml(st).c_str(), to_toml(e).c_str());
+      std::printf("%sreport = %s\n%s", study_toml(st).c_str(), st.report ? "true" : "false",
+                  to_toml(e).c_str());
       std::size_t n = 0;
       for (const Stage& s : stages) {
         for (const Step& step : s.steps) std::printf("# %s\n", command_line(step.args).c_str());

@@ -25,21 +25,31 @@ struct PngErr {
 void on_warning(png_structp, png_const_charp) {}
 }  // namespace
 
-void write_png_rgb(const std::filesystem::path& path, int width, int height,
-                   const std::vector<std::uint8_t>& rgb) {
+namespace {
+// libpng's write callback: appends to the vector the caller gave as io pointer.
+void append_bytes(png_structp png, png_bytep data, png_size_t n) {
+  auto* out = static_cast<std::vector<std::uint8_t>*>(png_get_io_ptr(png));
+  out->insert(out->end(), data, data + n);
+}
+void no_flush(png_structp) {}
+
+std::string size_problem(int width, int height, std::size_t bytes) {
+  return "PNG image of " + std::to_string(width) + "x" + std::to_string(height) + " with " +
+         std::to_string(bytes) + " bytes";
+}
+}  // namespace
+
+std::vector<std::uint8_t> encode_png_rgb(int width, int height,
+                                         const std::vector<std::uint8_t>& rgb) {
   if (width <= 0 || height <= 0 || rgb.size() != std::size_t(width) * std::size_t(height) * 3)
-    throw IoError(path.string() + ": PNG image of " + std::to_string(width) + "x" +
-                  std::to_string(height) + " with " + std::to_string(rgb.size()) + " bytes");
-  AtomicFile out(path);
-  std::FILE* f = std::fopen(out.temp_path().c_str(), "wb");
-  if (!f) throw IoError(out.temp_path().string() + ": cannot create");
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
+    throw IoError(size_problem(width, height, rgb.size()));
+  std::vector<std::uint8_t> out;
   PngErr err;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, on_error, on_warning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!png || !info) {
     png_destroy_write_struct(&png, nullptr);
-    throw IoError(path.string() + ": libpng could not start");
+    throw IoError("libpng could not start");
   }
   std::vector<png_bytep> rows(static_cast<std::size_t>(height));
   for (int y = 0; y < height; ++y)
@@ -47,16 +57,34 @@ void write_png_rgb(const std::filesystem::path& path, int width, int height,
         const_cast<png_bytep>(rgb.data() + std::size_t(y) * std::size_t(width) * 3);
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    throw IoError(path.string() + ": PNG write failed: " + err.msg);
+    throw IoError(std::string("PNG encoding failed: ") + err.msg);
   }
-  png_init_io(png, f);
+  png_set_write_fn(png, &out, append_bytes, no_flush);
   png_set_IHDR(png, info, png_uint_32(width), png_uint_32(height), 8, PNG_COLOR_TYPE_RGB,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
   png_write_image(png, rows.data());
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
-  if (std::fflush(f) != 0) throw IoError(out.temp_path().string() + ": write failed");
+  return out;
+}
+
+void write_png_rgb(const std::filesystem::path& path, int width, int height,
+                   const std::vector<std::uint8_t>& rgb) {
+  if (width <= 0 || height <= 0 || rgb.size() != std::size_t(width) * std::size_t(height) * 3)
+    throw IoError(path.string() + ": " + size_problem(width, height, rgb.size()));
+  std::vector<std::uint8_t> bytes;
+  try {
+    bytes = encode_png_rgb(width, height, rgb);
+  } catch (const IoError& e) {
+    throw IoError(path.string() + ": " + e.what());
+  }
+  AtomicFile out(path);
+  std::FILE* f = std::fopen(out.temp_path().c_str(), "wb");
+  if (!f) throw IoError(out.temp_path().string() + ": cannot create");
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
+  if (std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fflush(f) != 0)
+    throw IoError(out.temp_path().string() + ": write failed");
   closer.reset();
   out.commit();
 }

@@ -15,9 +15,7 @@ View parse_view(const std::string& name) {
   throw ConfigError("--view must be axial, coronal or sagittal, got '" + name + "'");
 }
 
-Image render_slice(const Subject& s, const LabelTable& lut, View view, int slice, bool labels,
-                   double alpha) {
-  const Geometry& g = s.info.geometry;
+SliceGrid slice_grid(const Geometry& g, View view, int slice) {
   // Which index axis runs along each world axis (R, A, S), and in which direction: the affine's
   // largest entry per column, so that any axis-permuted or flipped grid displays upright.
   std::array<int, 3> axis_of_world{0, 1, 2};
@@ -50,14 +48,11 @@ Image render_slice(const Subject& s, const LabelTable& lut, View view, int slice
   if (slice >= ns)
     throw ConfigError("--slice " + std::to_string(slice) + " is outside 0.." +
                       std::to_string(ns - 1));
-  const int zoom = std::max(1, (256 + std::max(nc, nr) - 1) / std::max(nc, nr));
-  Image img;
-  img.width = nc * zoom;
-  img.height = nr * zoom;
-  img.rgb.resize(std::size_t(img.width) * std::size_t(img.height) * 3);
-  std::vector<const LabelInfo*> colour(65536, nullptr);
-  for (const LabelInfo& l : lut) colour[std::size_t(std::uint16_t(l.value))] = &l;
-  const bool show = labels && s.info.has_labels && !s.labels.empty();
+  SliceGrid out;
+  out.width = nc;
+  out.height = nr;
+  out.zoom = std::max(1, (256 + std::max(nc, nr) - 1) / std::max(nc, nr));
+  out.voxel.resize(std::size_t(nc) * std::size_t(nr));
   for (int r = 0; r < nr; ++r)
     for (int c = 0; c < nc; ++c) {
       // World direction up = larger coordinate: row 0 is the largest world coordinate.
@@ -70,24 +65,51 @@ Image render_slice(const Subject& s, const LabelTable& lut, View view, int slice
       idx[std::size_t(ac)] = wcol;
       idx[std::size_t(ar)] = wrow;
       idx[std::size_t(as)] = wsl;
-      const std::size_t v = std::size_t(idx[0] + g.dims[0] * (idx[1] + g.dims[1] * idx[2]));
-      double px[3] = {double(s.t1[v]), double(s.t1[v]), double(s.t1[v])};
-      if (show && s.labels[v] != 0) {
-        const LabelInfo* l = colour[std::size_t(std::uint16_t(s.labels[v]))];
-        if (l)
-          for (int ch = 0; ch < 3; ++ch)
-            px[ch] = (1 - alpha) * px[ch] + alpha * l->rgb[std::size_t(ch)];
-      }
+      out.voxel[std::size_t(r) * std::size_t(nc) + std::size_t(c)] =
+          std::size_t(idx[0] + g.dims[0] * (idx[1] + g.dims[1] * idx[2]));
+    }
+  return out;
+}
+
+Image zoom_image(const SliceGrid& grid, const std::vector<std::uint8_t>& rgb) {
+  const int zoom = grid.zoom;
+  Image img;
+  img.width = grid.width * zoom;
+  img.height = grid.height * zoom;
+  img.rgb.resize(std::size_t(img.width) * std::size_t(img.height) * 3);
+  for (int r = 0; r < grid.height; ++r)
+    for (int c = 0; c < grid.width; ++c) {
+      const std::size_t src = (std::size_t(r) * std::size_t(grid.width) + std::size_t(c)) * 3;
       for (int dy = 0; dy < zoom; ++dy)
         for (int dx = 0; dx < zoom; ++dx) {
           const std::size_t o =
               (std::size_t(r * zoom + dy) * std::size_t(img.width) + std::size_t(c * zoom + dx)) *
               3;
-          for (int ch = 0; ch < 3; ++ch)
-            img.rgb[o + std::size_t(ch)] = std::uint8_t(std::lround(px[ch]));
+          for (int ch = 0; ch < 3; ++ch) img.rgb[o + std::size_t(ch)] = rgb[src + std::size_t(ch)];
         }
     }
   return img;
+}
+
+Image render_slice(const Subject& s, const LabelTable& lut, View view, int slice, bool labels,
+                   double alpha) {
+  const SliceGrid grid = slice_grid(s.info.geometry, view, slice);
+  std::vector<const LabelInfo*> colour(65536, nullptr);
+  for (const LabelInfo& l : lut) colour[std::size_t(std::uint16_t(l.value))] = &l;
+  const bool show = labels && s.info.has_labels && !s.labels.empty();
+  std::vector<std::uint8_t> rgb(grid.voxel.size() * 3);
+  for (std::size_t p = 0; p < grid.voxel.size(); ++p) {
+    const std::size_t v = grid.voxel[p];
+    double px[3] = {double(s.t1[v]), double(s.t1[v]), double(s.t1[v])};
+    if (show && s.labels[v] != 0) {
+      const LabelInfo* l = colour[std::size_t(std::uint16_t(s.labels[v]))];
+      if (l)
+        for (int ch = 0; ch < 3; ++ch)
+          px[ch] = (1 - alpha) * px[ch] + alpha * l->rgb[std::size_t(ch)];
+    }
+    for (int ch = 0; ch < 3; ++ch) rgb[p * 3 + std::size_t(ch)] = std::uint8_t(std::lround(px[ch]));
+  }
+  return zoom_image(grid, rgb);
 }
 
 }  // namespace numens::io

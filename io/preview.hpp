@@ -18,6 +18,20 @@ struct Image {
   std::vector<std::uint8_t> rgb;  // top row first
 };
 
+// Which voxel each pixel of a slice shows, before upsampling: `voxel` holds height rows of width
+// pixels (top row first) as flat indices into the subject's volume (x fastest). The one place
+// that decides orientation (below), shared by render_slice and overlays such as the report's
+// entropy maps, so they cannot disagree. Throws ConfigError for a slice out of range.
+struct SliceGrid {
+  int width = 0, height = 0;
+  int zoom = 1;  // integer upsampling to at least 256 pixels across
+  std::vector<std::size_t> voxel;
+};
+SliceGrid slice_grid(const Geometry& g, View view, int slice);
+
+// Upsamples an RGB image of grid.width x grid.height pixels by grid.zoom (nearest neighbour).
+Image zoom_image(const SliceGrid& grid, const std::vector<std::uint8_t>& rgb);
+
 // Slice `slice` (-1: the middle) of the subject in `view`, in radiological-free display
 // convention: the subject's left on the image's left for axial and coronal (as seen from above and
 // from the front, "neurological"), anterior on the left for sagittal; superior / anterior up.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command-line error case: the command must exit with status 1, print exactly one line,
 # "numens: error: ..." containing every given pattern, and leave neither `out` nor a temp file
-# `out.tmp.*` behind.
+# `out.tmp.*` (a file) nor `out.tmp-*` (a directory) behind.
 #   expect_error.sh <dir> <out> <pattern>[|<pattern>...] -- <command> [args...]
 set -uo pipefail
 dir=$1 out=$2 patterns=$3
@@ -23,5 +23,6 @@ for p in "${pats[@]}"; do
 done
 [ ! -e "$out" ] || fail "output $out was left behind"
 compgen -G "$out.tmp.*" > /dev/null && fail "temp file $out.tmp.* was left behind"
+compgen -G "$out.tmp-*" > /dev/null && fail "temp directory $out.tmp-* was left behind"
 cat "$err"
 exit 0
