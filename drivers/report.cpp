@@ -208,6 +208,25 @@ void findings(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>
               const std::vector<std::pair<fs::path, io::BrainageResults>>& brainage) {
   auto& h = o.html;
   h << "<h2 id=\"findings\">2. Findings</h2>\n<ul>\n";
+  // What the findings are about: how accurate the members are. Variability of networks far from
+  // trained says little about trained ones, and a reader must see that before the verdicts.
+  {
+    double best = kNaN;
+    std::string per_arm;
+    for (std::size_t a = 0; a < t.arms(); ++a) {
+      per_arm += (a ? ", " : "") + t.arm_names[a] + " " + num(st[a].member_dice);
+      if (std::isfinite(st[a].member_dice) && !(best >= st[a].member_dice))
+        best = st[a].member_dice;
+    }
+    h << "<li><b>Model accuracy.</b> Mean Dice of the members against the ground truth: "
+      << esc(per_arm) << ".";
+    if (std::isfinite(best) && best < 0.5)
+      h << " <b>These members are far from trained</b> (below 0.5 in every arm; FastSurfer-class "
+           "networks reach about 0.9): the findings below describe the disagreement of barely "
+           "trained networks, not the paper's setting. Train longer (docs/train.md) before "
+           "comparing with the paper.";
+    h << "</li>\n";
+  }
   // (a) seed vs MCA/SR variability: mean over arms of the arm's mean minimum pairwise Dice.
   std::vector<double> seed, mca;
   std::string seed_names, mca_names;
