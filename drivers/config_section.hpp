@@ -99,6 +99,14 @@ class Section {
   std::set<std::string> used_;
 };
 
+// s as a TOML string literal (escaped as toml++ writes it), for values written into TOML text and
+// for --set overrides built by the drivers.
+inline std::string toml_quoted(const std::string& s) {
+  std::ostringstream o;
+  o << toml::value<std::string>(s);
+  return o.str();
+}
+
 // "optim.lr=0.001" into the table; the value is TOML, or a bare string when it does not parse.
 inline void apply_override(toml::table& root, const std::string& ov, const std::string& file) {
   const auto eq = ov.find('=');

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "drivers/commands.hpp"
+#include "drivers/config_section.hpp"
 #include "drivers/ensemble_config.hpp"
 #include "drivers/mpi_session.hpp"
 #include "drivers/segment.hpp"
@@ -204,7 +205,10 @@ int run(const Flags& f) {
     return false;
   };
   try {
-    e = load_ensemble_settings(f.config, f.sets);
+    // --dir stands in for [ensemble] dir, which the file may then leave out.
+    std::vector<std::string> sets = f.sets;
+    if (!f.dir.empty()) sets.push_back("ensemble.dir=" + toml_quoted(fs::absolute(f.dir).string()));
+    e = load_ensemble_settings(f.config, sets);
     if (!f.dir.empty()) e.dir = fs::absolute(f.dir);
     validate(e);
   } catch (const Error& err) {

@@ -51,12 +51,6 @@ bool perturbs(ArmKind k) {
   return k == ArmKind::mca || k == ArmKind::seed_mca;
 }
 
-std::string quoted(const std::string& s) {
-  std::ostringstream o;
-  o << toml::value<std::string>(s);
-  return o.str();
-}
-
 }  // namespace
 
 EnsembleSettings load_ensemble_settings(const fs::path& file,
@@ -199,11 +193,11 @@ TrainSettings EnsembleSettings::member_settings(const Member& m, io::View view) 
 
 std::string member_toml(const Member& m) {
   std::ostringstream t;
-  t << "id = " << m.id << "\narm = " << quoted(m.arm->name)
-    << "\nkind = " << quoted(arm_kind_name(m.arm->kind)) << "\nindex = " << m.index
+  t << "id = " << m.id << "\narm = " << toml_quoted(m.arm->name)
+    << "\nkind = " << toml_quoted(arm_kind_name(m.arm->kind)) << "\nindex = " << m.index
     << "\n\n[seeds]\ninit = " << m.init_seed << "\ndata = " << m.data_seed
     << "\naugment = " << m.augment_seed << "\nmca = " << m.arith.seed
-    << "\n\n[arith]\nmode = " << quoted(std::string(mca::to_string(m.arith.mode)))
+    << "\n\n[arith]\nmode = " << toml_quoted(std::string(mca::to_string(m.arith.mode)))
     << "\nt32 = " << m.arith.t32 << "\nt64 = " << m.arith.t64 << "\nmember = " << m.arith.member
     << "\n";
   return t.str();
@@ -215,12 +209,13 @@ std::string ensemble_section(const EnsembleSettings& e) {
   std::ostringstream t;
   t << "[ensemble]\nviews = [";
   for (std::size_t i = 0; i < e.views.size(); ++i)
-    t << (i ? ", " : "") << quoted(io::view_name(e.views[i]));
-  t << "]\nsegment_cohort = " << quoted(fs::absolute(e.segment_cohort).lexically_normal().string())
+    t << (i ? ", " : "") << toml_quoted(io::view_name(e.views[i]));
+  t << "]\nsegment_cohort = "
+    << toml_quoted(fs::absolute(e.segment_cohort).lexically_normal().string())
     << "\nsegment_subjects = [";
   for (std::size_t i = 0; i < e.segment_subjects.size(); ++i)
-    t << (i ? ", " : "") << quoted(e.segment_subjects[i]);
-  t << "]\nsegment_arith = " << quoted(e.segment_member_arith ? "member" : "ieee")
+    t << (i ? ", " : "") << toml_quoted(e.segment_subjects[i]);
+  t << "]\nsegment_arith = " << toml_quoted(e.segment_member_arith ? "member" : "ieee")
     << "\nsegment_batch = " << e.segment_batch << "\n";
   return t.str();
 }
@@ -238,14 +233,15 @@ std::string ensemble_key(const EnsembleSettings& e) {
 
 std::string to_toml(const EnsembleSettings& e) {
   std::ostringstream t;
-  t << ensemble_section(e) << "dir = " << quoted(fs::absolute(e.dir).lexically_normal().string())
-    << "\n";
+  t << ensemble_section(e)
+    << "dir = " << toml_quoted(fs::absolute(e.dir).lexically_normal().string()) << "\n";
   for (const Arm& a : e.arms) {
-    t << "\n[[ensemble.arms]]\nname = " << quoted(a.name)
-      << "\nkind = " << quoted(arm_kind_name(a.kind)) << "\nmembers = " << a.members
+    t << "\n[[ensemble.arms]]\nname = " << toml_quoted(a.name)
+      << "\nkind = " << toml_quoted(arm_kind_name(a.kind)) << "\nmembers = " << a.members
       << "\nid_base = " << a.id_base << "\n";
     if (perturbs(a.kind))
-      t << "mode = " << quoted(std::string(mca::to_string(a.mode))) << "\nt = " << a.t32 << "\n";
+      t << "mode = " << toml_quoted(std::string(mca::to_string(a.mode))) << "\nt = " << a.t32
+        << "\n";
   }
   TrainSettings b = e.base;
   fs::path slices(b.slices);  // keeps its {view} tag

@@ -24,10 +24,10 @@ struct Options {
 };
 
 struct Stats {
-  double perturbed = 0;   // fraction of results that differ from round-to-nearest
-  double mean_rel = 0;    // mean relative error (bias)
-  double std_rel = 0;     // standard deviation of the relative error
-  double max_ulp_t = 0;   // largest |error| in units of ulp_t of the exact result
+  double perturbed = 0;  // fraction of results that differ from round-to-nearest
+  double mean_rel = 0;   // mean relative error (bias)
+  double std_rel = 0;    // standard deviation of the relative error
+  double max_ulp_t = 0;  // largest |error| in units of ulp_t of the exact result
 };
 
 // Operands: uniform significand in [1, 2), random sign and binade in [-8, 8], from a generator
@@ -129,7 +129,8 @@ Runner add_mca_check(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--t,--t32", opt->t32, "virtual precision for binary32 (1..24)")
       ->capture_default_str();
-  sub->add_option("--t64", opt->t64, "virtual precision for binary64 (1..53)")->capture_default_str();
+  sub->add_option("--t64", opt->t64, "virtual precision for binary64 (1..53)")
+      ->capture_default_str();
   sub->add_option("--seed", opt->seed, "MCA seed")->capture_default_str();
   sub->add_option("--member", opt->member, "ensemble member id (part of the random key)")
       ->capture_default_str();

@@ -59,18 +59,9 @@ struct StudySettings {
   bool report = true;
 };
 
-std::string quoted(const std::string& s) {
-  std::string q = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') q += '\\';
-    q += c;
-  }
-  return q + "\"";
-}
-
 std::string join_strings(const std::vector<std::string>& v) {
   std::string s = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + quoted(v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + toml_quoted(v[i]);
   return s + "]";
 }
 
@@ -135,15 +126,15 @@ StudySettings load_study_settings(const fs::path& file, const std::vector<std::s
 // (whether a report is written changes no result).
 std::string study_toml(const StudySettings& st) {
   std::ostringstream t;
-  t << "[study]\ntemplate = " << quoted(st.templ) << "\nvoxel_size = " << st.voxel_size
+  t << "[study]\ntemplate = " << toml_quoted(st.templ) << "\nvoxel_size = " << st.voxel_size
     << "\nsubjects = " << st.subjects << "\nseed = " << st.seed
     << "\ntest_subjects = " << st.test_subjects << "\ntest_seed = " << st.test_seed
     << "\nclass_weight_floor = " << st.class_weight_floor
     << "\nbrainage_models = " << join_strings(st.brainage_models)
-    << "\nbrainage_cv = " << quoted(st.brainage_cv) << "\nbrainage_folds = " << st.brainage_folds
-    << "\nbrainage_repeats = " << st.brainage_repeats << "\nbrainage_seed = " << st.brainage_seed
-    << "\nbrainage_inner_folds = " << st.brainage_inner_folds
-    << "\n";
+    << "\nbrainage_cv = " << toml_quoted(st.brainage_cv)
+    << "\nbrainage_folds = " << st.brainage_folds << "\nbrainage_repeats = " << st.brainage_repeats
+    << "\nbrainage_seed = " << st.brainage_seed
+    << "\nbrainage_inner_folds = " << st.brainage_inner_folds << "\n";
   return t.str();
 }
 
@@ -337,9 +328,9 @@ int run(const Flags& f) {
   const fs::path out = fs::absolute(f.out).lexically_normal();
   // The study owns the paths of its run directory; the configuration gives everything else.
   std::vector<std::string> ens_sets = f.sets;
-  ens_sets.push_back("data.slices=" + quoted((out / "slices" / "{view}.h5").string()));
-  ens_sets.push_back("ensemble.dir=" + quoted((out / "ensemble").string()));
-  ens_sets.push_back("ensemble.segment_cohort=" + quoted((out / "test-cohort.h5").string()));
+  ens_sets.push_back("data.slices=" + toml_quoted((out / "slices" / "{view}.h5").string()));
+  ens_sets.push_back("ensemble.dir=" + toml_quoted((out / "ensemble").string()));
+  ens_sets.push_back("ensemble.segment_cohort=" + toml_quoted((out / "test-cohort.h5").string()));
   ens_sets.push_back("ensemble.segment_subjects=[]");
 
   StudySettings st;
