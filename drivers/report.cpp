@@ -23,6 +23,7 @@
 #include "analysis/quantiles.hpp"
 #include "analysis/variability.hpp"
 #include "drivers/commands.hpp"
+#include "drivers/recorded_path.hpp"
 #include "io/brainage_results.hpp"
 #include "io/cohort.hpp"
 #include "io/error.hpp"
@@ -117,16 +118,6 @@ std::vector<Timing> read_timings(const fs::path& path) {
     out.push_back(t);
   }
   return out;
-}
-
-// The cohort of the summary, as numens variability resolved it: a relative path against the
-// current directory first, then against the run directory. Empty when neither exists.
-std::optional<fs::path> resolve_cohort(const std::string& recorded, const fs::path& dir) {
-  if (recorded.empty()) return std::nullopt;
-  const fs::path p(recorded);
-  if (fs::exists(p)) return p;
-  if (p.is_relative() && fs::exists(dir / p)) return dir / p;
-  return std::nullopt;
 }
 
 // The page under construction and the figure files that go beside it.
@@ -428,7 +419,7 @@ void entropy_section(Output& o, const Flags& f, const io::SummaryReader& reader,
          "--no-maps).</p>\n";
     return;
   }
-  const std::optional<fs::path> cohort_path = resolve_cohort(t.cohort, run_dir);
+  const std::optional<fs::path> cohort_path = find_recorded_path(t.cohort, run_dir);
   std::optional<io::Subject> subj;
   std::string why;
   if (!cohort_path) {

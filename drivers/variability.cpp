@@ -23,6 +23,7 @@
 #include "analysis/sigdigits.hpp"
 #include "analysis/variability.hpp"
 #include "drivers/commands.hpp"
+#include "drivers/recorded_path.hpp"
 #include "io/atomic_file.hpp"
 #include "io/cohort.hpp"
 #include "io/ensemble.hpp"
@@ -70,12 +71,9 @@ fs::path resolve_cohort(const Flags& f, const std::string& recorded, const fs::p
     return f.cohort;
   }
   if (recorded.empty()) fail(seg, "records no cohort path; give --cohort");
+  if (const auto found = find_recorded_path(recorded, dir)) return *found;
   const fs::path p(recorded);
-  if (p.is_absolute() || fs::exists(p)) {
-    if (!fs::exists(p)) fail(p, "cohort recorded in " + seg.string() + " not found; give --cohort");
-    return p;
-  }
-  if (fs::exists(dir / p)) return dir / p;
+  if (p.is_absolute()) fail(p, "cohort recorded in " + seg.string() + " not found; give --cohort");
   fail(p, "cohort recorded in " + seg.string() +
               " not found (looked in the current directory and in " + dir.string() +
               "); give --cohort");
