@@ -16,7 +16,13 @@ struct PreluFwd {
   T* y;
   NUMENS_HD void operator()(int64_t i) const {
     mca::Draws d = pol.draws(uint64_t(i));
-    y[i] = x[i] > T(0) ? x[i] : pol.mul(slope, x[i], d);
+    const T v = x[i];
+    if constexpr (P::perturbed) {
+      y[i] = v > T(0) ? v : pol.mul(slope, v, d);
+    } else {  // both sides, then a select: no data-dependent branch, so the loop vectorises
+      const T m = pol.mul(slope, v, d);
+      y[i] = v > T(0) ? v : m;
+    }
   }
 };
 
@@ -30,7 +36,13 @@ struct PreluBwdInput {
   bool accumulate;
   NUMENS_HD void operator()(int64_t i) const {
     mca::Draws d = pol.draws(uint64_t(i));
-    const T g = x[i] > T(0) ? dy[i] : pol.mul(slope, dy[i], d);
+    T g;
+    if constexpr (P::perturbed) {
+      g = x[i] > T(0) ? dy[i] : pol.mul(slope, dy[i], d);
+    } else {  // a select, as in PreluFwd
+      const T m = pol.mul(slope, dy[i], d);
+      g = x[i] > T(0) ? dy[i] : m;
+    }
     store_grad(pol, dx[i], g, accumulate, d);
   }
 };
@@ -53,9 +65,11 @@ struct MaxoutFwd {
   T* y;
   uint8_t* winner;
   NUMENS_HD void operator()(int64_t i) const {
-    const bool take_a = a[i] >= b[i] || a[i] != a[i];  // NaN in a propagates
-    y[i] = take_a ? a[i] : b[i];
-    winner[i] = take_a ? 0 : 1;
+    // NaN in a propagates. Bitwise | rather than ||: no branch on the data, the loop vectorises.
+    const T va = a[i], vb = b[i];
+    const bool take_a = (va >= vb) | (va != va);
+    y[i] = take_a ? va : vb;
+    winner[i] = uint8_t(!take_a);
   }
 };
 

@@ -8,6 +8,7 @@ namespace numens::detail {
 #if NUMENS_HAVE_CUDA
 std::shared_ptr<void> cuda_allocate(size_t bytes);
 void cuda_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
+void cuda_synchronize();
 #endif
 
 #if !NUMENS_HAVE_CUDA
@@ -47,3 +48,16 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size
 }
 
 }  // namespace numens::detail
+
+namespace numens {
+
+void synchronize(Device d) {
+  if (d == Device::cpu) return;
+#if NUMENS_HAVE_CUDA
+  detail::cuda_synchronize();
+#else
+  detail::no_cuda();
+#endif
+}
+
+}  // namespace numens

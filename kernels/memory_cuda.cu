@@ -26,4 +26,9 @@ void cuda_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_
   check(cudaMemcpy(dst, src, bytes, kind), "cudaMemcpy", bytes);
 }
 
+void cuda_synchronize() {
+  const cudaError_t e = cudaDeviceSynchronize();
+  if (e != cudaSuccess) throw Error(std::string("CUDA kernel failed: ") + cudaGetErrorString(e));
+}
+
 }  // namespace numens::detail

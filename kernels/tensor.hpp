@@ -38,6 +38,11 @@ std::shared_ptr<void> allocate(size_t bytes, Device where);
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
 }  // namespace detail
 
+// Waits until every kernel queued on the device has finished and reports a failed one (CUDA
+// launches return before the work is done; copies to the host wait by themselves). A no-op for
+// the CPU, whose kernels are synchronous.
+void synchronize(Device d);
+
 template <class T>
 class Tensor {
  public:
