@@ -20,14 +20,22 @@ void check_pool(const char* op, const Shape& big, const Shape& small, const Shap
 }
 
 // Indices come from maxpool2x2_forward, but an unpool may be handed any tensor: check them all
-// before the parallel loops (an exception must not leave an OpenMP region).
+// before the parallel loops (an exception must not leave an OpenMP region). Each index must lie
+// in its own 2x2 window, as maxpool2x2_forward's do: then no two pooled elements name the same
+// position, which the scattering loops (unpool forward, pool backward) rely on.
 void check_indices(const char* op, const Tensor<int32_t>& index, const Shape& big) {
   const int32_t* ip = index.data();
-  for (int64_t q = 0; q < index.numel(); ++q)
-    if (ip[q] < 0 || int64_t(ip[q]) >= big.plane())
-      throw ShapeError(std::string(op) + ": index " + std::to_string(ip[q]) +
-                       " outside a plane of " + std::to_string(big.h) + " x " +
-                       std::to_string(big.w));
+  const int64_t sw = index.shape().w, splane = index.shape().plane();
+  for (int64_t q = 0; q < index.numel(); ++q) {
+    const int64_t v = ip[q], r = q % splane, pi = r / sw, pj = r % sw;
+    if (v < 0 || v >= big.plane())
+      throw ShapeError(std::string(op) + ": index " + std::to_string(v) + " outside a plane of " +
+                       std::to_string(big.h) + " x " + std::to_string(big.w));
+    if (v / big.w / 2 != pi || v % big.w / 2 != pj)
+      throw ShapeError(std::string(op) + ": index " + std::to_string(v) + " of pooled element (" +
+                       std::to_string(pi) + ", " + std::to_string(pj) +
+                       ") is outside its 2x2 window");
+  }
 }
 
 }  // namespace

@@ -133,4 +133,11 @@ TEST_CASE("maxpool2x2 / maxunpool2x2: values, indices, tie rule, odd sizes, grad
   idx.data()[0] = 15;
   CHECK_THROWS_WITH_AS(maxunpool2x2_forward(y, idx, up),
                        "maxunpool2x2_forward: index 15 outside a plane of 3 x 5", ShapeError);
+  // In the plane but in another element's window: two pooled elements could then scatter to
+  // the same position.
+  idx.data()[0] = 3;  // (0, 3) belongs to pooled element (0, 1)
+  CHECK_THROWS_WITH_AS(maxunpool2x2_forward(y, idx, up),
+                       "maxunpool2x2_forward: index 3 of pooled element (0, 0) is outside its 2x2 "
+                       "window",
+                       ShapeError);
 }
