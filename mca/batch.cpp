@@ -69,6 +69,84 @@ inline int sr_f32_avx2(const simd::SrF32& p, const float* a, const float* b, con
 }
 #endif
 
+#if defined(__AVX2__)
+// The lean pass: eight elements per iteration, no per-lane bookkeeping. Every check folds into
+// one accumulated mask, and a chunk that sets it is redone by the exact per-lane path above, so
+// this pass only has to be conservative, never exact, about which lanes it may handle. The
+// rounding on the binary64 pattern is right when the binary64 value s is the exact result and,
+// if s lies below binary32's normal range, s is already a binary32 value. Results that are inf
+// or NaN are refused (which NaN two NaN operands give is the scalar code's business):
+// - add: s is exact when the exponent fields differ by at most 28 (the exact sum then spans at
+//   most 53 bits; a subnormal's field 0 overstates the distance by one, a zero operand fails the
+//   test harmlessly). An exact sum of binary32 values is a multiple of 2^-149, so below 2^-126 it
+//   is a binary32 subnormal: no range check. This check is argued, not tested: where binary64
+//   rounds an inexact sum, the outcome differs from the policy's for at most 8 of the 2^32 draws.
+// - mul: s is always exact; a product below 2^-126 is not on binary32's grid, so a result
+//   |r| <= 2^-126 is refused (an exact value below 2^-126 rounds to at most 2^-126 on its own
+//   grid), unless an operand is zero (s is then a zero, or the NaN of 0 x inf or 0 x NaN, which
+//   pass the rounding untouched: no bit below the grid is set).
+// The decision compares the draw with the low bits directly: for drop <= 32 (k = 32 - drop),
+// u < low * 2^k iff (u >> k) < low; for drop > 32 (k = drop - 32), u < ceil(low / 2^k) iff
+// u * 2^k < low. Same outcome as sr_f32x4, bit for bit.
+template <bool kShiftLeft, bool kAdd>
+inline bool sr_f32_lean(const simd::SrF32& p, const float* a, const float* b, const uint32_t* u,
+                        float* out, size_t len) {
+  const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
+  const __m256i exp_mask = _mm256_set1_epi32(0x7F800000);
+  const __m256i max_dist = _mm256_set1_epi32(28 << 23);
+  const __m256i min_normal = _mm256_set1_epi32(0x00800000);  // 2^-126
+  const __m256i max_finite = _mm256_set1_epi32(0x7F7FFFFF);
+  const __m128i ushift = _mm_cvtsi32_si128(kShiftLeft ? 32 - p.drop : p.drop - 32);
+  const __m256i mask = p.mask, one = p.one;
+  __m256i bad = _mm256_setzero_si256();
+  auto round4 = [&](__m256d s, __m128i u4) {
+    __m256i uu = _mm256_cvtepu32_epi64(u4);
+    if constexpr (!kShiftLeft) uu = _mm256_sll_epi64(uu, ushift);
+    const __m256i bits = _mm256_castpd_si256(s);
+    const __m256i up = _mm256_cmpgt_epi64(_mm256_and_si256(bits, mask), uu);
+    // The sign bit lies above the dropped bits: adding one grid step to the truncated pattern
+    // moves the magnitude away from zero, whatever the sign.
+    const __m256i res =
+        _mm256_add_epi64(_mm256_andnot_si256(mask, bits), _mm256_and_si256(up, one));
+    return _mm256_cvtpd_ps(_mm256_castsi256_pd(res));
+  };
+  for (size_t i = 0; i + 8 <= len; i += 8) {
+    const __m256 av = _mm256_loadu_ps(a + i), bv = _mm256_loadu_ps(b + i);
+    __m128i u0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i));
+    __m128i u1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i + 4));
+    if constexpr (kShiftLeft) {
+      u0 = _mm_srl_epi32(u0, ushift);
+      u1 = _mm_srl_epi32(u1, ushift);
+    }
+    const __m256d x0 = _mm256_cvtps_pd(_mm256_castps256_ps128(av));
+    const __m256d x1 = _mm256_cvtps_pd(_mm256_extractf128_ps(av, 1));
+    const __m256d y0 = _mm256_cvtps_pd(_mm256_castps256_ps128(bv));
+    const __m256d y1 = _mm256_cvtps_pd(_mm256_extractf128_ps(bv, 1));
+    const __m256d s0 = kAdd ? _mm256_add_pd(x0, y0) : _mm256_mul_pd(x0, y0);
+    const __m256d s1 = kAdd ? _mm256_add_pd(x1, y1) : _mm256_mul_pd(x1, y1);
+    const __m256 r = _mm256_set_m128(round4(s1, u1), round4(s0, u0));
+    _mm256_storeu_ps(out + i, r);
+    const __m256i rm = _mm256_and_si256(_mm256_castps_si256(r), abs_mask);
+    if constexpr (kAdd) {
+      const __m256i dist =
+          _mm256_abs_epi32(_mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(av), exp_mask),
+                                            _mm256_and_si256(_mm256_castps_si256(bv), exp_mask)));
+      bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(dist, max_dist));
+      bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(rm, max_finite));
+    } else {
+      const __m256 zero = _mm256_setzero_ps();
+      const __m256i ok =
+          _mm256_or_si256(_mm256_andnot_si256(_mm256_cmpgt_epi32(rm, max_finite),
+                                              _mm256_cmpgt_epi32(rm, min_normal)),
+                          _mm256_castps_si256(_mm256_or_ps(_mm256_cmp_ps(av, zero, _CMP_EQ_OQ),
+                                                           _mm256_cmp_ps(bv, zero, _CMP_EQ_OQ))));
+      bad = _mm256_or_si256(bad, _mm256_xor_si256(ok, _mm256_set1_epi32(-1)));
+    }
+  }
+  return _mm256_testz_si256(bad, bad);
+}
+#endif
+
 template <bool kShiftLeft, bool kAdd>
 void sr_f32_chunk(const Sr& pol, const float* a, const float* b, float* out, size_t i0, size_t i1,
                   uint64_t e0) {
@@ -85,6 +163,9 @@ void sr_f32_chunk(const Sr& pol, const float* a, const float* b, float* out, siz
   size_t i = 0;
 #if defined(__AVX2__)
   const simd::SrF32 params(pol.t32);
+  if (sr_f32_lean<kShiftLeft, kAdd>(params, a + i0, b + i0, words + off, out + i0, len)) {
+    i = len & ~size_t(7);
+  }
   int any_bad = 0;
   for (; i + 4 <= len; i += 4) {
     const int m = sr_f32_avx2<kShiftLeft, kAdd>(params, a + i0 + i, b + i0 + i, words + off + i,
@@ -141,66 +222,75 @@ inline void philox_scalar(const Stream& s, uint64_t g, uint32_t draw, uint32_t* 
 }
 
 #if defined(__AVX2__)
-// Philox state of eight blocks in AVX2 lanes: lanes hold groups g .. g+7.
-struct Philox8 {
-  __m256i c0, c1, c2, c3, k0, k1;
+// Philox rounds in AVX2 with one block per 64-bit lane: vpmuludq multiplies the low 32 bits of
+// each lane into a full 64-bit product, so the low word of a product is the lane as it stands and
+// the high word one shift away. The high halves of the lanes carry junk that no multiply reads
+// and the final transpose drops, which saves the shifts and blends that a 32-bit-lane layout
+// (eight blocks per register) needs to reach its odd lanes. 4 x 4 blocks run as four independent
+// chains to cover the multiply latency; the round keys are computed once per call.
+struct PhiloxKeys {
+  __m256i k0[Philox4x32::kRounds], k1[Philox4x32::kRounds];
 
-  Philox8(const Stream& s, uint64_t g, uint32_t draw) {
-    c0 = _mm256_add_epi32(_mm256_set1_epi32(int(uint32_t(g))),
-                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    c1 = _mm256_set1_epi32(int((uint32_t(g >> 32) & 0x7FFFu) | (s.site << 16)));
-    c2 = _mm256_set1_epi32(int(draw));
-    c3 = _mm256_set1_epi32(int(s.step));
-    k0 = _mm256_set1_epi32(int(s.key.k0));
-    k1 = _mm256_set1_epi32(int(s.key.k1));
-  }
-
-  // One round. A 32x32->64 multiply exists only for the even lanes (vpmuludq), so odd lanes are
-  // shifted down and the halves blended back.
-  inline void round() {
-    const __m256i m0 = _mm256_set1_epi64x(Philox4x32::kM0),
-                  m1 = _mm256_set1_epi64x(Philox4x32::kM1);
-    const __m256i pe0 = _mm256_mul_epu32(c0, m0),
-                  po0 = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), m0);
-    const __m256i pe1 = _mm256_mul_epu32(c2, m1),
-                  po1 = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), m1);
-    const __m256i lo0 = _mm256_blend_epi32(pe0, _mm256_slli_epi64(po0, 32), 0xAA);
-    const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(pe0, 32), po0, 0xAA);
-    const __m256i lo1 = _mm256_blend_epi32(pe1, _mm256_slli_epi64(po1, 32), 0xAA);
-    const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(pe1, 32), po1, 0xAA);
-    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), k0);
-    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), k1);
-    c1 = lo1;
-    c3 = lo0;
-    k0 = _mm256_add_epi32(k0, _mm256_set1_epi32(int(Philox4x32::kW0)));
-    k1 = _mm256_add_epi32(k1, _mm256_set1_epi32(int(Philox4x32::kW1)));
-  }
-
-  // Transpose lanes (c0..c3 of groups 0..7) into 32 words in element order.
-  inline void store(uint32_t* w) const {
-    const __m256i t0 = _mm256_unpacklo_epi32(c0, c1), t1 = _mm256_unpackhi_epi32(c0, c1);
-    const __m256i t2 = _mm256_unpacklo_epi32(c2, c3), t3 = _mm256_unpackhi_epi32(c2, c3);
-    const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
-    const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
-    // u0 = groups 0 | 4, u1 = 1 | 5, u2 = 2 | 6, u3 = 3 | 7 (128-bit halves)
-    auto* out = reinterpret_cast<__m256i*>(w);
-    _mm256_storeu_si256(out + 0, _mm256_permute2x128_si256(u0, u1, 0x20));
-    _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
-    _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
-    _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+  explicit PhiloxKeys(const Philox4x32::Key& key) {
+    uint32_t a = key.k0, b = key.k1;
+    for (int r = 0; r < Philox4x32::kRounds; ++r) {
+      k0[r] = _mm256_set1_epi64x(int64_t(a));
+      k1[r] = _mm256_set1_epi64x(int64_t(b));
+      a += Philox4x32::kW0;
+      b += Philox4x32::kW1;
+    }
   }
 };
 
-// Sixteen blocks as two independent chains: a round is a chain of multiply, blend and xor, so
-// interleaving two chains fills the pipeline the one chain leaves idle.
-inline void philox16_avx2(const Stream& s, uint64_t g, uint32_t draw, uint32_t* w) {
-  Philox8 a(s, g, draw), b(s, g + 8, draw);
+struct Philox4Lanes {
+  __m256i c0, c1, c2, c3;  // word j of blocks g .. g+3, in the low 32 bits of each lane
+
+  Philox4Lanes(const Stream& s, uint64_t g, uint32_t draw) {
+    c0 = _mm256_add_epi64(_mm256_set1_epi64x(int64_t(uint32_t(g))), _mm256_setr_epi64x(0, 1, 2, 3));
+    c1 = _mm256_set1_epi64x(int64_t((uint32_t(g >> 32) & 0x7FFFu) | (s.site << 16)));
+    c2 = _mm256_set1_epi64x(int64_t(draw));
+    c3 = _mm256_set1_epi64x(int64_t(s.step));
+  }
+
+  inline void round(__m256i k0, __m256i k1) {
+    const __m256i p0 = _mm256_mul_epu32(c0, _mm256_set1_epi64x(Philox4x32::kM0));
+    const __m256i p1 = _mm256_mul_epu32(c2, _mm256_set1_epi64x(Philox4x32::kM1));
+    c0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1), k0);
+    c2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3), k1);
+    c1 = p1;  // low word = lo(p1); the high word is junk
+    c3 = p0;
+  }
+
+  // Sixteen words in element order: block g+i's four words at w[4i .. 4i+3].
+  inline void store(uint32_t* w) const {
+    // Within each 128-bit half (blocks i, i+1 of the half): dwords 0 and 2 are the two blocks.
+    const __m256i a = _mm256_unpacklo_epi32(c0, c1);  // c0[i] c1[i] junk junk | ...
+    const __m256i b = _mm256_unpackhi_epi32(c0, c1);  // c0[i+1] c1[i+1] junk junk | ...
+    const __m256i c = _mm256_unpacklo_epi32(c2, c3);
+    const __m256i d = _mm256_unpackhi_epi32(c2, c3);
+    const __m256i blk02 = _mm256_unpacklo_epi64(a, c);  // block 0 | block 2
+    const __m256i blk13 = _mm256_unpacklo_epi64(b, d);  // block 1 | block 3
+    auto* out = reinterpret_cast<__m256i*>(w);
+    _mm256_storeu_si256(out + 0, _mm256_permute2x128_si256(blk02, blk13, 0x20));
+    _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(blk02, blk13, 0x31));
+  }
+};
+
+inline void philox16_avx2(const Stream& s, const PhiloxKeys& k, uint64_t g, uint32_t draw,
+                          uint32_t* w) {
+  Philox4Lanes a(s, g, draw), b(s, g + 4, draw), c(s, g + 8, draw), d(s, g + 12, draw);
+  // Unrolled, the moves that rename the state words each round disappear.
+#pragma GCC unroll 10
   for (int r = 0; r < Philox4x32::kRounds; ++r) {
-    a.round();
-    b.round();
+    a.round(k.k0[r], k.k1[r]);
+    b.round(k.k0[r], k.k1[r]);
+    c.round(k.k0[r], k.k1[r]);
+    d.round(k.k0[r], k.k1[r]);
   }
   a.store(w);
-  b.store(w + 32);
+  b.store(w + 16);
+  c.store(w + 32);
+  d.store(w + 48);
 }
 #endif
 
@@ -210,10 +300,13 @@ void philox_words32(const Stream& s, uint64_t group0, uint32_t draw, uint32_t* w
                     size_t groups) {
   size_t j = 0;
 #if defined(__AVX2__)
-  for (; j + 16 <= groups; j += 16) {
-    const uint64_t g = group0 + j;
-    if (uint32_t(g) > 0xFFFFFFFFu - 15u) break;  // the low counter word would wrap inside the 16
-    philox16_avx2(s, g, draw, words + 4 * j);
+  if (groups >= 16) {
+    const PhiloxKeys keys(s.key);
+    for (; j + 16 <= groups; j += 16) {
+      const uint64_t g = group0 + j;
+      if (uint32_t(g) > 0xFFFFFFFFu - 15u) break;  // the low counter word would wrap inside the 16
+      philox16_avx2(s, keys, g, draw, words + 4 * j);
+    }
   }
 #endif
   for (; j < groups; ++j) philox_scalar(s, group0 + j, draw, words + 4 * j);
