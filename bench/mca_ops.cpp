@@ -6,7 +6,8 @@
 //            operand, twice this machine's 32 MiB L3, the regime of activation tensors
 //            (4 x 64 x 256 x 256 floats is 64 MiB)
 // Each configuration is verified before it is timed: the batched result must equal the scalar
-// policy bit for bit. Times are the median of repeats after a warm-up.
+// policy bit for bit. Times are the median of samples (each about 2 ms of back-to-back calls)
+// after a warm-up.
 //
 // usage: mca_ops [--quick]
 #include <omp.h>
@@ -28,16 +29,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Seconds per call: the median over samples, a sample being as many back-to-back calls as fill
+// about 2 ms. A single in-cache call lasts a few microseconds, where one timer read, one
+// scheduler tick or the OpenMP fork of that call would dominate a one-call sample.
 template <class F>
 double median_seconds(F&& f, double min_total) {
-  f();  // warm-up
+  auto t0 = Clock::now();
+  f();  // warm-up, and the length of one call
+  const double once = std::chrono::duration<double>(Clock::now() - t0).count();
+  const int reps = int(std::clamp(2e-3 / std::max(once, 1e-9), 1.0, 10000.0));
   std::vector<double> times;
   double total = 0;
   while (times.size() < 3 || (total < min_total && times.size() < 50)) {
-    const auto t0 = Clock::now();
-    f();
+    t0 = Clock::now();
+    for (int r = 0; r < reps; ++r) f();
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    times.push_back(s);
+    times.push_back(s / reps);
     total += s;
   }
   std::sort(times.begin(), times.end());
