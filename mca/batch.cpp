@@ -166,6 +166,7 @@ void sr_f32_chunk(const Sr& pol, const float* a, const float* b, float* out, siz
   if (sr_f32_lean<kShiftLeft, kAdd>(params, a + i0, b + i0, words + off, out + i0, len)) {
     i = len & ~size_t(7);
   }
+  const size_t exact_from = i;  // the per-lane path covers [exact_from, i)
   int any_bad = 0;
   for (; i + 4 <= len; i += 4) {
     const int m = sr_f32_avx2<kShiftLeft, kAdd>(params, a + i0 + i, b + i0 + i, words + off + i,
@@ -174,7 +175,7 @@ void sr_f32_chunk(const Sr& pol, const float* a, const float* b, float* out, siz
     any_bad |= m;
   }
   if (any_bad) {
-    for (size_t q = 0; q < i / 4; ++q)
+    for (size_t q = exact_from / 4; q < i / 4; ++q)
       for (int l = 0; l < 4; ++l)
         if ((bad4[q] >> l) & 1) scalar(4 * q + size_t(l));
   }

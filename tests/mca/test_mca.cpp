@@ -217,7 +217,7 @@ TEST_CASE("sr fast path equals the scalar policy bit for bit") {
 TEST_CASE("sr fast path: one awkward pair among benign values is still handled exactly") {
   // The fast path checks a whole run of elements at once and redoes the run element by element
   // when anything in it is out of its reach: each awkward pair here sits alone among benign
-  // values (inside the vectorised run, and in the scalar tail) so a check that misses it shows.
+  // values (inside the vectorised runs, and in the tails) so a check that misses it shows.
   const float inf = std::numeric_limits<float>::infinity();
   const float specials[] = {0.0f,
                             -0.0f,
@@ -241,7 +241,7 @@ TEST_CASE("sr fast path: one awkward pair among benign values is still handled e
                             inf,
                             -inf,
                             std::numeric_limits<float>::quiet_NaN()};
-  const size_t n = 2048 + 5;
+  const size_t n = 2048 + 13;  // last chunk: an 8-lane run, a 4-lane group, one more
   std::vector<float> a(n), b(n), fast(n);
   for (size_t i = 0; i < n; ++i) {
     a[i] = float(1.0 + 0.25 * std::sin(double(i)));
@@ -252,7 +252,7 @@ TEST_CASE("sr fast path: one awkward pair among benign values is still handled e
     for (BinaryOp op : {BinaryOp::add, BinaryOp::mul}) {
       for (float x : specials) {
         for (float y : specials) {
-          for (size_t at : {size_t(1024 + 13), size_t(2048 + 2)}) {
+          for (size_t at : {size_t(1024 + 13), size_t(2048 + 9), size_t(2048 + 12)}) {
             std::vector<float> aa = a, bb = b;
             aa[at] = x;
             bb[at] = y;
