@@ -228,7 +228,7 @@ inline void philox_scalar(const Stream& s, uint64_t g, uint32_t draw, uint32_t* 
 // the high word one shift away. The high halves of the lanes carry junk that no multiply reads
 // and the final transpose drops, which saves the shifts and blends that a 32-bit-lane layout
 // (eight blocks per register) needs to reach its odd lanes. 4 x 4 blocks run as four independent
-// chains to cover the multiply latency; the round keys are computed once per call.
+// chains to cover the multiply latency; the round keys come from a table.
 struct PhiloxKeys {
   __m256i k0[Philox4x32::kRounds], k1[Philox4x32::kRounds];
 
@@ -242,6 +242,18 @@ struct PhiloxKeys {
     }
   }
 };
+
+// The table for a key, cached per thread: kernels call philox_words32 for a few blocks at a
+// time (a 64-element tile), always with the key of one (seed, member).
+const PhiloxKeys& philox_keys(const Philox4x32::Key& key) {
+  thread_local Philox4x32::Key cached{0, 0};
+  thread_local PhiloxKeys table(cached);
+  if (key.k0 != cached.k0 || key.k1 != cached.k1) {
+    table = PhiloxKeys(key);
+    cached = key;
+  }
+  return table;
+}
 
 struct Philox4Lanes {
   __m256i c0, c1, c2, c3;  // word j of blocks g .. g+3, in the low 32 bits of each lane
@@ -302,7 +314,7 @@ void philox_words32(const Stream& s, uint64_t group0, uint32_t draw, uint32_t* w
   size_t j = 0;
 #if defined(__AVX2__)
   if (groups >= 16) {
-    const PhiloxKeys keys(s.key);
+    const PhiloxKeys& keys = philox_keys(s.key);
     for (; j + 16 <= groups; j += 16) {
       const uint64_t g = group0 + j;
       if (uint32_t(g) > 0xFFFFFFFFu - 15u) break;  // the low counter word would wrap inside the 16
