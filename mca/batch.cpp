@@ -74,8 +74,9 @@ inline int sr_f32_avx2(const simd::SrF32& p, const float* a, const float* b, con
 // one accumulated mask, and a chunk that sets it is redone by the exact per-lane path above, so
 // this pass only has to be conservative, never exact, about which lanes it may handle. The
 // rounding on the binary64 pattern is right when the binary64 value s is the exact result and,
-// if s lies below binary32's normal range, s is already a binary32 value. Results that are inf
-// or NaN are refused (which NaN two NaN operands give is the scalar code's business):
+// if s lies below binary32's normal range, s is already a binary32 value. A NaN operand is
+// refused (its payload may reach the dropped bits, and which NaN comes out is the scalar code's
+// business), and so are inf and NaN results:
 // - add: s is exact when the exponent fields differ by at most 28 (the exact sum then spans at
 //   most 53 bits; a subnormal's field 0 overstates the distance by one, a zero operand fails the
 //   test harmlessly). An exact sum of binary32 values is a multiple of 2^-149, so below 2^-126 it
@@ -83,11 +84,8 @@ inline int sr_f32_avx2(const simd::SrF32& p, const float* a, const float* b, con
 //   rounds an inexact sum, the outcome differs from the policy's for at most 8 of the 2^32 draws.
 // - mul: s is always exact; a product below 2^-126 is not on binary32's grid, so a result
 //   |r| <= 2^-126 is refused (an exact value below 2^-126 rounds to at most 2^-126 on its own
-//   grid), unless an operand is zero (s is then a zero, or the NaN of 0 x inf or 0 x NaN, which
-//   pass the rounding untouched: no bit below the grid is set).
-// The decision compares the draw with the low bits directly: for drop <= 32 (k = 32 - drop),
-// u < low * 2^k iff (u >> k) < low; for drop > 32 (k = drop - 32), u < ceil(low / 2^k) iff
-// u * 2^k < low. Same outcome as sr_f32x4, bit for bit.
+//   grid), unless an operand is zero (s is then a zero, or the default NaN of 0 x inf, which
+//   passes the rounding untouched: no bit below the grid is set).
 template <bool kShiftLeft, bool kAdd>
 inline bool sr_f32_lean(const simd::SrF32& p, const float* a, const float* b, const uint32_t* u,
                         float* out, size_t len) {
@@ -96,36 +94,22 @@ inline bool sr_f32_lean(const simd::SrF32& p, const float* a, const float* b, co
   const __m256i max_dist = _mm256_set1_epi32(28 << 23);
   const __m256i min_normal = _mm256_set1_epi32(0x00800000);  // 2^-126
   const __m256i max_finite = _mm256_set1_epi32(0x7F7FFFFF);
-  const __m128i ushift = _mm_cvtsi32_si128(kShiftLeft ? 32 - p.drop : p.drop - 32);
-  const __m256i mask = p.mask, one = p.one;
   __m256i bad = _mm256_setzero_si256();
-  auto round4 = [&](__m256d s, __m128i u4) {
-    __m256i uu = _mm256_cvtepu32_epi64(u4);
-    if constexpr (!kShiftLeft) uu = _mm256_sll_epi64(uu, ushift);
-    const __m256i bits = _mm256_castpd_si256(s);
-    const __m256i up = _mm256_cmpgt_epi64(_mm256_and_si256(bits, mask), uu);
-    // The sign bit lies above the dropped bits: adding one grid step to the truncated pattern
-    // moves the magnitude away from zero, whatever the sign.
-    const __m256i res =
-        _mm256_add_epi64(_mm256_andnot_si256(mask, bits), _mm256_and_si256(up, one));
-    return _mm256_cvtpd_ps(_mm256_castsi256_pd(res));
-  };
   for (size_t i = 0; i + 8 <= len; i += 8) {
     const __m256 av = _mm256_loadu_ps(a + i), bv = _mm256_loadu_ps(b + i);
-    __m128i u0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i));
-    __m128i u1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i + 4));
-    if constexpr (kShiftLeft) {
-      u0 = _mm_srl_epi32(u0, ushift);
-      u1 = _mm_srl_epi32(u1, ushift);
-    }
+    const __m256i v0 = simd::sr_draws<kShiftLeft>(
+        p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i)));
+    const __m256i v1 = simd::sr_draws<kShiftLeft>(
+        p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i + 4)));
     const __m256d x0 = _mm256_cvtps_pd(_mm256_castps256_ps128(av));
     const __m256d x1 = _mm256_cvtps_pd(_mm256_extractf128_ps(av, 1));
     const __m256d y0 = _mm256_cvtps_pd(_mm256_castps256_ps128(bv));
     const __m256d y1 = _mm256_cvtps_pd(_mm256_extractf128_ps(bv, 1));
     const __m256d s0 = kAdd ? _mm256_add_pd(x0, y0) : _mm256_mul_pd(x0, y0);
     const __m256d s1 = kAdd ? _mm256_add_pd(x1, y1) : _mm256_mul_pd(x1, y1);
-    const __m256 r = _mm256_set_m128(round4(s1, u1), round4(s0, u0));
+    const __m256 r = _mm256_set_m128(simd::sr_round4(p, s1, v1), simd::sr_round4(p, s0, v0));
     _mm256_storeu_ps(out + i, r);
+    bad = _mm256_or_si256(bad, _mm256_castps_si256(_mm256_cmp_ps(av, bv, _CMP_UNORD_Q)));
     const __m256i rm = _mm256_and_si256(_mm256_castps_si256(r), abs_mask);
     if constexpr (kAdd) {
       const __m256i dist =

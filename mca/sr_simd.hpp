@@ -1,5 +1,5 @@
-// AVX2 stochastic rounding of four exact binary64 values to binary32 at t bits, on the bit
-// pattern: with drop = 53 - t low bits below the t-bit grid, the magnitude rounds up iff
+// AVX2 stochastic rounding of exact binary64 values to binary32 at t bits, on the bit pattern:
+// with drop = 53 - t low bits below the t-bit grid, the magnitude rounds up iff
 // u < ceil(low / 2^drop * 2^32), the decision rule of rounding.hpp (the scalar policy's). Shared
 // by the batched operations (mca/batch.cpp) and the SIMD kernels that round their own exact
 // products and sums (kernels/conv2d_fast.cpp); equal to Policy<Mode::sr> bit for bit on the
@@ -20,43 +20,53 @@ namespace numens::mca::simd {
 struct SrF32 {
   int drop;         // 53 - t, 29 .. 52
   bool shift_left;  // drop <= 32: the threshold is low << (32 - drop)
-  __m256i mask, one, bias;
-  __m128i shift;
+  __m256i mask, one;
+  __m128i shift;    // |32 - drop|
 
   explicit SrF32(int t) : drop(53 - t), shift_left(53 - t <= 32) {
     mask = _mm256_set1_epi64x(int64_t((uint64_t(1) << drop) - 1));
     one = _mm256_set1_epi64x(int64_t(uint64_t(1) << drop));
-    bias = shift_left ? _mm256_setzero_si256()
-                      : _mm256_set1_epi64x(int64_t((uint64_t(1) << (drop - 32)) - 1));
     shift = _mm_cvtsi32_si128(shift_left ? 32 - drop : drop - 32);
   }
 };
+
+// Four 32-bit draws made comparable with the dropped bits, so the decision needs no threshold:
+// for drop <= 32 (k = 32 - drop), u < low * 2^k iff (u >> k) < low; for drop > 32
+// (k = drop - 32), u < ceil(low / 2^k) iff u * 2^k < low (u is an integer). Both sides stay
+// below 2^52, so the signed 64-bit compare is exact.
+template <bool kShiftLeft>
+inline __m256i sr_draws(const SrF32& p, __m128i u) {
+  if constexpr (kShiftLeft) {
+    return _mm256_cvtepu32_epi64(_mm_srl_epi32(u, p.shift));
+  } else {
+    return _mm256_sll_epi64(_mm256_cvtepu32_epi64(u), p.shift);
+  }
+}
+
+// The rounding itself, on four binary64 patterns with their prepared draws. The sign bit lies
+// above the dropped bits: one grid step added to the truncated pattern moves the magnitude away
+// from zero, whatever the sign. Only for inf and NaN patterns (the exponent field all ones) can
+// the carry leave the exponent field; callers keep those lanes out.
+inline __m128 sr_round4(const SrF32& p, __m256d s, __m256i v) {
+  const __m256i bits = _mm256_castpd_si256(s);
+  const __m256i up = _mm256_cmpgt_epi64(_mm256_and_si256(bits, p.mask), v);
+  const __m256i res =
+      _mm256_add_epi64(_mm256_andnot_si256(p.mask, bits), _mm256_and_si256(up, p.one));
+  return _mm256_cvtpd_ps(_mm256_castsi256_pd(res));
+}
 
 // Rounds s (four exact values) with the 32-bit draws u. `bad` gets a 4-bit mask of the lanes
 // outside the valid range; their results are unspecified.
 template <bool kShiftLeft>
 inline __m128 sr_f32x4(const SrF32& p, __m256d s, __m128i u, int& bad) {
-  const __m256i bits = _mm256_castpd_si256(s);
-  const __m256i sign = _mm256_and_si256(bits, _mm256_set1_epi64x(int64_t(0x8000000000000000ull)));
-  const __m256i mag = _mm256_xor_si256(bits, sign);
-  const __m256i biased = _mm256_srli_epi64(mag, 52);
-  const __m256i in_range =
-      _mm256_or_si256(_mm256_and_si256(_mm256_cmpgt_epi64(biased, _mm256_set1_epi64x(1023 - 127)),
-                                       _mm256_cmpgt_epi64(_mm256_set1_epi64x(1023 + 128), biased)),
-                      _mm256_cmpeq_epi64(mag, _mm256_setzero_si256()));
-  const __m256i low = _mm256_and_si256(mag, p.mask);
-  __m256i thr;
-  if constexpr (kShiftLeft) {
-    thr = _mm256_sll_epi64(low, p.shift);
-  } else {
-    thr = _mm256_srl_epi64(_mm256_add_epi64(low, p.bias), p.shift);
-  }
-  const __m256i uu = _mm256_cvtepu32_epi64(u);
-  const __m256i up = _mm256_cmpgt_epi64(thr, uu);  // both < 2^33: the signed compare is exact
-  const __m256i res = _mm256_or_si256(
-      _mm256_add_epi64(_mm256_andnot_si256(p.mask, mag), _mm256_and_si256(up, p.one)), sign);
+  const __m256i biased = _mm256_srli_epi64(
+      _mm256_and_si256(_mm256_castpd_si256(s), _mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFll)), 52);
+  const __m256i in_range = _mm256_or_si256(
+      _mm256_and_si256(_mm256_cmpgt_epi64(biased, _mm256_set1_epi64x(1023 - 127)),
+                       _mm256_cmpgt_epi64(_mm256_set1_epi64x(1023 + 128), biased)),
+      _mm256_castpd_si256(_mm256_cmp_pd(s, _mm256_setzero_pd(), _CMP_EQ_OQ)));
   bad = ~_mm256_movemask_pd(_mm256_castsi256_pd(in_range)) & 0xF;
-  return _mm256_cvtpd_ps(_mm256_castsi256_pd(res));
+  return sr_round4(p, s, sr_draws<kShiftLeft>(p, u));
 }
 
 // Lanes where x + y (binary64 of binary32 inputs) is not exact: TwoSum's error term is non-zero.

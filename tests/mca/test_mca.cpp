@@ -240,7 +240,11 @@ TEST_CASE("sr fast path: one awkward pair among benign values is still handled e
                             3.0e38f,
                             inf,
                             -inf,
-                            std::numeric_limits<float>::quiet_NaN()};
+                            std::numeric_limits<float>::quiet_NaN(),
+                            // NaNs whose payload reaches the dropped bits at t < 24: rounding
+                            // their pattern up must not carry out of the exponent field
+                            float_from_bits(0x7FFFFFFFu),
+                            float_from_bits(0xFFC00007u)};
   const size_t n = 2048 + 13;  // last chunk: an 8-lane run, a 4-lane group, one more
   std::vector<float> a(n), b(n), fast(n);
   for (size_t i = 0; i < n; ++i) {
@@ -265,7 +269,13 @@ TEST_CASE("sr fast path: one awkward pair among benign values is still handled e
               CAPTURE(i);
               CAPTURE(hexs(x));
               CAPTURE(hexs(y));
-              REQUIRE(bits_of(fast[i]) == bits_of(ref));
+              // Which of two NaN operands comes out is left open by IEEE 754 (the compiler may
+              // commute the add): any NaN will do there, every other result matches bit for bit.
+              if (std::isnan(x) && std::isnan(y) && std::isnan(ref)) {
+                REQUIRE(std::isnan(fast[i]));
+              } else {
+                REQUIRE(bits_of(fast[i]) == bits_of(ref));
+              }
             }
           }
         }
