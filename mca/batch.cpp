@@ -97,10 +97,10 @@ inline bool sr_f32_lean(const simd::SrF32& p, const float* a, const float* b, co
   __m256i bad = _mm256_setzero_si256();
   for (size_t i = 0; i + 8 <= len; i += 8) {
     const __m256 av = _mm256_loadu_ps(a + i), bv = _mm256_loadu_ps(b + i);
-    const __m256i v0 = simd::sr_draws<kShiftLeft>(
-        p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i)));
-    const __m256i v1 = simd::sr_draws<kShiftLeft>(
-        p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i + 4)));
+    const __m256i v0 =
+        simd::sr_draws<kShiftLeft>(p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i)));
+    const __m256i v1 =
+        simd::sr_draws<kShiftLeft>(p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i + 4)));
     const __m256d x0 = _mm256_cvtps_pd(_mm256_castps256_ps128(av));
     const __m256d x1 = _mm256_cvtps_pd(_mm256_extractf128_ps(av, 1));
     const __m256d y0 = _mm256_cvtps_pd(_mm256_castps256_ps128(bv));

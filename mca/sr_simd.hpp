@@ -21,7 +21,7 @@ struct SrF32 {
   int drop;         // 53 - t, 29 .. 52
   bool shift_left;  // drop <= 32: the threshold is low << (32 - drop)
   __m256i mask, one;
-  __m128i shift;    // |32 - drop|
+  __m128i shift;  // |32 - drop|
 
   explicit SrF32(int t) : drop(53 - t), shift_left(53 - t <= 32) {
     mask = _mm256_set1_epi64x(int64_t((uint64_t(1) << drop) - 1));
@@ -61,10 +61,10 @@ template <bool kShiftLeft>
 inline __m128 sr_f32x4(const SrF32& p, __m256d s, __m128i u, int& bad) {
   const __m256i biased = _mm256_srli_epi64(
       _mm256_and_si256(_mm256_castpd_si256(s), _mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFll)), 52);
-  const __m256i in_range = _mm256_or_si256(
-      _mm256_and_si256(_mm256_cmpgt_epi64(biased, _mm256_set1_epi64x(1023 - 127)),
-                       _mm256_cmpgt_epi64(_mm256_set1_epi64x(1023 + 128), biased)),
-      _mm256_castpd_si256(_mm256_cmp_pd(s, _mm256_setzero_pd(), _CMP_EQ_OQ)));
+  const __m256i in_range =
+      _mm256_or_si256(_mm256_and_si256(_mm256_cmpgt_epi64(biased, _mm256_set1_epi64x(1023 - 127)),
+                                       _mm256_cmpgt_epi64(_mm256_set1_epi64x(1023 + 128), biased)),
+                      _mm256_castpd_si256(_mm256_cmp_pd(s, _mm256_setzero_pd(), _CMP_EQ_OQ)));
   bad = ~_mm256_movemask_pd(_mm256_castsi256_pd(in_range)) & 0xF;
   return sr_round4(p, s, sr_draws<kShiftLeft>(p, u));
 }
