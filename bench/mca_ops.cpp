@@ -7,7 +7,8 @@
 //            (4 x 64 x 256 x 256 floats is 64 MiB)
 // Each configuration is verified before it is timed: the batched result must equal the scalar
 // policy bit for bit. Times are the median of samples (each about 2 ms of back-to-back calls)
-// after a warm-up.
+// after a warm-up. The row "philox word" times the generator alone (the words the binary32 sr
+// fast paths draw, one per element) against the ieee add: the floor under any binary32 sr op.
 //
 // usage: mca_ops [--quick]
 #include <omp.h>
@@ -54,11 +55,16 @@ double median_seconds(F&& f, double min_total) {
 enum class Op { add, mul, div, sqrt, fma };
 const char* name(Op o) {
   switch (o) {
-    case Op::add: return "add";
-    case Op::mul: return "mul";
-    case Op::div: return "div";
-    case Op::sqrt: return "sqrt";
-    case Op::fma: return "fma";
+    case Op::add:
+      return "add";
+    case Op::mul:
+      return "mul";
+    case Op::div:
+      return "div";
+    case Op::sqrt:
+      return "sqrt";
+    case Op::fma:
+      return "fma";
   }
   return "?";
 }
@@ -79,11 +85,21 @@ template <class P, class T>
 void batch(const P& pol, Op op, Data<T>& d) {
   const size_t n = d.a.size();
   switch (op) {
-    case Op::add: binary_n(pol, BinaryOp::add, d.a.data(), d.b.data(), d.out.data(), n); break;
-    case Op::mul: binary_n(pol, BinaryOp::mul, d.a.data(), d.b.data(), d.out.data(), n); break;
-    case Op::div: binary_n(pol, BinaryOp::div, d.a.data(), d.b.data(), d.out.data(), n); break;
-    case Op::sqrt: unary_n(pol, UnaryOp::sqrt, d.a.data(), d.out.data(), n); break;
-    case Op::fma: fma_n(pol, false, d.a.data(), d.b.data(), d.c.data(), d.out.data(), n); break;
+    case Op::add:
+      binary_n(pol, BinaryOp::add, d.a.data(), d.b.data(), d.out.data(), n);
+      break;
+    case Op::mul:
+      binary_n(pol, BinaryOp::mul, d.a.data(), d.b.data(), d.out.data(), n);
+      break;
+    case Op::div:
+      binary_n(pol, BinaryOp::div, d.a.data(), d.b.data(), d.out.data(), n);
+      break;
+    case Op::sqrt:
+      unary_n(pol, UnaryOp::sqrt, d.a.data(), d.out.data(), n);
+      break;
+    case Op::fma:
+      fma_n(pol, false, d.a.data(), d.b.data(), d.c.data(), d.out.data(), n);
+      break;
   }
 }
 
@@ -93,11 +109,21 @@ void scalar(const P& pol, Op op, Data<T>& d, std::vector<T>& out) {
   for (size_t i = 0; i < n; ++i) {
     Draws dr = pol.draws(i);
     switch (op) {
-      case Op::add: out[i] = pol.add(d.a[i], d.b[i], dr); break;
-      case Op::mul: out[i] = pol.mul(d.a[i], d.b[i], dr); break;
-      case Op::div: out[i] = pol.div(d.a[i], d.b[i], dr); break;
-      case Op::sqrt: out[i] = pol.sqrt(d.a[i], dr); break;
-      case Op::fma: out[i] = pol.fma(d.a[i], d.b[i], d.c[i], dr); break;
+      case Op::add:
+        out[i] = pol.add(d.a[i], d.b[i], dr);
+        break;
+      case Op::mul:
+        out[i] = pol.mul(d.a[i], d.b[i], dr);
+        break;
+      case Op::div:
+        out[i] = pol.div(d.a[i], d.b[i], dr);
+        break;
+      case Op::sqrt:
+        out[i] = pol.sqrt(d.a[i], dr);
+        break;
+      case Op::fma:
+        out[i] = pol.fma(d.a[i], d.b[i], d.c[i], dr);
+        break;
     }
   }
 }
@@ -105,6 +131,7 @@ void scalar(const P& pol, Op op, Data<T>& d, std::vector<T>& out) {
 struct Row {
   std::string type, mode, op;
   double scalar_ns, l2_ns, ram_ns;
+  std::string base_op;  // the ieee row the ratios divide by (the row's own op if empty)
 };
 
 template <class T>
@@ -128,15 +155,51 @@ void run_type(const char* tname, bool quick, std::vector<Row>& rows) {
           std::fprintf(stderr, "mca_ops: verification failed for %s %s %s\n", tname, m, name(op));
           std::exit(1);
         }
-        Row r{tname, m, name(op), 0, 0, 0};
+        Row r{tname, m, name(op), 0, 0, 0, ""};
         r.scalar_ns = 1e9 / double(n_small) *
                       median_seconds([&] { scalar(pol, op, small, small.ref); }, min_total);
         r.l2_ns = 1e9 / double(n_small) * median_seconds([&] { batch(pol, op, small); }, min_total);
-        r.ram_ns = 1e9 / double(n_large) * median_seconds([&] { batch(pol, op, large); }, min_total);
+        r.ram_ns =
+            1e9 / double(n_large) * median_seconds([&] { batch(pol, op, large); }, min_total);
         rows.push_back(r);
       }
     });
   }
+}
+
+// The generator alone: the Philox4x32-10 words the binary32 sr fast paths consume (one per
+// element), batched over 1024-word chunks with OpenMP as they are, and one block per four words
+// on the scalar path. MCA.md fixes one word per draw, so this is a floor under every binary32
+// sr op; its ratio is to the ieee add.
+void run_philox(bool quick, std::vector<Row>& rows) {
+  const size_t n_small = size_t(1) << 15;
+  const size_t n_large = quick ? size_t(1) << 20 : (size_t(1) << 26) / sizeof(uint32_t);
+  const double min_total = quick ? 0.05 : 0.3;
+  const Stream st = Stream::make(1, 0);
+  auto batched = [&](std::vector<uint32_t>& w) {
+    const long long chunks = static_cast<long long>(w.size() / 1024);
+#pragma omp parallel for schedule(static)
+    for (long long c = 0; c < chunks; ++c)
+      philox_words32(st, uint64_t(c) * 256, 0, w.data() + size_t(c) * 1024, 256);
+  };
+  auto scalar = [&](std::vector<uint32_t>& w) {
+    for (size_t g = 0; g < w.size() / 4; ++g) {
+      const Philox4x32::Block b = st.block(g, 0, 0);
+      std::memcpy(w.data() + 4 * g, b.w, sizeof(b.w));
+    }
+  };
+  std::vector<uint32_t> small(n_small), ref(n_small), large(n_large);
+  batched(small);
+  scalar(ref);
+  if (small != ref) {
+    std::fprintf(stderr, "mca_ops: verification failed for the batched Philox words\n");
+    std::exit(1);
+  }
+  Row r{"binary32", "philox", "word", 0, 0, 0, "add"};
+  r.scalar_ns = 1e9 / double(n_small) * median_seconds([&] { scalar(ref); }, min_total);
+  r.l2_ns = 1e9 / double(n_small) * median_seconds([&] { batched(small); }, min_total);
+  r.ram_ns = 1e9 / double(n_large) * median_seconds([&] { batched(large); }, min_total);
+  rows.push_back(r);
 }
 
 }  // namespace
@@ -145,6 +208,7 @@ int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   std::vector<Row> rows;
   run_type<float>("binary32", quick, rows);
+  run_philox(quick, rows);
   run_type<double>("binary64", quick, rows);
   std::printf("mca_ops: %d OpenMP threads, t = 24 (binary32) / 53 (binary64), ns per operation\n",
               omp_get_max_threads());
@@ -152,11 +216,12 @@ int main(int argc, char** argv) {
               "x ieee", "batch-L2", "x ieee", "batch-RAM", "x ieee");
   for (const Row& r : rows) {
     const Row* ieee = nullptr;
+    const std::string& base = r.base_op.empty() ? r.op : r.base_op;
     for (const Row& q : rows)
-      if (q.type == r.type && q.op == r.op && q.mode == "ieee") ieee = &q;
+      if (q.type == r.type && q.op == base && q.mode == "ieee") ieee = &q;
     std::printf("%-8s %-8s %-4s | %9.3f %6.1f | %9.3f %6.1f | %9.3f %6.1f\n", r.type.c_str(),
-                r.mode.c_str(), r.op.c_str(), r.scalar_ns, r.scalar_ns / ieee->scalar_ns,
-                r.l2_ns, r.l2_ns / ieee->l2_ns, r.ram_ns, r.ram_ns / ieee->ram_ns);
+                r.mode.c_str(), r.op.c_str(), r.scalar_ns, r.scalar_ns / ieee->scalar_ns, r.l2_ns,
+                r.l2_ns / ieee->l2_ns, r.ram_ns, r.ram_ns / ieee->ram_ns);
   }
   return 0;
 }
