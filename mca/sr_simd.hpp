@@ -19,7 +19,7 @@ namespace numens::mca::simd {
 
 struct SrF32 {
   int drop;         // 53 - t, 29 .. 52
-  bool shift_left;  // drop <= 32: the threshold is low << (32 - drop)
+  bool shift_left;  // drop <= 32: the draw shifts right by 32 - drop, else left by drop - 32
   __m256i mask, one;
   __m128i shift;  // |32 - drop|
 
