@@ -55,16 +55,11 @@ double median_seconds(F&& f, double min_total) {
 enum class Op { add, mul, div, sqrt, fma };
 const char* name(Op o) {
   switch (o) {
-    case Op::add:
-      return "add";
-    case Op::mul:
-      return "mul";
-    case Op::div:
-      return "div";
-    case Op::sqrt:
-      return "sqrt";
-    case Op::fma:
-      return "fma";
+    case Op::add: return "add";
+    case Op::mul: return "mul";
+    case Op::div: return "div";
+    case Op::sqrt: return "sqrt";
+    case Op::fma: return "fma";
   }
   return "?";
 }
@@ -85,21 +80,11 @@ template <class P, class T>
 void batch(const P& pol, Op op, Data<T>& d) {
   const size_t n = d.a.size();
   switch (op) {
-    case Op::add:
-      binary_n(pol, BinaryOp::add, d.a.data(), d.b.data(), d.out.data(), n);
-      break;
-    case Op::mul:
-      binary_n(pol, BinaryOp::mul, d.a.data(), d.b.data(), d.out.data(), n);
-      break;
-    case Op::div:
-      binary_n(pol, BinaryOp::div, d.a.data(), d.b.data(), d.out.data(), n);
-      break;
-    case Op::sqrt:
-      unary_n(pol, UnaryOp::sqrt, d.a.data(), d.out.data(), n);
-      break;
-    case Op::fma:
-      fma_n(pol, false, d.a.data(), d.b.data(), d.c.data(), d.out.data(), n);
-      break;
+    case Op::add: binary_n(pol, BinaryOp::add, d.a.data(), d.b.data(), d.out.data(), n); break;
+    case Op::mul: binary_n(pol, BinaryOp::mul, d.a.data(), d.b.data(), d.out.data(), n); break;
+    case Op::div: binary_n(pol, BinaryOp::div, d.a.data(), d.b.data(), d.out.data(), n); break;
+    case Op::sqrt: unary_n(pol, UnaryOp::sqrt, d.a.data(), d.out.data(), n); break;
+    case Op::fma: fma_n(pol, false, d.a.data(), d.b.data(), d.c.data(), d.out.data(), n); break;
   }
 }
 
@@ -109,21 +94,11 @@ void scalar(const P& pol, Op op, Data<T>& d, std::vector<T>& out) {
   for (size_t i = 0; i < n; ++i) {
     Draws dr = pol.draws(i);
     switch (op) {
-      case Op::add:
-        out[i] = pol.add(d.a[i], d.b[i], dr);
-        break;
-      case Op::mul:
-        out[i] = pol.mul(d.a[i], d.b[i], dr);
-        break;
-      case Op::div:
-        out[i] = pol.div(d.a[i], d.b[i], dr);
-        break;
-      case Op::sqrt:
-        out[i] = pol.sqrt(d.a[i], dr);
-        break;
-      case Op::fma:
-        out[i] = pol.fma(d.a[i], d.b[i], d.c[i], dr);
-        break;
+      case Op::add: out[i] = pol.add(d.a[i], d.b[i], dr); break;
+      case Op::mul: out[i] = pol.mul(d.a[i], d.b[i], dr); break;
+      case Op::div: out[i] = pol.div(d.a[i], d.b[i], dr); break;
+      case Op::sqrt: out[i] = pol.sqrt(d.a[i], dr); break;
+      case Op::fma: out[i] = pol.fma(d.a[i], d.b[i], d.c[i], dr); break;
     }
   }
 }
@@ -159,8 +134,7 @@ void run_type(const char* tname, bool quick, std::vector<Row>& rows) {
         r.scalar_ns = 1e9 / double(n_small) *
                       median_seconds([&] { scalar(pol, op, small, small.ref); }, min_total);
         r.l2_ns = 1e9 / double(n_small) * median_seconds([&] { batch(pol, op, small); }, min_total);
-        r.ram_ns =
-            1e9 / double(n_large) * median_seconds([&] { batch(pol, op, large); }, min_total);
+        r.ram_ns = 1e9 / double(n_large) * median_seconds([&] { batch(pol, op, large); }, min_total);
         rows.push_back(r);
       }
     });
@@ -220,8 +194,8 @@ int main(int argc, char** argv) {
     for (const Row& q : rows)
       if (q.type == r.type && q.op == base && q.mode == "ieee") ieee = &q;
     std::printf("%-8s %-8s %-4s | %9.3f %6.1f | %9.3f %6.1f | %9.3f %6.1f\n", r.type.c_str(),
-                r.mode.c_str(), r.op.c_str(), r.scalar_ns, r.scalar_ns / ieee->scalar_ns, r.l2_ns,
-                r.l2_ns / ieee->l2_ns, r.ram_ns, r.ram_ns / ieee->ram_ns);
+                r.mode.c_str(), r.op.c_str(), r.scalar_ns, r.scalar_ns / ieee->scalar_ns,
+                r.l2_ns, r.l2_ns / ieee->l2_ns, r.ram_ns, r.ram_ns / ieee->ram_ns);
   }
   return 0;
 }
