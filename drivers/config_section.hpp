@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "mca/config.hpp"
 #include "mca/error.hpp"
 
 namespace numens::drivers {
@@ -125,6 +126,24 @@ inline void apply_override(toml::table& root, const std::string& ov, const std::
   toml::table* t = root[sec].as_table();
   if (!t) throw ConfigError(file + ": override '" + ov + "': '" + sec + "' is not a section");
   t->insert_or_assign(key, *parsed.get("v"));
+}
+
+// The cost options of MCA.md v2 (fma, sr_bits, rounds, granularity) from a section ([arith] or an
+// ensemble arm), each defaulting to its value in `a` (the base configuration).
+inline void read_cost_options(Section& s, mca::ArithConfig& a) {
+  try {
+    a.fma = mca::parse_fma(s.string("fma", std::string(mca::to_string(a.fma))));
+  } catch (const ConfigError& e) {
+    throw s.bad("fma", std::string("is invalid: ") + e.what());
+  }
+  a.sr_bits = int(s.integer("sr_bits", a.sr_bits, 2, 32));
+  a.rounds = int(s.integer("rounds", a.rounds, 7, 10));
+  if (a.rounds != 7 && a.rounds != 10) throw s.bad("rounds", "must be 10 or 7 (Philox4x32 rounds)");
+  try {
+    a.tile = mca::parse_granularity(s.string("granularity", mca::granularity_string(a.tile)));
+  } catch (const ConfigError& e) {
+    throw s.bad("granularity", std::string("is invalid: ") + e.what());
+  }
 }
 
 }  // namespace numens::drivers

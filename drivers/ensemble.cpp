@@ -176,6 +176,7 @@ void run_member(const EnsembleSettings& e, const Member& m, int rank) {
     sf.t64 = m.arith.t64;
     sf.seed = m.arith.seed;
     sf.member = m.arith.member;
+    sf.cost.set_from(m.arith);
   }
   sf.member_id = m.id;
   sf.batch = e.segment_batch;

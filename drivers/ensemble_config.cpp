@@ -128,6 +128,19 @@ EnsembleSettings load_ensemble_settings(const fs::path& file,
         throw a.bad("mode", "must perturb (sr, rr, pb, mca, ...) in a \"" +
                                 std::string(arm_kind_name(arm.kind)) + "\" arm");
       arm.t32 = int(a.integer("t", 24, 1, 24));
+      mca::ArithConfig opts = e.base.train.arith;
+      read_cost_options(a, opts);
+      arm.fma = opts.fma;
+      arm.sr_bits = opts.sr_bits;
+      arm.rounds = opts.rounds;
+      arm.tile = opts.tile;
+      opts.mode = arm.mode;
+      opts.t32 = arm.t32;
+      try {
+        opts.validate();
+      } catch (const ConfigError& err) {
+        throw a.bad("mode", std::string("and its cost options: ") + err.what());
+      }
     }
     if (arm.kind == ArmKind::ieee && arm.members != 1)
       throw a.bad("members", "must be 1 in an \"ieee\" arm (its members would be identical)");
@@ -166,9 +179,17 @@ std::vector<Member> EnsembleSettings::members() const {
         m.arith.mode = arm.mode;
         m.arith.t32 = arm.t32;
         m.arith.member = uint32_t(i);
+        m.arith.fma = arm.fma;
+        m.arith.sr_bits = arm.sr_bits;
+        m.arith.rounds = arm.rounds;
+        m.arith.tile = arm.tile;
       } else {
         m.arith.mode = mca::Mode::ieee;
         m.arith.member = 0;
+        m.arith.fma = mca::FmaMode::split;
+        m.arith.sr_bits = 32;
+        m.arith.rounds = 10;
+        m.arith.tile = 1;
       }
       out.push_back(m);
     }
@@ -199,7 +220,9 @@ std::string member_toml(const Member& m) {
     << "\naugment = " << m.augment_seed << "\nmca = " << m.arith.seed
     << "\n\n[arith]\nmode = " << toml_quoted(std::string(mca::to_string(m.arith.mode)))
     << "\nt32 = " << m.arith.t32 << "\nt64 = " << m.arith.t64 << "\nmember = " << m.arith.member
-    << "\n";
+    << "\nfma = " << toml_quoted(std::string(mca::to_string(m.arith.fma)))
+    << "\nsr_bits = " << m.arith.sr_bits << "\nrounds = " << m.arith.rounds
+    << "\ngranularity = " << toml_quoted(mca::granularity_string(m.arith.tile)) << "\n";
   return t.str();
 }
 
@@ -241,7 +264,9 @@ std::string to_toml(const EnsembleSettings& e) {
       << "\nid_base = " << a.id_base << "\n";
     if (perturbs(a.kind))
       t << "mode = " << toml_quoted(std::string(mca::to_string(a.mode))) << "\nt = " << a.t32
-        << "\n";
+        << "\nfma = " << toml_quoted(std::string(mca::to_string(a.fma)))
+        << "\nsr_bits = " << a.sr_bits << "\nrounds = " << a.rounds
+        << "\ngranularity = " << toml_quoted(mca::granularity_string(a.tile)) << "\n";
   }
   TrainSettings b = e.base;
   fs::path slices(b.slices);  // keeps its {view} tag

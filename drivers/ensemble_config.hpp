@@ -26,6 +26,10 @@ struct Arm {
   int64_t id_base = 0;
   mca::Mode mode = mca::Mode::ieee;  // mca and seed+mca arms
   int t32 = 24;
+  // Cost options of the arm's members (MCA.md v2), by default the base [arith] ones; ieee arms
+  // keep the defaults.
+  mca::FmaMode fma = mca::FmaMode::split;
+  int sr_bits = 32, rounds = 10, tile = 1;
 };
 
 struct Member {

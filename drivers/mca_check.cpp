@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "drivers/commands.hpp"
+#include "drivers/cost_flags.hpp"
 #include "mca/batch.hpp"
 #include "mca/dispatch.hpp"
 
@@ -21,6 +22,7 @@ struct Options {
   uint32_t seed = 0;
   uint32_t member = 0;
   size_t samples = 100000;
+  CostFlags cost;
 };
 
 struct Stats {
@@ -94,6 +96,7 @@ int run(const Options& opt) {
   cfg.t64 = opt.t64;
   cfg.seed = opt.seed;
   cfg.member = opt.member;
+  opt.cost.apply(cfg);
   cfg.validate();
   if (opt.samples == 0) throw ConfigError("--samples must be positive");
   std::printf("numens mca-check: %s, %zu samples per operation\n", cfg.describe().c_str(),
@@ -134,6 +137,7 @@ Runner add_mca_check(CLI::App& app) {
   sub->add_option("--seed", opt->seed, "MCA seed")->capture_default_str();
   sub->add_option("--member", opt->member, "ensemble member id (part of the random key)")
       ->capture_default_str();
+  opt->cost.add_to(sub);
   sub->add_option("--samples", opt->samples, "operations measured per op and type")
       ->capture_default_str();
   return [opt] { return run(*opt); };

@@ -146,6 +146,7 @@ void segment_cohort(const SegmentFlags& f) {
   arith.t64 = f.t64;
   arith.seed = f.seed;
   arith.member = f.member;
+  f.cost.apply(arith);
   arith.validate();
   if (f.batch < 1 || f.batch > 1024)
     throw ConfigError("segment: --batch " + std::to_string(f.batch) + " is not in 1..1024");
@@ -279,6 +280,7 @@ Runner add_segment(CLI::App& app) {
   sub->add_option("--seed", f->seed, "MCA seed")->capture_default_str();
   sub->add_option("--member", f->member, "MCA ensemble member (part of the random key)")
       ->capture_default_str();
+  f->cost.add_to(sub);
   sub->add_option("--member-id", f->member_id, "member id recorded in the file (default --member)");
   sub->add_flag("--probs", f->probs, "also write probabilities, uint8 round(255 p)");
   sub->add_option("--batch", f->batch, "planes per forward pass")->capture_default_str();

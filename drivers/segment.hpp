@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "drivers/cost_flags.hpp"
+
 namespace numens::drivers {
 
 struct SegmentFlags {
@@ -16,6 +18,7 @@ struct SegmentFlags {
   std::string mode = "ieee";
   int t32 = 24, t64 = 53;
   uint32_t seed = 0, member = 0;
+  CostFlags cost;  // --fma, --sr-bits, --rounds, --granularity
   std::optional<int64_t> member_id;
   bool probs = false;
   int batch = 8;

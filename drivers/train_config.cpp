@@ -172,11 +172,7 @@ TrainSettings load_train_settings(const fs::path& file, const std::vector<std::s
     tc.arith.t32 = int(a.integer("t32", 24, 1, 24));
     tc.arith.t64 = int(a.integer("t64", 53, 1, 53));
     tc.arith.member = uint32_t(a.integer("member", 0, 0, u32max));
-    try {
-      tc.arith.granularity = mca::parse_granularity(a.string("granularity", "op"));
-    } catch (const ConfigError& e) {
-      throw a.bad("granularity", std::string("is invalid: ") + e.what());
-    }
+    read_cost_options(a, tc.arith);
     a.finish();
   }
   {
@@ -263,7 +259,9 @@ std::string section_text(const TrainSettings& s, bool for_resume) {
     << "\nstep_size = " << o.step_size << "\ngamma = " << num(o.gamma) << "\n\n[arith]\n"
     << "mode = " << quoted(std::string(mca::to_string(tc.arith.mode))) << "\nt32 = " << tc.arith.t32
     << "\nt64 = " << tc.arith.t64 << "\nmember = " << tc.arith.member
-    << "\ngranularity = " << quoted(std::string(mca::to_string(tc.arith.granularity)))
+    << "\nfma = " << quoted(std::string(mca::to_string(tc.arith.fma)))
+    << "\nsr_bits = " << tc.arith.sr_bits << "\nrounds = " << tc.arith.rounds
+    << "\ngranularity = " << quoted(mca::granularity_string(tc.arith.tile))
     << "\n\n[seeds]\ninit = " << tc.init_seed << "\ndata = " << s.data_seed
     << "\naugment = " << s.augment_seed << "\nmca = " << tc.arith.seed << "\n\n[augment]\n"
     << "translate = " << s.translate << "\n";

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/grad.hpp"
+#include "mca/accumulate.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels::detail {
@@ -34,19 +35,20 @@ struct BnTrainStats {
   NUMENS_HD void operator()(int64_t c) const {
     const T m = T(g.m());
     mca::Draws d = pol.draws(bn_channel_element(c, 0));
-    T sum = T(0);
+    mca::Accumulator<P, T> sum(T(0));
     for (int64_t n = 0; n < g.n; ++n)
-      for (int64_t q = 0; q < g.plane; ++q) sum = pol.add(sum, x[(n * g.c + c) * g.plane + q], d);
-    const T mean = pol.div(sum, m, d);
+      for (int64_t q = 0; q < g.plane; ++q) sum.add(pol, x[(n * g.c + c) * g.plane + q], d);
+    const T mean = pol.div(sum.result(pol, d), m, d);
     mca::Draws dv = pol.draws(bn_channel_element(c, 1));
-    T sq = T(0);
+    mca::Accumulator<P, T> sq(T(0));
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t q = 0; q < g.plane; ++q) {
         const T dev = pol.sub(x[(n * g.c + c) * g.plane + q], mean, dv);
-        sq = pol.fma(dev, dev, sq, dv);
+        sq.fma(pol, dev, dev, dv);
       }
+    const T sq_sum = sq.result(pol, dv);
     mca::Draws ds = pol.draws(bn_channel_element(c, 2));
-    const T var = pol.div(sq, m, ds);
+    const T var = pol.div(sq_sum, m, ds);
     const T invstd = pol.div(T(1), pol.sqrt(pol.add(var, eps, ds), ds), ds);
     const T unbiased = pol.div(pol.mul(var, m, ds), T(g.m() - 1), ds);
     // Operands that consume draws are named first: the order in which a compiler evaluates
@@ -113,14 +115,16 @@ struct BnBwdStats {
   bool accumulate;
   NUMENS_HD void operator()(int64_t c) const {
     mca::Draws d = pol.draws(bn_channel_element(c, 3));
-    T sdy = T(0), sdyx = T(0);
+    mca::Accumulator<P, T> sum_dy_acc(T(0)), sum_dyx_acc(T(0));
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t q = 0; q < g.plane; ++q) {
         const int64_t i = (n * g.c + c) * g.plane + q;
         const T xhat = pol.mul(pol.sub(x[i], mean[c], d), invstd[c], d);
-        sdy = pol.add(sdy, dy[i], d);
-        sdyx = pol.fma(dy[i], xhat, sdyx, d);
+        sum_dy_acc.add(pol, dy[i], d);
+        sum_dyx_acc.fma(pol, dy[i], xhat, d);
       }
+    const T sdy = sum_dy_acc.result(pol, d);
+    const T sdyx = sum_dyx_acc.result(pol, d);
     mca::Draws dc = pol.draws(bn_channel_element(c, 4));
     scale[c] = pol.div(pol.mul(gamma[c], invstd[c], dc), T(g.m()), dc);
     sum_dy[c] = sdy;

@@ -27,9 +27,11 @@ bool use_fast() {
   return std::is_same_v<P, mca::Ieee> && std::is_same_v<T, float> &&
          g_cpu_impl.load(std::memory_order_relaxed) == ConvCpuImpl::fast;
 }
+// The sr fast path implements the exact contract (split fma, 32-bit draws, op granularity).
 template <class P, class T>
-bool use_sr_fast() {
-  return std::is_same_v<P, mca::Sr> && std::is_same_v<T, float> &&
+bool use_sr_fast(const P& pol) {
+  return std::is_same_v<P, mca::Sr> && std::is_same_v<T, float> && !pol.fused &&
+         pol.sr_bits == 32 && pol.tile <= 1 &&
          g_cpu_impl.load(std::memory_order_relaxed) == ConvCpuImpl::fast &&
          detail::conv2d_sr_fast_available();
 }
@@ -85,7 +87,7 @@ void conv2d_forward(const P& pol, const Tensor<T>& x, const Tensor<T>& w, const 
   if constexpr (std::is_same_v<T, float>)
     if (use_fast<P, T>()) return detail::conv2d_fwd_fast(g, x.data(), w.data(), b.data(), y.data());
   if constexpr (std::is_same_v<P, mca::Sr> && std::is_same_v<T, float>)
-    if (use_sr_fast<P, T>())
+    if (use_sr_fast<P, T>(pol))
       return detail::conv2d_fwd_sr(pol, g, x.data(), w.data(), b.data(), y.data());
   const T* xp = x.data();
   const T* wp = w.data();
@@ -109,7 +111,7 @@ void conv2d_backward_data(const P& pol, const Tensor<T>& dy, const Tensor<T>& w,
   if constexpr (std::is_same_v<T, float>)
     if (use_fast<P, T>()) return detail::conv2d_dgrad_fast(g, dy.data(), w.data(), dx.data(), acc);
   if constexpr (std::is_same_v<P, mca::Sr> && std::is_same_v<T, float>)
-    if (use_sr_fast<P, T>())
+    if (use_sr_fast<P, T>(pol))
       return detail::conv2d_dgrad_sr(pol, g, dy.data(), w.data(), dx.data(), acc);
   const T* dyp = dy.data();
   const T* wp = w.data();
@@ -136,7 +138,7 @@ void conv2d_backward_weight(const P& pol, const Tensor<T>& dy, const Tensor<T>& 
   if constexpr (std::is_same_v<T, float>)
     if (use_fast<P, T>()) return detail::conv2d_wgrad_fast(g, dy.data(), x.data(), dw.data(), acc);
   if constexpr (std::is_same_v<P, mca::Sr> && std::is_same_v<T, float>)
-    if (use_sr_fast<P, T>())
+    if (use_sr_fast<P, T>(pol))
       return detail::conv2d_wgrad_sr(pol, g, dy.data(), x.data(), dw.data(), acc);
   const T* dyp = dy.data();
   const T* xp = x.data();

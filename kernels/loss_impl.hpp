@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "mca/accumulate.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels::detail {
@@ -26,11 +27,12 @@ struct SoftmaxPixel {
     mca::Draws d = pol.draws(uint64_t(px));
     T mx = z[0];
     for (int64_t c = 1; c < g.c; ++c) mx = z[c * g.plane] > mx ? z[c * g.plane] : mx;
-    T sum = T(0);
+    mca::Accumulator<P, T> acc(T(0));
     for (int64_t c = 0; c < g.c; ++c) {
       p[c * g.plane] = pol.exp(pol.sub(z[c * g.plane], mx, d), d);
-      sum = pol.add(sum, p[c * g.plane], d);
+      acc.add(pol, p[c * g.plane], d);
     }
+    const T sum = acc.result(pol, d);
     for (int64_t c = 0; c < g.c; ++c) p[c * g.plane] = pol.div(p[c * g.plane], sum, d);
   }
 };
@@ -47,8 +49,9 @@ struct SoftmaxBwdPixel {
     const T* dp = dprobs + g.offset(px);
     T* dz = dlogits + g.offset(px);
     mca::Draws d = pol.draws(uint64_t(px));
-    T dot = T(0);
-    for (int64_t c = 0; c < g.c; ++c) dot = pol.fma(p[c * g.plane], dp[c * g.plane], dot, d);
+    mca::Accumulator<P, T> acc(T(0));
+    for (int64_t c = 0; c < g.c; ++c) acc.fma(pol, p[c * g.plane], dp[c * g.plane], d);
+    const T dot = acc.result(pol, d);
     for (int64_t c = 0; c < g.c; ++c)
       dz[c * g.plane] = pol.mul(p[c * g.plane], pol.sub(dp[c * g.plane], dot, d), d);
   }
@@ -99,19 +102,22 @@ struct LossGradPixel {
     T* dz = dlogits + g.offset(px);
     mca::Draws d = pol.draws(element0 + uint64_t(px));
     const T inv_c = pol.div(T(-1), T(g.c), d);
-    T dot = T(0);
+    mca::Accumulator<P, T> acc(T(0));
     for (int64_t c = 0; c < g.c; ++c) {
       const T u = uni[c];
       const T two_i = pol.mul(T(2), inter[c], d);
-      const T num = labels[px] == c ? pol.sub(pol.mul(T(2), u, d), two_i, d) : pol.sub(T(0), two_i, d);
+      const T num =
+          labels[px] == c ? pol.sub(pol.mul(T(2), u, d), two_i, d) : pol.sub(T(0), two_i, d);
       const T dp = pol.mul(inv_c, pol.div(num, pol.mul(u, u, d), d), d);
       dz[c * g.plane] = dp;  // kept in place until the dot product is known
-      dot = pol.fma(p[c * g.plane], dp, dot, d);
+      acc.fma(pol, p[c * g.plane], dp, d);
     }
+    const T dot = acc.result(pol, d);
     const T wm = pol.div(weights[px], T(pixels), d);
     for (int64_t c = 0; c < g.c; ++c) {
       const T dice_g = pol.mul(p[c * g.plane], pol.sub(dz[c * g.plane], dot, d), d);
-      const T ce_g = pol.mul(wm, labels[px] == c ? pol.sub(p[c * g.plane], T(1), d) : p[c * g.plane], d);
+      const T ce_g =
+          pol.mul(wm, labels[px] == c ? pol.sub(p[c * g.plane], T(1), d) : p[c * g.plane], d);
       dz[c * g.plane] = pol.add(dice_g, ce_g, d);
     }
   }

@@ -9,15 +9,20 @@
 #include <cstdint>
 #include <vector>
 
+#include "mca/accumulate.hpp"
 #include "mca/policy.hpp"
 
 namespace numens::kernels {
 
 inline constexpr int64_t kReduceChunk = 4096;
 
-inline int64_t reduce_chunks(int64_t n) { return (n + kReduceChunk - 1) / kReduceChunk; }
+inline int64_t reduce_chunks(int64_t n) {
+  return (n + kReduceChunk - 1) / kReduceChunk;
+}
 // Number of draw elements a chunked sum of n terms uses.
-inline uint64_t reduce_elements(int64_t n) { return uint64_t(reduce_chunks(n)) + 1; }
+inline uint64_t reduce_elements(int64_t n) {
+  return uint64_t(reduce_chunks(n)) + 1;
+}
 
 namespace detail {
 
@@ -34,9 +39,12 @@ struct ChunkPartial {
   NUMENS_HD void operator()(int64_t c) const {
     mca::Draws d = pol.draws(element0 + uint64_t(c));
     const int64_t i0 = c * kReduceChunk, i1 = i0 + kReduceChunk < n ? i0 + kReduceChunk : n;
-    T acc = T(0);
-    for (int64_t i = i0; i < i1; ++i) acc = pol.add(acc, term(i, d), d);
-    partial[c] = acc;
+    mca::Accumulator<P, T> acc(T(0));
+    for (int64_t i = i0; i < i1; ++i) {
+      const T t = term(i, d);  // named first: the term may consume draws itself
+      acc.add(pol, t, d);
+    }
+    partial[c] = acc.result(pol, d);
   }
 };
 
@@ -44,9 +52,9 @@ struct ChunkPartial {
 template <class P, class T>
 T finish_sum(const P& pol, uint64_t element0, const std::vector<T>& partial) {
   mca::Draws d = pol.draws(element0 + uint64_t(partial.size()));
-  T total = T(0);
-  for (const T& p : partial) total = pol.add(total, p, d);
-  return total;
+  mca::Accumulator<P, T> total(T(0));
+  for (const T& p : partial) total.add(pol, p, d);
+  return total.result(pol, d);
 }
 
 }  // namespace detail

@@ -273,12 +273,13 @@ struct Philox4Lanes {
   }
 };
 
+template <int R>
 inline void philox16_avx2(const Stream& s, const PhiloxKeys& k, uint64_t g, uint32_t draw,
                           uint32_t* w) {
   Philox4Lanes a(s, g, draw), b(s, g + 4, draw), c(s, g + 8, draw), d(s, g + 12, draw);
   // Unrolled, the moves that rename the state words each round disappear.
 #pragma GCC unroll 10
-  for (int r = 0; r < Philox4x32::kRounds; ++r) {
+  for (int r = 0; r < R; ++r) {
     a.round(k.k0[r], k.k1[r]);
     b.round(k.k0[r], k.k1[r]);
     c.round(k.k0[r], k.k1[r]);
@@ -302,7 +303,11 @@ void philox_words32(const Stream& s, uint64_t group0, uint32_t draw, uint32_t* w
     for (; j + 16 <= groups; j += 16) {
       const uint64_t g = group0 + j;
       if (uint32_t(g) > 0xFFFFFFFFu - 15u) break;  // the low counter word would wrap inside the 16
-      philox16_avx2(s, keys, g, draw, words + 4 * j);
+      if (s.rounds == 7) {
+        philox16_avx2<7>(s, keys, g, draw, words + 4 * j);
+      } else {
+        philox16_avx2<10>(s, keys, g, draw, words + 4 * j);
+      }
     }
   }
 #endif
@@ -312,9 +317,12 @@ void philox_words32(const Stream& s, uint64_t group0, uint32_t draw, uint32_t* w
 template <class P, class T>
 void binary_n(const P& pol, BinaryOp op, const T* a, const T* b, T* out, size_t n,
               uint64_t first_element) {
+  // The fast path implements 32-bit draws; r-bit draws take the scalar policy.
   if constexpr (P::mode == Mode::sr && sizeof(T) == sizeof(float)) {
-    if (op == BinaryOp::add) return sr_f32_fast<true>(pol, a, b, out, n, first_element);
-    if (op == BinaryOp::mul) return sr_f32_fast<false>(pol, a, b, out, n, first_element);
+    if (pol.sr_bits == 32 && op == BinaryOp::add)
+      return sr_f32_fast<true>(pol, a, b, out, n, first_element);
+    if (pol.sr_bits == 32 && op == BinaryOp::mul)
+      return sr_f32_fast<false>(pol, a, b, out, n, first_element);
   }
   switch (op) {
     case BinaryOp::add:

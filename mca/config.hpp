@@ -1,5 +1,6 @@
 // Run-time arithmetic configuration: which policy, at which virtual precision, on which random
-// stream. Validated once, with an error that names the offending value, before any work starts.
+// stream, with which cost options (MCA.md v2). Validated once, with an error that names the
+// offending value, before any work starts.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +12,9 @@
 
 namespace numens::mca {
 
-// How often a perturbation is applied (DESIGN.md, "Granularity"). Only `op` is implemented by the
-// kernels so far; the others are accepted by the parser and refused by validate().
-enum class Granularity : uint8_t { op, tile, tensor };
+// How a multiply-add is perturbed (MCA.md v2, `fma`): split = a perturbed multiply, then a
+// perturbed add (the exact contract); fused = the exact a * b + c perturbed once.
+enum class FmaMode : uint8_t { split, fused };
 
 struct ArithConfig {
   Mode mode = Mode::ieee;
@@ -21,20 +22,36 @@ struct ArithConfig {
   int t64 = 53;  // virtual precision for binary64, 1..53
   uint32_t seed = 0;
   uint32_t member = 0;
-  Granularity granularity = Granularity::op;
+  // Cost options (MCA.md v2). The defaults are the exact contract.
+  FmaMode fma = FmaMode::split;
+  int sr_bits = 32;  // random bits per rounding decision, 2..32 (32: the exact contract)
+  int rounds = 10;   // Philox4x32 rounds, 10 or 7
+  int tile = 1;      // granularity: 1 = op, k > 1 = tile:k (k terms of a reduction per rounding)
 
+  // True when every cost option has its default (the exact contract of MCA.md).
+  bool exact_contract() const {
+    return fma == FmaMode::split && sr_bits == 32 && rounds == 10 && tile == 1;
+  }
   // Throws ConfigError naming the field and the accepted range.
   void validate() const;
-  // "sr t32=24 t64=53 seed=0 member=0 granularity=op"
+  // "sr t32=24 t64=53 seed=0 member=0 fma=split sr_bits=32 rounds=10 granularity=op"
   std::string describe() const;
+  // The cost options alone: "fma=split sr_bits=32 rounds=10 granularity=op".
+  std::string describe_options() const;
 };
 
 std::string_view to_string(Mode m);
-std::string_view to_string(Granularity g);
+std::string_view to_string(FmaMode f);
+// "op" or "tile:k".
+std::string granularity_string(int tile);
 // Throw ConfigError listing the accepted names when `s` is not one.
 Mode parse_mode(std::string_view s);
-Granularity parse_granularity(std::string_view s);
+FmaMode parse_fma(std::string_view s);
+// "op" -> 1, "tile:k" -> k (1 <= k <= 2^20; tile:1 is op).
+int parse_granularity(std::string_view s);
 // Parse a precision given as text; `what` names the field in the error ("t32", "--t").
 int parse_precision(std::string_view s, std::string_view what, int max_bits);
+
+inline constexpr int kMaxTile = 1 << 20;
 
 }  // namespace numens::mca

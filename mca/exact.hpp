@@ -53,8 +53,12 @@ NUMENS_HD inline Exact two_sum(double a, double b) {
 
 }  // namespace detail
 
-NUMENS_HD NUMENS_INLINE Exact exact_add(double a, double b) { return detail::two_sum(a, b); }
-NUMENS_HD NUMENS_INLINE Exact exact_sub(double a, double b) { return detail::two_sum(a, -b); }
+NUMENS_HD NUMENS_INLINE Exact exact_add(double a, double b) {
+  return detail::two_sum(a, b);
+}
+NUMENS_HD NUMENS_INLINE Exact exact_sub(double a, double b) {
+  return detail::two_sum(a, -b);
+}
 
 NUMENS_HD inline Exact exact_mul(double a, double b) {
   const double p = a * b;

@@ -1,6 +1,7 @@
-// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11), the
-// counter-based generator behind every perturbation. Counter-based means a random word is a pure
-// function of (key, counter): no state to share between threads, so a result cannot depend on
+// Philox4x32-R (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11), the
+// counter-based generator behind every perturbation: R = 10 rounds (Random123's default, the exact
+// contract) or 7 (the `rounds` cost option of MCA.md v2). Counter-based means a random word is a
+// pure function of (key, counter): no state to share between threads, so a result cannot depend on
 // which thread, block or rank computed it. Same header on host and device.
 #pragma once
 
@@ -22,10 +23,15 @@ struct Philox4x32 {
   static constexpr uint32_t kM1 = 0xCD9E8D57u;
   static constexpr uint32_t kW0 = 0x9E3779B9u;
   static constexpr uint32_t kW1 = 0xBB67AE85u;
-  static constexpr int kRounds = 10;
+  static constexpr int kRounds = 10;  // the default; the most any caller asks for
 
+  template <int R = kRounds>
   NUMENS_HD static NUMENS_INLINE Block generate(Block c, Key k) {
-    for (int r = 0; r < kRounds; ++r) {
+    static_assert(R >= 1 && R <= kRounds, "Philox4x32 rounds out of range");
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+    for (int r = 0; r < R; ++r) {
       if (r > 0) {
         k.k0 += kW0;
         k.k1 += kW1;
@@ -37,6 +43,10 @@ struct Philox4x32 {
       c = Block{{hi1 ^ c.w[1] ^ k.k0, lo1, hi0 ^ c.w[3] ^ k.k1, lo0}};
     }
     return c;
+  }
+  // The run-time choice of MCA.md v2: 7 rounds, anything else 10.
+  NUMENS_HD static NUMENS_INLINE Block generate(Block c, Key k, int rounds) {
+    return rounds == 7 ? generate<7>(c, k) : generate<10>(c, k);
   }
 };
 

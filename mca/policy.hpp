@@ -14,6 +14,12 @@
 // operand; Mca: one per operand plus one), so the sequence of draws is fixed by the program.
 // Ieee never touches its cursor.
 //
+// Cost options (MCA.md v2), run-time fields like t32/t64: `fused` makes fma() the fused op (one
+// rounding of the exact a * b + c, one output draw); `sr_bits` < 32 gives sr and sr_equal r-bit
+// draws (stream.hpp's slot layout, rounding.hpp's r-bit rule); `tile` > 1 is read by reductions
+// (mca/accumulate.hpp and the conv kernels), never by a single operation; Philox rounds live in the
+// stream. With the defaults every operation is the exact contract's, bit for bit.
+//
 // Rule for kernel code: at most one argument of a policy call may itself consume draws from the
 // same cursor. C++ leaves the evaluation order of arguments unspecified (g++ and nvcc differ), so
 // pol.add(pol.mul(a, b, d), pol.mul(c, e, d), d) would give different bits on CPU and GPU: name
@@ -38,6 +44,9 @@ struct Policy {
   int t32 = 24;
   int t64 = 53;
   Stream stream{};
+  bool fused = false;  // fma = fused
+  int sr_bits = 32;    // 2..32; below 32 only for sr and sr_equal
+  int tile = 1;        // granularity: 1 = op, k = tile:k
 
   // The cursor for one output element at this policy's site and step.
   NUMENS_HD NUMENS_INLINE Draws draws(uint64_t element, uint32_t first = 0) const {
@@ -78,9 +87,14 @@ struct Policy {
     }
   }
 
-  // a * b + c as two perturbed operations (the default: it matches code without fma).
+  // a * b + c as the configuration says: two perturbed operations (split, the default: it
+  // matches code without fma) or one (fused). Either way the term owns kFmaDraws draws; fused sr
+  // uses the first.
   template <class T>
   NUMENS_HD NUMENS_INLINE T fma(T a, T b, T c, Draws& d) const {
+    if constexpr (M != Mode::ieee) {
+      if (fused) return fma_fused(a, b, c, d);
+    }
     return add(mul(a, b, d), c, d);
   }
 
@@ -156,13 +170,21 @@ struct Policy {
     }
   }
 
+  // An r-bit draw (sr_bits < 32) of the width that matches T.
+  template <class T>
+  NUMENS_HD NUMENS_INLINE uint32_t take_r(Draws& d) const {
+    return d.take_r(sr_bits, sizeof(T) == sizeof(float) ? 0u : 1u);
+  }
+
   // Rounding of the exact result into T according to the mode.
   template <class T>
   NUMENS_HD NUMENS_INLINE T out(Exact x, Draws& d) const {
     const int tt = t<T>();
     if constexpr (M == Mode::sr) {
+      if (sr_bits < 32) return stochastic_round_r<T>(x, tt, sr_bits, take_r<T>(d));
       return stochastic_round<T>(x, tt, take<T>(d));
     } else if constexpr (M == Mode::sr_equal) {
+      if (sr_bits < 32) return equal_round_r<T>(x, tt, sr_bits, take_r<T>(d));
       return equal_round<T>(x, tt, take<T>(d));
     } else if constexpr (M == Mode::rr) {
       // At t = p, RN(x + ulp (xi - 1/2)) is exactly SR; using SR avoids a second rounding.

@@ -20,9 +20,9 @@ template <class T>
 struct Format;
 template <>
 struct Format<float> {
-  static constexpr int p = 24;            // significand bits
-  static constexpr int emin_sub = -149;   // exponent of the smallest subnormal
-  static constexpr int rbits = 32;        // random bits per draw
+  static constexpr int p = 24;           // significand bits
+  static constexpr int emin_sub = -149;  // exponent of the smallest subnormal
+  static constexpr int rbits = 32;       // random bits per draw
 };
 template <>
 struct Format<double> {
@@ -32,11 +32,13 @@ struct Format<double> {
 };
 
 // Where |x| sits on the t-bit grid: |x| = (fl + frac) * 2^k with fl an integer, frac in [0, 1).
+// a + b is frac exactly (a exact, b the pair's scaled low part): the r-bit rule needs it.
 struct GridPos {
   double fl;
   double frac;
   int k;
   bool neg;
+  double a, b;
 };
 
 namespace detail {
@@ -82,15 +84,18 @@ NUMENS_HD inline GridPos grid_pos(Exact x, int t) {
   const double y = detail::scale2(ah, x.sc - k);
   const double yl = detail::scale2(al, x.sc - k);
   double fl = ::floor(y);
-  double frac = (y - fl) + yl;  // y - fl is exact; |yl| < ulp(y) / 2
-  if (frac < 0.0) {
+  double a = y - fl;     // exact
+  double frac = a + yl;  // |yl| < ulp(y) / 2
+  if (frac < 0.0) {      // only when y is an integer: a = 0 becomes 1, exactly
     fl -= 1.0;
     frac += 1.0;
+    a += 1.0;
   } else if (frac >= 1.0) {  // only when the remainder sits within 2^-53 of the upper neighbour
     fl += 1.0;
     frac = 0.0;
+    a -= 1.0;  // exact: a is within 2^-52 of 1
   }
-  return {fl, frac, k, neg};
+  return {fl, frac, k, neg, a, yl};
 }
 
 template <class T>
@@ -139,7 +144,9 @@ struct DrawWord<double> {
 };
 
 // xi - 1/2 with xi uniform on [0, 1), exactly, from the draw's bits (53 of them for binary64).
-NUMENS_HD NUMENS_INLINE double centered_uniform(uint32_t u) { return (double(u) - 0x1p31) * 0x1p-32; }
+NUMENS_HD NUMENS_INLINE double centered_uniform(uint32_t u) {
+  return (double(u) - 0x1p31) * 0x1p-32;
+}
 NUMENS_HD NUMENS_INLINE double centered_uniform(uint64_t u) {
   return (double(u >> 11) - 0x1p52) * 0x1p-53;
 }
@@ -152,6 +159,37 @@ NUMENS_HD inline T stochastic_round(Exact x, int t, U u) {
   return grid_value<T>(g, g.frac != 0.0 && round_up(g.frac, u));
 }
 
+// The r-bit rule (`sr_bits = r < 32`, MCA.md v2): the dropped part is first rounded to nearest
+// (ties to even) on r bits, f = RN(frac 2^r) in 0 .. 2^r, i.e. x is rounded to nearest at t + r
+// bits; then the magnitude rounds up iff the r-bit draw u < f. So P(up) = f / 2^r and
+// E[result] = RN_{t+r}(x), off x by at most 2^-(r+1) ulp either way, with no systematic sign (the
+// plain "add r random bits, truncate" keeps floor(frac 2^r) and is biased by -2^-(r+1) ulp).
+// f is computed exactly from the pair: frac 2^r = A + B with A = a 2^r, B = b 2^r exact scalings
+// (GridPos), summed by TwoSum; frac 2^r < 2^32 keeps the error term below 2^-21, so the sign of
+// (s - floor(s) - 1/2) + e is the sign of the exact distance to the half-way point.
+NUMENS_HD inline double fraction_r(const GridPos& g, int r) {
+  const double A = detail::scale2(g.a, r), B = detail::scale2(g.b, r);
+  const Exact se = detail::two_sum(A, B);
+  const double n = ::floor(se.hi);
+  const double d = ((se.hi - n) - 0.5) + se.lo;
+  const bool up = d > 0.0 || (d == 0.0 && ::fmod(n, 2.0) != 0.0);
+  return n + (up ? 1.0 : 0.0);
+}
+
+// The biased rule MCA.md v2 warns about ("add r random bits, then truncate": f = floor(frac 2^r)).
+// Not used by any mode: the bias test must show that it fails where fraction_r passes.
+NUMENS_HD inline double truncated_fraction_r(const GridPos& g, int r) {
+  return ::floor(detail::scale2(g.frac, r));
+}
+
+// SR_t with r-bit draws: see fraction_r.
+template <class T>
+NUMENS_HD inline T stochastic_round_r(Exact x, int t, int r, uint32_t u) {
+  if (x.hi == 0.0 || !detail::finite(x.hi)) return T(x.hi);
+  const GridPos g = grid_pos<T>(x, t);
+  return grid_value<T>(g, g.frac != 0.0 && double(u) < fraction_r(g, r));
+}
+
 // Up or down with probability 1/2 when x is not on the t-bit grid (Verrou's "random").
 template <class T, class U>
 NUMENS_HD inline T equal_round(Exact x, int t, U u) {
@@ -159,6 +197,14 @@ NUMENS_HD inline T equal_round(Exact x, int t, U u) {
   const GridPos g = grid_pos<T>(x, t);
   const U half = U(1) << (sizeof(U) * 8 - 1);
   return grid_value<T>(g, g.frac != 0.0 && u < half);
+}
+
+// sr_equal with r-bit draws: up iff the draw's top bit (bit r - 1) is 0.
+template <class T>
+NUMENS_HD inline T equal_round_r(Exact x, int t, int r, uint32_t u) {
+  if (x.hi == 0.0 || !detail::finite(x.hi)) return T(x.hi);
+  const GridPos g = grid_pos<T>(x, t);
+  return grid_value<T>(g, g.frac != 0.0 && u < (uint32_t(1) << (r - 1)));
 }
 
 // RN(x + 2^k (xi - 1/2)), k the exponent of ulp_t(x): "inexact" of MCA. With skip_exact (rr mode)

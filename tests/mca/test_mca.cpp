@@ -369,7 +369,50 @@ TEST_CASE("configuration errors are clear") {
                        ConfigError);
   CHECK_THROWS_AS(parse_precision("30", "--t", 24), ConfigError);
   CHECK(parse_precision("7", "--t", 24) == 7);
-  c.granularity = Granularity::tile;
+  CHECK(c.describe() == "sr t32=24 t64=53 seed=0 member=0 fma=split sr_bits=32 rounds=10 "
+                        "granularity=op");
+  c.tile = parse_granularity("tile:16");
+  c.fma = parse_fma("fused");
+  c.sr_bits = 16;
+  c.rounds = 7;
+  CHECK_NOTHROW(c.validate());
+  CHECK(c.describe() == "sr t32=24 t64=53 seed=0 member=0 fma=fused sr_bits=16 rounds=7 "
+                        "granularity=tile:16");
+  CHECK(parse_granularity("op") == 1);
+  CHECK(parse_granularity("tile:1") == 1);
+  CHECK_THROWS_WITH_AS(parse_granularity("tile:0"),
+                       "granularity 'tile:0': k must be an integer in 1..1048576", ConfigError);
+  CHECK_THROWS_AS(parse_granularity("tile:"), ConfigError);
+  CHECK_THROWS_AS(parse_granularity("tile:16x"), ConfigError);
+  CHECK_THROWS_WITH_AS(parse_granularity("tensor"),
+                       "unknown perturbation granularity 'tensor' (expected 'op' or 'tile:k', "
+                       "e.g. 'tile:16')",
+                       ConfigError);
+  CHECK_THROWS_WITH_AS(parse_fma("contract"),
+                       "unknown fma mode 'contract' (expected one of: split, fused)", ConfigError);
+  c.sr_bits = 1;
+  CHECK_THROWS_WITH_AS(c.validate(),
+                       "sr_bits = 1 is out of range 2..32 (random bits per rounding decision)",
+                       ConfigError);
+  c.sr_bits = 33;
   CHECK_THROWS_AS(c.validate(), ConfigError);
-  CHECK(c.describe() == "sr t32=24 t64=53 seed=0 member=0 granularity=tile");
+  c.sr_bits = 16;
+  c.rounds = 8;
+  CHECK_THROWS_WITH_AS(c.validate(),
+                       "rounds = 8 is not a Philox4x32 round count numens offers (10 or 7)",
+                       ConfigError);
+  c.rounds = 7;
+  c.mode = Mode::rr;
+  CHECK_THROWS_WITH_AS(c.validate(),
+                       "sr_bits = 16 applies to modes 'sr' and 'sr_equal' only; mode 'rr' needs a "
+                       "full-width uniform draw (use sr_bits = 32)",
+                       ConfigError);
+  c.sr_bits = 32;
+  CHECK_NOTHROW(c.validate());  // rr with fused, 7 rounds, tile:16
+  c.mode = Mode::ieee;
+  CHECK_THROWS_WITH_AS(c.validate(),
+                       "cost options (fma=fused sr_bits=32 rounds=7 granularity=tile:16) apply to "
+                       "perturbed modes only; mode 'ieee' takes the defaults (fma=split "
+                       "sr_bits=32 rounds=10 granularity=op)",
+                       ConfigError);
 }
