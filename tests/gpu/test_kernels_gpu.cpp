@@ -8,9 +8,9 @@
 
 #include "kernels/activation.hpp"
 #include "kernels/batchnorm.hpp"
-#include "kernels/optim.hpp"
 #include "kernels/conv2d.hpp"
 #include "kernels/loss.hpp"
+#include "kernels/optim.hpp"
 #include "kernels/pool.hpp"
 #include "mca/dispatch.hpp"
 #include "tests/kernels/test_util.hpp"
@@ -38,31 +38,42 @@ TEST_CASE("gpu: conv2d forward and gradients equal the CPU bit for bit in every 
          dyd = dy.to(Device::cuda);
     for (const char* m : {"ieee", "sr", "rr", "pb", "mca", "sr_equal"}) {
       for (int t : {24, 10}) {
-        mca::ArithConfig cfg;
-        cfg.mode = mca::parse_mode(m);
-        cfg.t32 = t;
-        cfg.seed = 17;
-        cfg.member = 2;
-        CAPTURE(m);
-        CAPTURE(t);
-        mca::with_policy(cfg, [&](auto pol) {
-          auto y = Tensor<float>::empty({k.n, k.o, k.h, k.w}), yd = y.to(Device::cuda);
-          conv2d_forward(pol, x, w, b, y);
-          conv2d_forward(pol, xd, wd, bd, yd);
-          CHECK(host_values(y) == host_values(yd));
-          auto dx = filled<float>(x.shape(), 5), dxd = dx.to(Device::cuda);
-          conv2d_backward_data(pol, dy, w, dx, GradMode::accumulate);
-          conv2d_backward_data(pol, dyd, wd, dxd, GradMode::accumulate);
-          CHECK(host_values(dx) == host_values(dxd));
-          auto dw = Tensor<float>::empty(w.shape()), dwd = dw.to(Device::cuda);
-          conv2d_backward_weight(pol, dy, x, dw, GradMode::overwrite);
-          conv2d_backward_weight(pol, dyd, xd, dwd, GradMode::overwrite);
-          CHECK(host_values(dw) == host_values(dwd));
-          auto db = Tensor<float>::empty(b.shape()), dbd = db.to(Device::cuda);
-          conv2d_backward_bias(pol, dy, db, GradMode::overwrite);
-          conv2d_backward_bias(pol, dyd, dbd, GradMode::overwrite);
-          CHECK(host_values(db) == host_values(dbd));
-        });
+        // exact contract, then each cost option of MCA.md v2 (tile:5 cuts reductions mid-row)
+        for (int opt = 0; opt < 4; ++opt) {
+          mca::ArithConfig cfg;
+          cfg.mode = mca::parse_mode(m);
+          cfg.t32 = t;
+          cfg.seed = 17;
+          cfg.member = 2;
+          if (opt > 0 && cfg.mode == mca::Mode::ieee) continue;
+          if (opt == 1) cfg.fma = mca::FmaMode::fused;
+          if (opt == 2 && (cfg.mode == mca::Mode::sr || cfg.mode == mca::Mode::sr_equal)) {
+            cfg.sr_bits = 16;
+            cfg.rounds = 7;
+          }
+          if (opt == 3) cfg.tile = 5;
+          CAPTURE(m);
+          CAPTURE(t);
+          CAPTURE(cfg.describe_options());
+          mca::with_policy(cfg, [&](auto pol) {
+            auto y = Tensor<float>::empty({k.n, k.o, k.h, k.w}), yd = y.to(Device::cuda);
+            conv2d_forward(pol, x, w, b, y);
+            conv2d_forward(pol, xd, wd, bd, yd);
+            CHECK(host_values(y) == host_values(yd));
+            auto dx = filled<float>(x.shape(), 5), dxd = dx.to(Device::cuda);
+            conv2d_backward_data(pol, dy, w, dx, GradMode::accumulate);
+            conv2d_backward_data(pol, dyd, wd, dxd, GradMode::accumulate);
+            CHECK(host_values(dx) == host_values(dxd));
+            auto dw = Tensor<float>::empty(w.shape()), dwd = dw.to(Device::cuda);
+            conv2d_backward_weight(pol, dy, x, dw, GradMode::overwrite);
+            conv2d_backward_weight(pol, dyd, xd, dwd, GradMode::overwrite);
+            CHECK(host_values(dw) == host_values(dwd));
+            auto db = Tensor<float>::empty(b.shape()), dbd = db.to(Device::cuda);
+            conv2d_backward_bias(pol, dy, db, GradMode::overwrite);
+            conv2d_backward_bias(pol, dyd, dbd, GradMode::overwrite);
+            CHECK(host_values(db) == host_values(dbd));
+          });
+        }
       }
     }
   }
@@ -160,7 +171,8 @@ TEST_CASE("gpu: batchnorm2d train/eval/backward and adam equal the CPU bit for b
       auto rm = filled<float>(cs, 55), rv = filled<float>(cs, 56);
       for (int64_t c = 0; c < cs.c; ++c) rv.data()[c] = 0.5f + std::fabs(rv.data()[c]);
       auto rmd = on_gpu(rm), rvd = on_gpu(rv);
-      auto mean = Tensor<float>::empty(cs), invstd = Tensor<float>::empty(cs), y = Tensor<float>::empty(s);
+      auto mean = Tensor<float>::empty(cs), invstd = Tensor<float>::empty(cs),
+           y = Tensor<float>::empty(s);
       auto meand = on_gpu(mean), invstdd = on_gpu(invstd), yd = on_gpu(y);
       const auto xd = on_gpu(x), gd = on_gpu(g), gammad = on_gpu(gamma), betad = on_gpu(beta);
       batchnorm2d_forward_train(pol, x, gamma, beta, rm, rv, mean, invstd, y);
@@ -228,7 +240,8 @@ TEST_CASE("gpu: softmax and CE + Dice loss match the CPU (exp/log may differ in 
       softmax_backward(pol, pd, gd, dzd);
       const auto c1 = host_values(dz), c2 = host_values(dzd);
       worst = 0;
-      for (size_t i = 0; i < c1.size(); ++i) worst = std::max(worst, double(std::fabs(c1[i] - c2[i])));
+      for (size_t i = 0; i < c1.size(); ++i)
+        worst = std::max(worst, double(std::fabs(c1[i] - c2[i])));
       CHECK(worst < 1e-5);
     });
   }

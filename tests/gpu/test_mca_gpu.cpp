@@ -8,6 +8,7 @@
 #include "mca/batch_cuda.hpp"
 #include "mca/dispatch.hpp"
 #include "tests/mca/mca_cases.hpp"
+#include "tests/mca/options_cases.hpp"
 
 using namespace numens::mca;
 using namespace numens::mca::testing;
@@ -73,6 +74,23 @@ TEST_CASE("gpu: rr unbiased and noise size") {
   for (int t : {8, 11, 16, 20}) check_rr_noise_size<float>(be, t, 1.1f, 1.3f);
   for (int t : {8, 24, 40}) check_rr_noise_size<double>(be, t, 1.1, 1.3);
 }
+TEST_CASE("gpu: philox at 7 rounds equals the host generator") {
+  const Stream s = Stream::make(123, 45, 678, 9, 7);
+  std::vector<uint32_t> w(4 * 1000);
+  DeviceBuffer<uint32_t> dw(w);
+  cuda::philox_words32(s, 77, 3, dw.p, 1000);
+  dw.to_host(w);
+  for (size_t i = 0; i < w.size(); ++i) REQUIRE(w[i] == s.u32(4 * 77 + i, 3));
+}
+TEST_CASE("gpu: cost options: r-bit two outcomes, fused fma") {
+  GpuBackend be;
+  for (int r : {2, 8, 16}) {
+    check_two_outcomes_r<float>(be, 24, r, 10);
+    check_two_outcomes_r<double>(be, 53, r, 7);
+  }
+  check_fused_fma<float>(be, 10);
+  check_fused_fma<double>(be, 7);
+}
 TEST_CASE("gpu: exactness and verificarlo cases") {
   GpuBackend be;
   check_exactness<float>(be);
@@ -105,20 +123,37 @@ TEST_CASE("gpu: bitwise equal to the CPU for identical counters") {
       REQUIRE(og == oc);
     }
   };
+  // The cost options of MCA.md v2: {fma fused, sr_bits, rounds, tile} per perturbed mode.
+  struct Opts {
+    bool fused;
+    int sr_bits, rounds, tile;
+  };
+  const Opts exact{false, 32, 10, 1};
+  const Opts options[] = {
+      exact, {true, 32, 10, 1}, {false, 16, 10, 1}, {false, 8, 7, 1}, {true, 16, 7, 16}};
   for (const char* m : {"ieee", "sr", "rr", "pb", "mca", "sr_equal"}) {
     for (int t : {24, 12}) {
-      ArithConfig cfg;
-      cfg.mode = parse_mode(m);
-      cfg.t32 = t;
-      cfg.t64 = t + 29;
-      cfg.seed = 99;
-      cfg.member = 3;
-      CAPTURE(m);
-      CAPTURE(t);
-      with_policy(cfg, [&](auto pol) {
-        compare(pol, float{});
-        compare(pol, double{});
-      });
+      for (const Opts& o : options) {
+        ArithConfig cfg;
+        cfg.mode = parse_mode(m);
+        cfg.t32 = t;
+        cfg.t64 = t + 29;
+        cfg.seed = 99;
+        cfg.member = 3;
+        cfg.fma = o.fused ? FmaMode::fused : FmaMode::split;
+        cfg.sr_bits = o.sr_bits;
+        cfg.rounds = o.rounds;
+        cfg.tile = o.tile;
+        if (cfg.mode == Mode::ieee && !cfg.exact_contract()) continue;
+        if (o.sr_bits < 32 && cfg.mode != Mode::sr && cfg.mode != Mode::sr_equal) continue;
+        CAPTURE(m);
+        CAPTURE(t);
+        CAPTURE(cfg.describe_options());
+        with_policy(cfg, [&](auto pol) {
+          compare(pol, float{});
+          compare(pol, double{});
+        });
+      }
     }
   }
 }

@@ -277,3 +277,73 @@ TEST_CASE(
     fast_equals_reference(sr, true);
   }
 }
+
+// granularity tile:k with k = the whole reduction (MCA.md v2): one tile, so each output is the
+// round-to-nearest sum of its terms from +0 (what the ieee reference computes with a zero initial
+// value, in the same order, padding skipped) plus one perturbed add with tile 0's draws. Checked
+// against ieee convs and single policy adds, not against the tiled code itself.
+TEST_CASE("conv2d tile:k: one tile = RN sum + one perturbed add (fwd, dgrad, wgrad, bgrad)") {
+  const int64_t n = 2, c = 3, h = 7, w = 6, o = 4, k = 3;
+  auto x = filled<float>({n, c, h, w}, 11), wt = filled<float>({o, c, k, k}, 12),
+       b = filled<float>({1, o, 1, 1}, 13), dy = filled<float>({n, o, h, w}, 14);
+  mca::ArithConfig cfg = config(mca::Mode::sr, 12);
+  cfg.tile = 1 << 20;  // at least every reduction here
+  const mca::Sr pol = mca::make_policy<mca::Mode::sr>(cfg);
+  auto add_one = [&](float acc, float part, uint64_t element) {
+    mca::Draws d = pol.draws(element, 0);
+    return pol.add(acc, part, d);
+  };
+  {  // forward: y = SR(b + RN-sum)
+    auto y = Tensor<float>::empty({n, o, h, w}), y0 = Tensor<float>::empty({n, o, h, w});
+    conv2d_forward(pol, x, wt, b, y);
+    conv2d_forward(ieee(), x, wt, Tensor<float>::zeros(b.shape()), y0);
+    for (int64_t i = 0; i < y.numel(); ++i)
+      REQUIRE(y.data()[i] == add_one(b.data()[(i / (h * w)) % o], y0.data()[i], uint64_t(i)));
+  }
+  {  // dgrad, accumulate: dx = SR(dx + RN-sum)
+    auto dx = filled<float>(x.shape(), 15), dx0 = Tensor<float>::empty(x.shape());
+    const auto init = dx.to(Device::cpu);
+    conv2d_backward_data(pol, dy, wt, dx, GradMode::accumulate);
+    conv2d_backward_data(ieee(), dy, wt, dx0, GradMode::overwrite);
+    for (int64_t i = 0; i < dx.numel(); ++i)
+      REQUIRE(dx.data()[i] == add_one(init.data()[i], dx0.data()[i], uint64_t(i)));
+  }
+  {  // wgrad, overwrite: dw = SR(0 + RN-sum)
+    auto dw = Tensor<float>::empty(wt.shape()), dw0 = Tensor<float>::empty(wt.shape());
+    conv2d_backward_weight(pol, dy, x, dw, GradMode::overwrite);
+    conv2d_backward_weight(ieee(), dy, x, dw0, GradMode::overwrite);
+    for (int64_t i = 0; i < dw.numel(); ++i)
+      REQUIRE(dw.data()[i] == add_one(0.0f, dw0.data()[i], uint64_t(i)));
+  }
+  {  // bgrad: the Accumulator, one tile
+    auto db = Tensor<float>::empty(b.shape()), db0 = Tensor<float>::empty(b.shape());
+    conv2d_backward_bias(pol, dy, db, GradMode::overwrite);
+    conv2d_backward_bias(ieee(), dy, db0, GradMode::overwrite);
+    for (int64_t i = 0; i < db.numel(); ++i)
+      REQUIRE(db.data()[i] == add_one(0.0f, db0.data()[i], uint64_t(i)));
+  }
+}
+
+TEST_CASE("conv2d cost options: reproducible at 1 and 2 threads, each option changes results") {
+  std::vector<mca::ArithConfig> cfgs(5, config(mca::Mode::sr, 20));
+  cfgs[1].fma = mca::FmaMode::fused;
+  cfgs[2].sr_bits = 16;
+  cfgs[3].rounds = 7;
+  cfgs[4].tile = 16;
+  std::vector<std::vector<double>> outs;
+  for (const auto& cfg : cfgs) {
+    CAPTURE(cfg.describe_options());
+    omp_set_num_threads(1);
+    const auto one = run_all<float>(cfg);
+    omp_set_num_threads(2);
+    const auto two = run_all<float>(cfg);
+    REQUIRE(one == two);
+    outs.push_back(two);
+  }
+  for (size_t i = 1; i < outs.size(); ++i) {
+    long diff = 0;
+    for (size_t j = 0; j < outs[0].size(); ++j) diff += outs[i][j] != outs[0][j];
+    CAPTURE(i);
+    CHECK(diff > long(outs[0].size() / 10));
+  }
+}

@@ -74,13 +74,13 @@ std::vector<GapCase<T>> gap_cases(int t) {
   const double fracs[] = {0.125, 0.25, 0.5, 0.75, 0.875};
   struct Place {
     const char* name;
-    int e;          // binade of the lower neighbour
-    double lower_m; // lower neighbour as a multiple of 2^e, before snapping to the grid
-    bool top;       // lower = largest finite t-bit value; upper overflows to infinity
+    int e;           // binade of the lower neighbour
+    double lower_m;  // lower neighbour as a multiple of 2^e, before snapping to the grid
+    bool top;        // lower = largest finite t-bit value; upper overflows to infinity
   };
   const Place places[] = {
-      {"mid-binade", 3, 1.5, false},      {"mid-binade-small", -60, 1.7, false},
-      {"above-pow2", 7, 1.0, false},      {"below-pow2", 11, 2.0, false},
+      {"mid-binade", 3, 1.5, false},        {"mid-binade-small", -60, 1.7, false},
+      {"above-pow2", 7, 1.0, false},        {"below-pow2", 11, 2.0, false},
       {"subnormal", emin - 10, 1.5, false}, {"near-overflow", emax, 1.5, false},
       {"overflow-edge", emax, 2.0, true},
   };
@@ -152,9 +152,9 @@ void check_two_outcomes(Backend& be, int t) {
                                                      << " b=" << hexs(c.b));
     const double p = (M == Mode::sr_equal) ? 0.5 : c.f;
     const double pv = binomial_two_sided(kDraws, ups, p);
-    CHECK_MESSAGE(pv > kAlphaFamily / kTestsInFamily,
-                  "P(upper) = " << double(ups) / kDraws << " expected " << p << " (p-value " << pv
-                                << ")");
+    CHECK_MESSAGE(pv > kAlphaFamily / kTestsInFamily, "P(upper) = " << double(ups) / kDraws
+                                                                    << " expected " << p
+                                                                    << " (p-value " << pv << ")");
     if (M == Mode::sr && std::isfinite(double(c.upper))) {
       // Unbiasedness, in units of the gap: mean of (r - lower)/gap is ups/n, expected f.
       const double sigma = std::sqrt(c.f * (1.0 - c.f));
@@ -232,8 +232,10 @@ void check_exactness(Backend& be) {
   }
   std::vector<T> va(100, a), vb(100, b), out(100);
   for (int which = 0; which < 2; ++which) {
-    if (which == 0) be.binary(policy<Mode::pb>(24, 53, 5), BinaryOp::add, va, vb, out);
-    else be.binary(policy<Mode::mca>(24, 53, 5), BinaryOp::add, va, vb, out);
+    if (which == 0)
+      be.binary(policy<Mode::pb>(24, 53, 5), BinaryOp::add, va, vb, out);
+    else
+      be.binary(policy<Mode::mca>(24, 53, 5), BinaryOp::add, va, vb, out);
     long changed = 0;
     for (T r : out) changed += (r != a + b);
     CAPTURE(which);

@@ -181,8 +181,19 @@ TEST_CASE("reproducibility: another member gives other results") {
 TEST_CASE("sr fast path equals the scalar policy bit for bit") {
   // Values that exercise the fast path and each of its fall-backs: binary32 subnormal results,
   // sums whose exponents are far apart, overflow, zeros of both signs, infinities and NaN.
-  const float specials[] = {0.0f, -0.0f, 1e-45f, -3e-44f, 1e-38f, 1.17e-38f, 3.0e38f, -3.3e38f,
-                            1.0f, -1.0f, 1e-30f, 7.0f, std::numeric_limits<float>::infinity(),
+  const float specials[] = {0.0f,
+                            -0.0f,
+                            1e-45f,
+                            -3e-44f,
+                            1e-38f,
+                            1.17e-38f,
+                            3.0e38f,
+                            -3.3e38f,
+                            1.0f,
+                            -1.0f,
+                            1e-30f,
+                            7.0f,
+                            std::numeric_limits<float>::infinity(),
                             std::numeric_limits<float>::quiet_NaN()};
   std::vector<float> a, b;
   for (float x : specials)
@@ -219,32 +230,13 @@ TEST_CASE("sr fast path: one awkward pair among benign values is still handled e
   // when anything in it is out of its reach: each awkward pair here sits alone among benign
   // values (inside the vectorised runs, and in the tails) so a check that misses it shows.
   const float inf = std::numeric_limits<float>::infinity();
-  const float specials[] = {0.0f,
-                            -0.0f,
-                            1e-45f,
-                            -3e-44f,
-                            0x1p-126f,
-                            -0x1.000002p-126f,
-                            0x1.fffffcp-127f,
-                            0x1.8p-64f,
-                            0x1.4cccccp-63f,
-                            0x1.fffffep-64f,
-                            0x1p-63f,
-                            0x1p-29f,
-                            0x1p-28f,
-                            0x1.000002p-30f,
-                            1.0f,
-                            -1.0f,
-                            0x1.fffffep127f,
-                            0x1.000002p0f,
-                            3.0e38f,
-                            inf,
-                            -inf,
-                            std::numeric_limits<float>::quiet_NaN(),
-                            // NaNs whose payload reaches the dropped bits at t < 24: rounding
-                            // their pattern up must not carry out of the exponent field
-                            float_from_bits(0x7FFFFFFFu),
-                            float_from_bits(0xFFC00007u)};
+  const float specials[] = {
+      0.0f, -0.0f, 1e-45f, -3e-44f, 0x1p-126f, -0x1.000002p-126f, 0x1.fffffcp-127f, 0x1.8p-64f,
+      0x1.4cccccp-63f, 0x1.fffffep-64f, 0x1p-63f, 0x1p-29f, 0x1p-28f, 0x1.000002p-30f, 1.0f, -1.0f,
+      0x1.fffffep127f, 0x1.000002p0f, 3.0e38f, inf, -inf, std::numeric_limits<float>::quiet_NaN(),
+      // NaNs whose payload reaches the dropped bits at t < 24: rounding
+      // their pattern up must not carry out of the exponent field
+      float_from_bits(0x7FFFFFFFu), float_from_bits(0xFFC00007u)};
   const size_t n = 2048 + 13;  // last chunk: an 8-lane run, a 4-lane group, one more
   std::vector<float> a(n), b(n), fast(n);
   for (size_t i = 0; i < n; ++i) {
@@ -369,15 +361,17 @@ TEST_CASE("configuration errors are clear") {
                        ConfigError);
   CHECK_THROWS_AS(parse_precision("30", "--t", 24), ConfigError);
   CHECK(parse_precision("7", "--t", 24) == 7);
-  CHECK(c.describe() == "sr t32=24 t64=53 seed=0 member=0 fma=split sr_bits=32 rounds=10 "
-                        "granularity=op");
+  CHECK(c.describe() ==
+        "sr t32=24 t64=53 seed=0 member=0 fma=split sr_bits=32 rounds=10 "
+        "granularity=op");
   c.tile = parse_granularity("tile:16");
   c.fma = parse_fma("fused");
   c.sr_bits = 16;
   c.rounds = 7;
   CHECK_NOTHROW(c.validate());
-  CHECK(c.describe() == "sr t32=24 t64=53 seed=0 member=0 fma=fused sr_bits=16 rounds=7 "
-                        "granularity=tile:16");
+  CHECK(c.describe() ==
+        "sr t32=24 t64=53 seed=0 member=0 fma=fused sr_bits=16 rounds=7 "
+        "granularity=tile:16");
   CHECK(parse_granularity("op") == 1);
   CHECK(parse_granularity("tile:1") == 1);
   CHECK_THROWS_WITH_AS(parse_granularity("tile:0"),
