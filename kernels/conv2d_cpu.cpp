@@ -27,13 +27,15 @@ bool use_fast() {
   return std::is_same_v<P, mca::Ieee> && std::is_same_v<T, float> &&
          g_cpu_impl.load(std::memory_order_relaxed) == ConvCpuImpl::fast;
 }
-// The sr fast path implements the exact contract (split fma, 32-bit draws, op granularity).
+// The sr fast path covers the exact contract and most cost options (conv2d_fast.hpp).
 template <class P, class T>
 bool use_sr_fast(const P& pol) {
-  return std::is_same_v<P, mca::Sr> && std::is_same_v<T, float> && !pol.fused &&
-         pol.sr_bits == 32 && pol.tile <= 1 &&
-         g_cpu_impl.load(std::memory_order_relaxed) == ConvCpuImpl::fast &&
-         detail::conv2d_sr_fast_available();
+  if constexpr (std::is_same_v<P, mca::Sr> && std::is_same_v<T, float>) {
+    return g_cpu_impl.load(std::memory_order_relaxed) == ConvCpuImpl::fast &&
+           detail::conv2d_sr_fast_available(pol);
+  } else {
+    return false;
+  }
 }
 
 ConvGeom check_conv(const char* op, const Shape& x, const Shape& w) {

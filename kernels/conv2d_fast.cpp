@@ -12,6 +12,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -301,6 +302,15 @@ namespace {
 constexpr int kLanes = 64;  // adjacent output elements per tile
 constexpr int kTerms = 64;  // terms per packed block: a 64 x 64 panel is 16 KiB
 
+// Lane masks for _mm_blendv_ps, one per 4-bit pattern of invalid lanes.
+const __m128i kInvalid[16] = {
+    _mm_setr_epi32(0, 0, 0, 0),    _mm_setr_epi32(-1, 0, 0, 0),   _mm_setr_epi32(0, -1, 0, 0),
+    _mm_setr_epi32(-1, -1, 0, 0),  _mm_setr_epi32(0, 0, -1, 0),   _mm_setr_epi32(-1, 0, -1, 0),
+    _mm_setr_epi32(0, -1, -1, 0),  _mm_setr_epi32(-1, -1, -1, 0), _mm_setr_epi32(0, 0, 0, -1),
+    _mm_setr_epi32(-1, 0, 0, -1),  _mm_setr_epi32(0, -1, 0, -1),  _mm_setr_epi32(-1, -1, 0, -1),
+    _mm_setr_epi32(0, 0, -1, -1),  _mm_setr_epi32(-1, 0, -1, -1), _mm_setr_epi32(0, -1, -1, -1),
+    _mm_setr_epi32(-1, -1, -1, -1)};
+
 // acc[l] = SR(SR(s[q] * panel[q][l]) + acc[l]) for q in [0, kc), l in [0, cnt): term number
 // q0 + q of output elements e0 + l.
 // Padding terms must leave acc untouched: x * 0 + acc is exact under sr only when acc is already
@@ -310,14 +320,6 @@ template <bool kShiftLeft>
 void sr_terms(const mca::Sr& pol, const mca::simd::SrF32& sp, const float* panel,
               const uint64_t* valid, const float* s, int kc, uint64_t q0, uint64_t e0, int cnt,
               float* acc) {
-  // Lane masks for _mm_blendv_ps, one per 4-bit pattern of invalid lanes.
-  static const __m128i kInvalid[16] = {
-      _mm_setr_epi32(0, 0, 0, 0),    _mm_setr_epi32(-1, 0, 0, 0),   _mm_setr_epi32(0, -1, 0, 0),
-      _mm_setr_epi32(-1, -1, 0, 0),  _mm_setr_epi32(0, 0, -1, 0),   _mm_setr_epi32(-1, 0, -1, 0),
-      _mm_setr_epi32(0, -1, -1, 0),  _mm_setr_epi32(-1, -1, -1, 0), _mm_setr_epi32(0, 0, 0, -1),
-      _mm_setr_epi32(-1, 0, 0, -1),  _mm_setr_epi32(0, -1, 0, -1),  _mm_setr_epi32(-1, -1, 0, -1),
-      _mm_setr_epi32(0, 0, -1, -1),  _mm_setr_epi32(-1, 0, -1, -1), _mm_setr_epi32(0, -1, -1, -1),
-      _mm_setr_epi32(-1, -1, -1, -1)};
   alignas(64) uint32_t wm[kLanes + 8] = {}, wa[kLanes + 8] = {};
   const uint64_t g0 = e0 >> 2;
   const int off = int(e0 & 3), groups = (off + cnt + 3) / 4, quads = (cnt + 3) / 4;
@@ -371,35 +373,247 @@ void sr_terms(const mca::Sr& pol, const mca::simd::SrF32& sp, const float* panel
   }
 }
 
-using SrTerms = void (*)(const mca::Sr&, const mca::simd::SrF32&, const float*, const uint64_t*,
-                         const float*, int, uint64_t, uint64_t, int, float*);
-SrTerms sr_terms_for(const mca::simd::SrF32& sp) {
-  return sp.shift_left ? &sr_terms<true> : &sr_terms<false>;
+// ---- the cost options of MCA.md v2 (fma fused, sr_bits = r, granularity tile:k) ---------------
+// Everything a terms function needs: the policy and its rounding parameters.
+struct SrCtx {
+  const mca::Sr& pol;
+  mca::simd::SrF32 sp;    // the exact contract's 32-bit rule
+  mca::simd::SrF32R spr;  // the r-bit rule (meaningful when r < 32)
+  int r;
+
+  explicit SrCtx(const mca::Sr& p)
+      : pol(p), sp(p.t32), spr(p.t32, p.sr_bits < 32 ? p.sr_bits : 52 - p.t32), r(p.sr_bits) {}
+};
+
+// One block of kc terms for cnt adjacent outputs: terms q0 .. q0 + kc - 1 of reductions with Q
+// terms; acc[l] is output element e0 + l's running sum, part[l] its tile partial sum (tile paths).
+using SrTerms = void (*)(const SrCtx&, const float* panel, const uint64_t* valid, const float* s,
+                         int kc, uint64_t q0, uint64_t Q, uint64_t e0, int cnt, float* acc,
+                         float* part);
+
+template <bool kShiftLeft>
+void sr_terms_exact(const SrCtx& c, const float* panel, const uint64_t* valid, const float* s,
+                    int kc, uint64_t q0, uint64_t, uint64_t e0, int cnt, float* acc, float*) {
+  sr_terms<kShiftLeft>(c.pol, c.sp, panel, valid, s, kc, q0, e0, cnt, acc);
+}
+
+inline __m128i load_u4(const uint32_t* u) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+}
+
+// Op granularity with r-bit draws (r < 32): term q of element e0 + l draws (e, 2q) for the
+// multiply and (e, 2q + 1) for the add (split), or (e, 2q) for the one rounding of the exact
+// w x + acc (fused). The r-bit rule handles inexact binary64 sums through TwoSum's error term, so
+// only lanes outside binary32's range (and NaN, inf) go to the scalar policy.
+template <bool kFused>
+void sr_terms_r(const SrCtx& c, const float* panel, const uint64_t* valid, const float* s, int kc,
+                uint64_t q0, uint64_t, uint64_t e0, int cnt, float* acc, float*) {
+  const mca::Sr& pol = c.pol;
+  alignas(64) uint32_t um[kLanes + 8] = {}, ua[kLanes + 8] = {};
+  const int quads = (cnt + 3) / 4;
+  for (int q = 0; q < kc; ++q) {
+    const uint32_t draw = uint32_t((q0 + uint64_t(q)) * mca::Sr::kFmaDraws);
+    const uint64_t vq = valid[q];
+    if ((vq & bit_range(0, cnt)) == 0) continue;  // padding for every lane: acc unchanged
+    if (!kFused) mca::draws_r32(pol.stream, c.r, e0, draw, um, size_t(cnt));
+    mca::draws_r32(pol.stream, c.r, e0, kFused ? draw : draw + 1, ua, size_t(cnt));
+    const float sq = s[q];
+    const __m256d sv = _mm256_set1_pd(double(sq));
+    const float* xq = panel + kLanes * q;
+    for (int l4 = 0; l4 < quads; ++l4) {
+      const int l = 4 * l4;
+      const int invalid = int(~(vq >> l) & 0xF);
+      if (invalid == 0xF) continue;
+      const __m256d p = _mm256_mul_pd(sv, _mm256_cvtps_pd(_mm_loadu_ps(xq + l)));  // exact
+      const __m128 old = _mm_loadu_ps(acc + l);
+      const __m256d av = _mm256_cvtps_pd(old);
+      __m128 res;
+      int bad;
+      alignas(16) float pr[4], out[4];
+      if constexpr (kFused) {
+        const __m256d sum = _mm256_add_pd(p, av);
+        res =
+            mca::simd::sr_round4_r(c.spr, sum, mca::simd::two_sum_err(p, av, sum), load_u4(ua + l));
+        bad = mca::simd::sr_bad4(sum) & ~invalid;
+        if (bad) {
+          _mm_store_ps(out, res);
+          for (int b = 0; b < 4; ++b)
+            if ((bad >> b) & 1) {
+              mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
+              out[b] = pol.fma_fused(sq, xq[l + b], acc[l + b], d);
+            }
+          res = _mm_load_ps(out);
+        }
+      } else {
+        __m128 prod = mca::simd::sr_round4_r(c.spr, p, _mm256_setzero_pd(), load_u4(um + l));
+        const int pbad = mca::simd::sr_bad4(p) & ~invalid;
+        if (pbad) {
+          _mm_store_ps(pr, prod);
+          for (int b = 0; b < 4; ++b)
+            if ((pbad >> b) & 1) {
+              mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
+              pr[b] = pol.mul(sq, xq[l + b], d);
+            }
+          prod = _mm_load_ps(pr);
+        }
+        const __m256d pv = _mm256_cvtps_pd(prod);
+        const __m256d sum = _mm256_add_pd(pv, av);
+        res = mca::simd::sr_round4_r(c.spr, sum, mca::simd::two_sum_err(pv, av, sum),
+                                     load_u4(ua + l));
+        bad = mca::simd::sr_bad4(sum) & ~invalid;
+        if (bad) {
+          _mm_store_ps(pr, prod);
+          _mm_store_ps(out, res);
+          for (int b = 0; b < 4; ++b)
+            if ((bad >> b) & 1) {
+              mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw + 1);
+              out[b] = pol.add(pr[b], acc[l + b], d);
+            }
+          res = _mm_load_ps(out);
+        }
+      }
+      if (invalid) res = _mm_blendv_ps(res, old, _mm_castsi128_ps(kInvalid[invalid]));
+      _mm_storeu_ps(acc + l, res);
+    }
+  }
+}
+
+// acc[l] = SR(acc[l] + part[l]) for tile j of elements e0 + l (draws (e, j kFmaDraws)), then
+// part = +0. The sum of two binary32 values: exact in binary64 unless their exponents are far
+// apart (the 32-bit rule sends those lanes to the scalar policy; the r-bit rule takes them).
+template <bool kR32>
+void tile_flush(const SrCtx& c, uint64_t j, uint64_t e0, int cnt, float* acc, float* part) {
+  const mca::Sr& pol = c.pol;
+  const uint32_t draw = uint32_t(j * mca::Sr::kFmaDraws);
+  alignas(64) uint32_t u[kLanes + 8] = {};
+  mca::draws_r32(pol.stream, c.r, e0, draw, u, size_t(cnt));
+  const int quads = (cnt + 3) / 4;
+  for (int l4 = 0; l4 < quads; ++l4) {
+    const int l = 4 * l4;
+    const __m256d av = _mm256_cvtps_pd(_mm_loadu_ps(acc + l));
+    const __m256d pv = _mm256_cvtps_pd(_mm_loadu_ps(part + l));
+    const __m256d sum = _mm256_add_pd(av, pv);
+    __m128 res;
+    int bad;
+    if constexpr (kR32) {
+      res = c.sp.shift_left ? mca::simd::sr_f32x4<true>(c.sp, sum, load_u4(u + l), bad)
+                            : mca::simd::sr_f32x4<false>(c.sp, sum, load_u4(u + l), bad);
+      bad |= mca::simd::inexact_sum_mask(av, pv, sum);
+    } else {
+      res = mca::simd::sr_round4_r(c.spr, sum, mca::simd::two_sum_err(av, pv, sum), load_u4(u + l));
+      bad = mca::simd::sr_bad4(sum);
+    }
+    bad &= int(bit_range(0, cnt - l) & 0xF);
+    if (bad) {
+      alignas(16) float out[4];
+      _mm_store_ps(out, res);
+      for (int b = 0; b < 4; ++b)
+        if ((bad >> b) & 1) {
+          mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
+          out[b] = pol.add(acc[l + b], part[l + b], d);
+        }
+      res = _mm_load_ps(out);
+    }
+    _mm_storeu_ps(acc + l, res);
+  }
+  std::fill(part, part + kLanes, 0.0f);
+}
+
+// granularity tile:k: part += s[q] * panel[q] in round to nearest for all 64 lanes (padding
+// lanes hold 0 and leave a +0-started partial unchanged), a flush at every tile end and at the
+// reduction's last term (kernels/conv2d_impl.hpp's ConvTiles, bit for bit).
+template <bool kR32, bool kFused>
+void sr_terms_tile(const SrCtx& c, const float* panel, const uint64_t* valid, const float* s,
+                   int kc, uint64_t q0, uint64_t Q, uint64_t e0, int cnt, float* acc, float* part) {
+  const uint64_t tile = uint64_t(c.pol.tile);
+  uint64_t next = (q0 / tile + 1) * tile;  // the end of the tile term q0 lies in
+  if (next > Q) next = Q;
+  __m256 pv[kLanes / 8];
+  for (int i = 0; i < kLanes / 8; ++i) pv[i] = _mm256_loadu_ps(part + 8 * i);
+  for (int q = 0; q < kc; ++q) {
+    const __m256 sv = _mm256_set1_ps(s[q]);
+    const float* xq = panel + kLanes * q;
+    if (!std::isfinite(s[q])) [[unlikely]] {
+      // inf or NaN times a padding zero would be NaN where the reference skips the term: mask the
+      // padding lanes (valid[q]) for this term.
+      const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+      for (int i = 0; i < kLanes / 8; ++i) {
+        const __m256i v8 = _mm256_set1_epi32(int((valid[q] >> (8 * i)) & 0xFF));
+        const __m256 real = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(v8, bit), bit));
+        const __m256 xv = _mm256_loadu_ps(xq + 8 * i);
+        const __m256 upd =
+            kFused ? _mm256_fmadd_ps(sv, xv, pv[i]) : _mm256_add_ps(pv[i], _mm256_mul_ps(sv, xv));
+        pv[i] = _mm256_blendv_ps(pv[i], upd, real);
+      }
+    } else {
+#pragma GCC unroll 8
+      for (int i = 0; i < kLanes / 8; ++i) {
+        const __m256 xv = _mm256_loadu_ps(xq + 8 * i);
+        if constexpr (kFused) {
+          pv[i] = _mm256_fmadd_ps(sv, xv, pv[i]);
+        } else {
+          pv[i] = _mm256_add_ps(pv[i], _mm256_mul_ps(sv, xv));
+        }
+      }
+    }
+    const uint64_t pos = q0 + uint64_t(q);
+    if (pos + 1 == next) {
+      for (int i = 0; i < kLanes / 8; ++i) _mm256_storeu_ps(part + 8 * i, pv[i]);
+      tile_flush<kR32>(c, pos / tile, e0, cnt, acc, part);
+      for (int i = 0; i < kLanes / 8; ++i) pv[i] = _mm256_setzero_ps();
+      next = next + tile > Q ? Q : next + tile;
+    }
+  }
+  for (int i = 0; i < kLanes / 8; ++i) _mm256_storeu_ps(part + 8 * i, pv[i]);
+}
+
+// The terms function for a policy, or nullptr where the fast path has none (the reference runs).
+SrTerms sr_terms_for(const mca::Sr& pol) {
+  const bool r_ok = pol.sr_bits < 32 && mca::simd::SrF32R::applies(pol.t32, pol.sr_bits);
+  if (pol.stream.rounds != 10 && pol.stream.rounds != 7) return nullptr;
+  if (pol.tile > 1) {
+#if !defined(__FMA__)
+    if (pol.fused) return nullptr;
+#endif
+    if (pol.sr_bits == 32)
+      return pol.fused ? &sr_terms_tile<true, true> : &sr_terms_tile<true, false>;
+    if (r_ok) return pol.fused ? &sr_terms_tile<false, true> : &sr_terms_tile<false, false>;
+    return nullptr;
+  }
+  if (pol.sr_bits == 32) {
+    if (pol.fused) return nullptr;
+    return 53 - pol.t32 <= 32 ? &sr_terms_exact<true> : &sr_terms_exact<false>;
+  }
+  if (r_ok) return pol.fused ? &sr_terms_r<true> : &sr_terms_r<false>;
+  return nullptr;
 }
 
 // y[n] (m x HW, holding the initial values) = sr conv with A (m x cin k^2) over im2col(x[n]).
 void sr_im2col(const mca::Sr& pol, const ConvGeom& g, int64_t m, const float* A, const float* x,
                float* y) {
-  const mca::simd::SrF32 sp(pol.t32);
-  const SrTerms terms = sr_terms_for(sp);
+  const SrCtx ctx(pol);
+  const SrTerms terms = sr_terms_for(pol);
   const int64_t K = g.c * g.k * g.k, hw = g.h * g.w, tiles = (hw + kLanes - 1) / kLanes;
 #pragma omp parallel
   {
     alignas(64) float panel[kTerms * kLanes];
     uint64_t valid[kTerms];
     alignas(64) float acc[kLanes] = {};
+    std::vector<float> parts(pol.tile > 1 ? size_t(m * kLanes) : 0);
 #pragma omp for schedule(dynamic)
     for (int64_t t = 0; t < g.n * tiles; ++t) {
       const int64_t n = t / tiles, pix0 = (t % tiles) * kLanes;
       const int cnt = int(std::min<int64_t>(kLanes, hw - pix0));
+      std::fill(parts.begin(), parts.end(), 0.0f);
       for (int64_t k0 = 0; k0 < K; k0 += kTerms) {
         const int kc = int(std::min<int64_t>(kTerms, K - k0));
         pack_im2col<kLanes>(x + n * g.c * hw, g, k0, kc, pix0, cnt, panel, valid);
         for (int64_t o = 0; o < m; ++o) {
           float* out = y + (n * m + o) * hw + pix0;
           std::memcpy(acc, out, sizeof(float) * size_t(cnt));
-          terms(pol, sp, panel, valid, A + o * K + k0, kc, uint64_t(k0),
-                uint64_t((n * m + o) * hw + pix0), cnt, acc);
+          terms(ctx, panel, valid, A + o * K + k0, kc, uint64_t(k0), uint64_t(K),
+                uint64_t((n * m + o) * hw + pix0), cnt, acc,
+                parts.empty() ? nullptr : parts.data() + o * kLanes);
           std::memcpy(out, acc, sizeof(float) * size_t(cnt));
         }
       }
@@ -409,8 +623,8 @@ void sr_im2col(const mca::Sr& pol, const ConvGeom& g, int64_t m, const float* A,
 
 }  // namespace
 
-bool conv2d_sr_fast_available() {
-  return true;
+bool conv2d_sr_fast_available(const mca::Sr& pol) {
+  return sr_terms_for(pol) != nullptr;
 }
 
 void conv2d_fwd_sr(const mca::Sr& pol, const ConvGeom& g, const float* x, const float* w,
@@ -432,9 +646,10 @@ void conv2d_dgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, con
 
 void conv2d_wgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, const float* x,
                      float* dw, bool accumulate) {
-  const mca::simd::SrF32 sp(pol.t32);
-  const SrTerms terms = sr_terms_for(sp);
+  const SrCtx ctx(pol);
+  const SrTerms terms = sr_terms_for(pol);
   const int64_t M = g.c * g.k * g.k, O = g.o, hw = g.h * g.w;
+  const uint64_t Q = uint64_t(g.n * hw);
   constexpr int64_t kOGroup = 8;  // output channels per task: each packed panel serves 8
   const int64_t mtiles = (M + kLanes - 1) / kLanes, ogroups = (O + kOGroup - 1) / kOGroup;
   if (!accumulate) std::fill(dw, dw + O * M, 0.0f);
@@ -443,13 +658,20 @@ void conv2d_wgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, con
     alignas(64) float panel[kTerms * kLanes] = {};
     uint64_t valid[kTerms];
     alignas(64) float acc[kOGroup][kLanes] = {};
+    alignas(64) float parts[kOGroup][kLanes] = {};
 #pragma omp for schedule(dynamic)
     for (int64_t t = 0; t < mtiles * ogroups; ++t) {
       const int64_t m0 = (t / ogroups) * kLanes, o0 = (t % ogroups) * kOGroup;
       const int cnt = int(std::min<int64_t>(kLanes, M - m0));
       const int64_t o1 = std::min(O, o0 + kOGroup);
-      for (int64_t o = o0; o < o1; ++o)
+      for (int64_t o = o0; o < o1; ++o) {
         std::memcpy(acc[o - o0], dw + o * M + m0, sizeof(float) * size_t(cnt));
+        std::fill(parts[o - o0], parts[o - o0] + kLanes, 0.0f);
+      }
+      // Lanes past cnt are never stored; zero them so the tile paths compute on zeros there.
+      if (cnt < kLanes)
+        for (int q = 0; q < kTerms; ++q)
+          std::fill(panel + q * kLanes + cnt, panel + (q + 1) * kLanes, 0.0f);
       for (int64_t n = 0; n < g.n; ++n)
         for (int64_t pix0 = 0; pix0 < hw; pix0 += kTerms) {
           const int kc = int(std::min<int64_t>(kTerms, hw - pix0));
@@ -458,8 +680,8 @@ void conv2d_wgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, con
           for (int l = 0; l < cnt; ++l)
             pack_shifted_row(x, g, n, m0 + l, pix0, kc, panel + l, kLanes, valid, uint64_t(1) << l);
           for (int64_t o = o0; o < o1; ++o)
-            terms(pol, sp, panel, valid, dy + (n * O + o) * hw + pix0, kc, uint64_t(n * hw + pix0),
-                  uint64_t(o * M + m0), cnt, acc[o - o0]);
+            terms(ctx, panel, valid, dy + (n * O + o) * hw + pix0, kc, uint64_t(n * hw + pix0), Q,
+                  uint64_t(o * M + m0), cnt, acc[o - o0], parts[o - o0]);
         }
       for (int64_t o = o0; o < o1; ++o)
         std::memcpy(dw + o * M + m0, acc[o - o0], sizeof(float) * size_t(cnt));
@@ -469,7 +691,7 @@ void conv2d_wgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, con
 
 #else  // no AVX2: the reference runs instead
 
-bool conv2d_sr_fast_available() {
+bool conv2d_sr_fast_available(const mca::Sr&) {
   return false;
 }
 void conv2d_fwd_sr(const mca::Sr&, const ConvGeom&, const float*, const float*, const float*,

@@ -28,8 +28,11 @@ void conv2d_wgrad_fast(const ConvGeom& g, const float* dy, const float* x, float
                        bool accumulate);
 
 // The sr binary32 paths (AVX2): the reference's results bit for bit, 64 adjacent outputs per
-// tile sharing Philox blocks. Available only in AVX2 builds; callers check first.
-bool conv2d_sr_fast_available();
+// tile sharing Philox blocks. The exact contract, and the cost options of MCA.md v2: r-bit draws
+// (r <= 52 - t) with split or fused multiply-adds, and tile:k with 32- or r-bit draws (fused needs
+// FMA hardware). Callers check that the policy has a fast path first; otherwise the reference
+// runs.
+bool conv2d_sr_fast_available(const mca::Sr& pol);
 void conv2d_fwd_sr(const mca::Sr& pol, const ConvGeom& g, const float* x, const float* w,
                    const float* b, float* y);
 void conv2d_dgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, const float* w,

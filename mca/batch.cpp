@@ -298,20 +298,52 @@ void philox_words32(const Stream& s, uint64_t group0, uint32_t draw, uint32_t* w
                     size_t groups) {
   size_t j = 0;
 #if defined(__AVX2__)
-  if (groups >= 16) {
+  if (groups >= 4) {
     const PhiloxKeys& keys = philox_keys(s.key);
-    for (; j + 16 <= groups; j += 16) {
+    auto sixteen = [&](uint64_t g, uint32_t* w) {
+      if (s.rounds == 7) {
+        philox16_avx2<7>(s, keys, g, draw, w);
+      } else {
+        philox16_avx2<10>(s, keys, g, draw, w);
+      }
+    };
+    for (; j < groups && groups - j >= 4; j += 16) {
       const uint64_t g = group0 + j;
       if (uint32_t(g) > 0xFFFFFFFFu - 15u) break;  // the low counter word would wrap inside the 16
-      if (s.rounds == 7) {
-        philox16_avx2<7>(s, keys, g, draw, words + 4 * j);
-      } else {
-        philox16_avx2<10>(s, keys, g, draw, words + 4 * j);
+      if (groups - j >= 16) {
+        sixteen(g, words + 4 * j);
+      } else {  // a short run (a kernel's tile of r-bit slots): 16 blocks cost ~ 5 scalar ones
+        alignas(32) uint32_t tmp[64];
+        sixteen(g, tmp);
+        std::copy(tmp, tmp + 4 * (groups - j), words + 4 * j);
+        j = groups;
+        break;
       }
     }
   }
 #endif
   for (; j < groups; ++j) philox_scalar(s, group0 + j, draw, words + 4 * j);
+}
+
+void draws_r32(const Stream& s, int r, uint64_t e0, uint32_t draw, uint32_t* out, size_t n) {
+  if (n == 0) return;
+  const int sh = slot_shift(r);
+  const uint32_t w = uint32_t(slot_bits(r)), mask = r >= 32 ? ~0u : (1u << r) - 1u;
+  const uint64_t slots = uint64_t(1) << sh;
+  constexpr size_t kBatch = 64;  // blocks per generator call
+  alignas(64) uint32_t words[4 * kBatch];
+  for (size_t o0 = 0; o0 < n;) {
+    // Elements e0 + o0 .. : their blocks start at g, element e sits in slot (e - g slots).
+    const uint64_t e = e0 + o0, g = e >> sh;
+    const size_t off = size_t(e - (g << sh));
+    const size_t len = std::min(n - o0, size_t(kBatch * slots) - off);
+    philox_words32(s, g, draw, words, (off + len + size_t(slots) - 1) >> sh);
+    for (size_t o = 0; o < len; ++o) {
+      const size_t idx = off + o, b = idx >> sh, i = idx & size_t(slots - 1);
+      out[o0 + o] = (words[4 * b + (i & 3)] >> (w * uint32_t(i >> 2) & 31u)) & mask;
+    }
+    o0 += len;
+  }
 }
 
 template <class P, class T>

@@ -37,4 +37,9 @@ void fma_n(const P& pol, bool fused, const T* a, const T* b, const T* c, T* out,
 void philox_words32(const Stream& s, uint64_t group0, uint32_t draw, uint32_t* words,
                     size_t groups);
 
+// Fills out[0, n) with the binary32 draws of elements e0 .. e0 + n - 1 for one draw index:
+// out[i] == stream.ur(e0 + i, draw, r, 0), i.e. 32-bit words at r = 32 and r-bit slots below
+// (stream.hpp's layout). Vectorised through philox_words32; what the SIMD kernels read.
+void draws_r32(const Stream& s, int r, uint64_t e0, uint32_t draw, uint32_t* out, size_t n);
+
 }  // namespace numens::mca

@@ -278,6 +278,31 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("conv2d sr fast paths with the cost options compute the reference's bits") {
+  struct Opt {
+    bool fused;
+    int sr_bits, rounds, tile;
+  };
+  // op with r-bit draws (split, fused), tile:k with 32- and r-bit draws (k = 16 divides the
+  // 64-term blocks, 7 and 100 do not), 7 Philox rounds.
+  const Opt opts[] = {{false, 16, 10, 1},  {true, 16, 10, 1},  {true, 8, 7, 1},
+                      {false, 32, 10, 16}, {true, 16, 10, 16}, {false, 16, 7, 7},
+                      {true, 32, 10, 100}};
+  for (const Opt& o : opts) {
+    for (int t : {24, 12}) {
+      mca::ArithConfig cfg = config(mca::Mode::sr, t, 2);
+      cfg.fma = o.fused ? mca::FmaMode::fused : mca::FmaMode::split;
+      cfg.sr_bits = o.sr_bits;
+      cfg.rounds = o.rounds;
+      cfg.tile = o.tile;
+      INFO(cfg.describe());
+      const mca::Sr sr = mca::make_policy<mca::Mode::sr>(cfg).at(17, 3);
+      fast_equals_reference(sr, false);
+      fast_equals_reference(sr, true);
+    }
+  }
+}
+
 // granularity tile:k with k = the whole reduction (MCA.md v2): one tile, so each output is the
 // round-to-nearest sum of its terms from +0 (what the ieee reference computes with a zero initial
 // value, in the same order, padding skipped) plus one perturbed add with tile 0's draws. Checked

@@ -263,3 +263,77 @@ TEST_CASE("cost options: reproducible at 1 and 2 threads, each option changes th
     CHECK(diff > long(n / 10));
   }
 }
+
+TEST_CASE("draws_r32: the vectorised r-bit draws equal Stream::ur") {
+  for (int rounds : {10, 7}) {
+    const Stream s = Stream::make(31, 41, 59, 26, rounds);
+    for (int r : {2, 5, 8, 16, 24, 32}) {
+      for (uint64_t e0 : {uint64_t(0), uint64_t(3), uint64_t(77), (uint64_t(1) << 33) - 5,
+                          (uint64_t(1) << 34) - 7}) {  // the last: the counter word wraps
+        for (size_t n : {size_t(1), size_t(64), size_t(67), size_t(5000)}) {
+          std::vector<uint32_t> out(n);
+          draws_r32(s, r, e0, 9, out.data(), n);
+          CAPTURE(r);
+          CAPTURE(e0);
+          CAPTURE(n);
+          for (size_t i = 0; i < n; ++i) REQUIRE(out[i] == s.ur(e0 + i, 9, r, 0));
+        }
+      }
+    }
+  }
+}
+
+#if defined(__AVX2__)
+#include "mca/sr_simd.hpp"
+
+TEST_CASE("r-bit SIMD rounding equals stochastic_round_r on pairs, ties with a low part included") {
+  // hi: binary64 values in binary32's range whose bits below the r-bit field are random, exactly
+  // half-way, or zero; lo: 0 or a value below half an ulp of hi, of either sign. The SIMD rule
+  // must break a half-way pattern by lo's sign exactly as the scalar rule does.
+  const Stream s = Stream::make(77, 1);
+  long ties_with_lo = 0;
+  for (int t : {24, 20, 12, 3}) {
+    for (int r : {2, 8, 16, 28}) {
+      if (!simd::SrF32R::applies(t, r)) continue;
+      const simd::SrF32R p(t, r);
+      const int drop = 53 - t, sh = drop - r;
+      for (uint64_t i = 0; i < 4000; i += 4) {
+        alignas(32) double hi[4], lo[4];
+        alignas(16) uint32_t u[4];
+        for (int l = 0; l < 4; ++l) {
+          const uint64_t e = i + uint64_t(l);
+          const uint64_t rnd = s.u64(e, uint32_t(t * 64 + r));
+          uint64_t bits =
+              (uint64_t(1023 - 20 + (rnd % 41)) << 52) | (rnd >> 12 & ((uint64_t(1) << 52) - 1));
+          const int kind = int(e % 3);
+          if (kind > 0) {  // exactly half-way below the r-bit field, or on the (t + r)-grid
+            bits &= ~((uint64_t(1) << sh) - 1);
+            if (kind == 1) bits |= uint64_t(1) << (sh - 1);
+          }
+          if (rnd & 1) bits |= uint64_t(1) << 63;
+          hi[l] = double_from_bits(bits);
+          const int lo_kind = int((rnd >> 1) % 4);
+          const double half_ulp = std::ldexp(std::fabs(hi[l]), -54);
+          lo[l] =
+              lo_kind == 0 ? 0.0 : (lo_kind == 1 ? 1 : -1) * half_ulp * (lo_kind == 3 ? 0.5 : 1.0);
+          if (lo_kind == 3 && (rnd & 2)) lo[l] = -lo[l];
+          u[l] = s.ur(e, 5, r, 0);
+          ties_with_lo += kind == 1 && lo[l] != 0.0;
+        }
+        alignas(16) float got[4];
+        _mm_store_ps(got, simd::sr_round4_r(p, _mm256_load_pd(hi), _mm256_load_pd(lo),
+                                            _mm_load_si128(reinterpret_cast<const __m128i*>(u))));
+        for (int l = 0; l < 4; ++l) {
+          const float want = stochastic_round_r<float>(Exact{hi[l], lo[l], 0}, t, r, u[l]);
+          CAPTURE(t);
+          CAPTURE(r);
+          CAPTURE(hi[l]);
+          CAPTURE(lo[l]);
+          REQUIRE(bits_of(got[l]) == bits_of(want));
+        }
+      }
+    }
+  }
+  CHECK(ties_with_lo > 1000);
+}
+#endif
