@@ -11,7 +11,16 @@
 // Times are medians of repeated runs after a warm-up, each sample long enough (>= 20 ms) that
 // kernel launches and the final device synchronisation do not dominate.
 //
-// usage: kernels [--size S] [--device cpu|cuda] [--ieee-only] [--only conv|other] [--reference]
+// Arithmetic variants (--arith, comma-separated): ieee, sr (the exact contract at t = 24), and sr
+// with the cost options of MCA.md v2 joined by '+': fused (fma = fused), rN (sr_bits = N), rounds7,
+// tileK (granularity tile:K); e.g. sr+fused+r16, sr+tile16. The "x ieee" column is each row's time
+// over the ieee row's time measured in the same run.
+//
+// --only peer: one row at the shape other tools were measured on (64 -> 64 channels, 5x5, 64 x 64,
+// batch 1, one forward pass).
+//
+// usage: kernels [--size S] [--device cpu|cuda] [--ieee-only] [--only conv|other|peer]
+//                [--arith LIST] [--reference]
 //        (size default 32; FastSurfer's full size is 256, its pooled sizes 128, 64, 32, 16)
 #include <omp.h>
 
@@ -102,6 +111,7 @@ struct Workspace {
   Tensor<float> logits, probs, fixed_probs, dprobs, dlogits, weights;
   Tensor<int32_t> labels;
   Tensor<float> param, grad, m, v;
+  Tensor<float> xp, yp, bp;  // the peers' shape: x [1, 64, 64, 64]
 
   Workspace(Device d, int64_t size) : dev(d), s(size) {
     const Shape xs{kBatch, kChannels, s, s}, ps{kBatch, kChannels, s / 2, s / 2},
@@ -158,14 +168,17 @@ struct Workspace {
     grad = filled(as, 17, 0.01).to(d);
     m = Tensor<float>::zeros(as, d);
     v = Tensor<float>::zeros(as, d);
+    xp = filled({1, kChannels, 64, 64}, 19, 1.0).to(d);
+    yp = Tensor<float>::zeros({1, kChannels, 64, 64}, d);
+    bp = filled(cs, 20, 0.1).to(d);
   }
 };
 
 struct Row {
   std::string name;
-  bool conv;            // GFLOP/s of `work` flops; else GB/s of `work` bytes
+  bool conv;  // GFLOP/s of `work` flops; else GB/s of `work` bytes
   double work;
-  bool libm;            // exp/log inside: GPU and CPU agree to 1e-5, not bitwise
+  bool libm;  // exp/log inside: GPU and CPU agree to 1e-5, not bitwise
   std::function<void()> run;
   std::function<std::vector<const Tensor<float>*>()> outputs;
 };
@@ -177,6 +190,12 @@ std::vector<Row> rows(const P& pol, Workspace& ws, const std::string& only) {
   const double B = 4.0 * n * c * hw, Bp = B / 4, Bl = 4.0 * n * double(kClasses) * hw,
                Bm = 4.0 * n * hw, Bc = 4.0 * c;
   std::vector<Row> r;
+  if (only == "peer") {
+    r.push_back({"conv fwd 5x5 peer", true, 2.0 * c * c * 25 * 64 * 64, false,
+                 [&] { conv2d_forward(pol, ws.xp, ws.w5, ws.bp, ws.yp); },
+                 [&] { return std::vector<const Tensor<float>*>{&ws.yp}; }});
+    return r;
+  }
   if (only != "other") {
     for (int k : {5, 1}) {
       Tensor<float>& w = k == 5 ? ws.w5 : ws.w1;
@@ -189,11 +208,10 @@ std::vector<Row> rows(const P& pol, Workspace& ws, const std::string& only) {
       r.push_back({"conv dgrad" + kk, true, fl, false,
                    [&, &w = w] { conv2d_backward_data(pol, ws.dy, w, ws.dx, GradMode::overwrite); },
                    [&] { return std::vector<const Tensor<float>*>{&ws.dx}; }});
-      r.push_back({"conv wgrad" + kk, true, fl, false,
-                   [&, &dw = dw] {
-                     conv2d_backward_weight(pol, ws.dy, ws.x, dw, GradMode::overwrite);
-                   },
-                   [&, &dw = dw] { return std::vector<const Tensor<float>*>{&dw}; }});
+      r.push_back(
+          {"conv wgrad" + kk, true, fl, false,
+           [&, &dw = dw] { conv2d_backward_weight(pol, ws.dy, ws.x, dw, GradMode::overwrite); },
+           [&, &dw = dw] { return std::vector<const Tensor<float>*>{&dw}; }});
     }
   }
   if (only == "conv") return r;
@@ -201,8 +219,8 @@ std::vector<Row> rows(const P& pol, Workspace& ws, const std::string& only) {
   r.push_back({"conv bgrad", false, B + Bc, false,
                [&] { conv2d_backward_bias(pol, ws.dy, ws.db, GradMode::overwrite); },
                [&] { return V{&ws.db}; }});
-  r.push_back({"prelu fwd", false, 2 * B, false,
-               [&] { prelu_forward(pol, ws.x, 0.25f, ws.y); }, [&] { return V{&ws.y}; }});
+  r.push_back({"prelu fwd", false, 2 * B, false, [&] { prelu_forward(pol, ws.x, 0.25f, ws.y); },
+               [&] { return V{&ws.y}; }});
   r.push_back({"prelu bwd", false, 3 * B, false,
                [&] {
                  float ds = 0;
@@ -213,7 +231,9 @@ std::vector<Row> rows(const P& pol, Workspace& ws, const std::string& only) {
                [&] { maxout_forward(ws.x, ws.x2, ws.y, ws.win); }, [&] { return V{&ws.y}; }});
   r.push_back({"maxout bwd", false, 3 * B + B / 4, false,
                [&] { maxout_backward(pol, ws.dy, ws.win, ws.dx, ws.dx2, GradMode::overwrite); },
-               [&] { return V{&ws.dx, &ws.dx2}; }});
+               [&] {
+                 return V{&ws.dx, &ws.dx2};
+               }});
   r.push_back({"maxpool fwd", false, B + 2 * Bp, false,
                [&] { maxpool2x2_forward(ws.x, ws.pooled, ws.pidx); },
                [&] { return V{&ws.pooled}; }});
@@ -231,18 +251,21 @@ std::vector<Row> rows(const P& pol, Workspace& ws, const std::string& only) {
                  batchnorm2d_forward_train(pol, ws.x, ws.gamma, ws.beta, ws.rmean, ws.rvar,
                                            ws.smean, ws.sinvstd, ws.y);
                },
-               [&] { return V{&ws.y, &ws.smean, &ws.sinvstd}; }});
-  r.push_back({"batchnorm eval fwd", false, 2 * B, false,
                [&] {
-                 batchnorm2d_forward_eval(pol, ws.x, ws.gamma, ws.beta, ws.emean, ws.evar, ws.y);
-               },
-               [&] { return V{&ws.y}; }});
+                 return V{&ws.y, &ws.smean, &ws.sinvstd};
+               }});
+  r.push_back(
+      {"batchnorm eval fwd", false, 2 * B, false,
+       [&] { batchnorm2d_forward_eval(pol, ws.x, ws.gamma, ws.beta, ws.emean, ws.evar, ws.y); },
+       [&] { return V{&ws.y}; }});
   r.push_back({"batchnorm bwd", false, 5 * B, false,
                [&] {
                  batchnorm2d_backward(pol, ws.dy, ws.x, ws.gamma, ws.smean, ws.sinvstd, ws.dx,
                                       ws.dgamma, ws.dbeta, GradMode::overwrite);
                },
-               [&] { return V{&ws.dx, &ws.dgamma, &ws.dbeta}; }});
+               [&] {
+                 return V{&ws.dx, &ws.dgamma, &ws.dbeta};
+               }});
   r.push_back({"softmax fwd", false, 2 * Bl, true,
                [&] { softmax_forward(pol, ws.logits, ws.probs); }, [&] { return V{&ws.probs}; }});
   r.push_back({"softmax bwd", false, 3 * Bl, false,
@@ -251,17 +274,19 @@ std::vector<Row> rows(const P& pol, Workspace& ws, const std::string& only) {
   // Passes of the loss: softmax (logits in, probs out), CE and Dice reductions (probs, labels,
   // weights), the gradient (probs, labels, weights in, dlogits out).
   r.push_back({"ce+dice loss+grad", false, 5 * Bl + 4 * Bm, true,
+               [&] { ce_dice_loss(pol, ws.logits, ws.labels, ws.weights, ws.probs, ws.dlogits); },
                [&] {
-                 ce_dice_loss(pol, ws.logits, ws.labels, ws.weights, ws.probs, ws.dlogits);
-               },
-               [&] { return V{&ws.probs, &ws.dlogits}; }});
+                 return V{&ws.probs, &ws.dlogits};
+               }});
   const AdamParams ap{0.001, 0.9, 0.999, 1e-8, 1e-4, true};
   r.push_back({"adamw step", false, 7 * 4.0 * double(kParams), false,
                [&, ap] {
-                 adam_step(pol, ws.param.data(), ws.grad.data(), ws.m.data(), ws.v.data(),
-                           kParams, 1, ap, ws.dev);
+                 adam_step(pol, ws.param.data(), ws.grad.data(), ws.m.data(), ws.v.data(), kParams,
+                           1, ap, ws.dev);
                },
-               [&] { return V{&ws.param, &ws.m, &ws.v}; }});
+               [&] {
+                 return V{&ws.param, &ws.m, &ws.v};
+               }});
   r.push_back({"add (y += x)", false, 3 * B, false, [&] { add_inplace(pol, ws.y, ws.x); },
                [&] { return V{&ws.y}; }});
   return r;
@@ -295,9 +320,16 @@ bool bitwise_equal(const Tensor<float>& a, const Tensor<float>& b) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: kernels [--size S] [--device cpu|cuda] [--ieee-only] [--only conv|other] "
-               "[--reference]\n");
+               "usage: kernels [--size S] [--device cpu|cuda] [--ieee-only] "
+               "[--only conv|other|peer] [--arith LIST] [--reference]\n");
   return 2;
+}
+
+// "sr+fused+r16+rounds7+tile16" -> an ArithConfig at t = 24, seed 1 (mca::parse_arith_spec).
+mca::ArithConfig parse_variant(const std::string& label) {
+  mca::ArithConfig base;
+  base.seed = 1;
+  return mca::parse_arith_spec(label, base);
 }
 
 }  // namespace
@@ -307,13 +339,13 @@ int main(int argc, char** argv) try {
   Device dev = Device::cpu;
   std::string only;
   std::vector<std::string> modes = {"ieee", "sr"};
+  bool modes_set = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--size" && i + 1 < argc) {
       size = std::stoll(argv[++i]);
       if (size < 2 || size % 2 != 0) {
-        std::fprintf(stderr, "kernels: --size must be even and >= 2 (got %lld)\n",
-                     (long long)size);
+        std::fprintf(stderr, "kernels: --size must be even and >= 2 (got %lld)\n", (long long)size);
         return 2;
       }
     } else if (a == "--device" && i + 1 < argc) {
@@ -322,9 +354,27 @@ int main(int argc, char** argv) try {
       dev = d == "cpu" ? Device::cpu : Device::cuda;
     } else if (a == "--only" && i + 1 < argc) {
       only = argv[++i];
-      if (only != "conv" && only != "other") return usage();
+      if (only != "conv" && only != "other" && only != "peer") return usage();
+      if (only != "other" && !modes_set)  // conv rows: every cost option beside ieee and sr
+        modes = {"ieee",
+                 "sr",
+                 "sr+r16",
+                 "sr+fused+r16",
+                 "sr+rounds7",
+                 "sr+tile16",
+                 "sr+fused+r16+tile16"};
     } else if (a == "--ieee-only") {
       modes = {"ieee"};  // the perturbed CPU conv at 256x256 takes minutes per pass
+      modes_set = true;
+    } else if (a == "--arith" && i + 1 < argc) {
+      modes.clear();
+      const std::string list = argv[++i];
+      for (size_t p0 = 0; p0 <= list.size();) {
+        const size_t p1 = std::min(list.find(',', p0), list.size());
+        if (p1 > p0) modes.push_back(list.substr(p0, p1 - p0));
+        p0 = p1 + 1;
+      }
+      modes_set = true;
     } else if (a == "--reference") {
       set_conv2d_cpu_impl(ConvCpuImpl::reference);  // time the plain ieee reference instead
     } else {
@@ -349,18 +399,16 @@ int main(int argc, char** argv) try {
                   : "CUDA",
               (long long)kBatch, (long long)kChannels, (long long)kClasses, (long long)size,
               (long long)size);
-  std::printf("%-22s %-5s %10s %10s %-6s %8s\n", "op", "mode", "ms", "rate", "unit", "x ieee");
+  std::printf("%-22s %-20s %10s %10s %-7s %8s\n", "op", "arith", "ms", "rate", "unit", "x ieee");
   Workspace ws(dev, size);
   // On the GPU, the CPU workspace is the reference for the bitwise checks.
   std::unique_ptr<Workspace> cpu_ws;
   if (dev == Device::cuda) cpu_ws = std::make_unique<Workspace>(Device::cpu, size);
   bool ok = true;
-  std::map<std::string, double> ieee_s;               // seconds per run, by row
-  std::map<std::string, Tensor<float>> ieee_out;      // ieee conv outputs, sr conv's reference
+  std::map<std::string, double> ieee_s;           // seconds per run, by row
+  std::map<std::string, Tensor<float>> ieee_out;  // ieee conv outputs, sr conv's reference
   for (const std::string& mode : modes) {
-    mca::ArithConfig cfg;
-    cfg.mode = mca::parse_mode(mode);
-    cfg.seed = 1;
+    const mca::ArithConfig cfg = parse_variant(mode);
     mca::with_policy(cfg, [&](auto pol) {
       std::vector<Row> table = rows(pol, ws, only);
       std::vector<Row> cpu_table;
@@ -379,6 +427,7 @@ int main(int argc, char** argv) try {
           // sr deviation is bounded by 2^-10 of the number of terms.
           const double terms = row.name.rfind("conv wgrad", 0) == 0 ? double(kBatch * size * size)
                                                                     : double(kChannels * 25);
+          // (a tile:k sum is within the same bound: k-term partials in round to nearest)
           const double m = max_diff(*row.outputs()[0], ieee_out[row.name], false);
           if (m > std::ldexp(terms, -10)) why = "sr deviates from ieee by " + std::to_string(m);
         }
@@ -393,7 +442,7 @@ int main(int argc, char** argv) try {
           }
         }
         if (!why.empty()) {
-          std::printf("%-22s %-5s verification FAILED: %s\n", row.name.c_str(), mode.c_str(),
+          std::printf("%-22s %-20s verification FAILED: %s\n", row.name.c_str(), mode.c_str(),
                       why.c_str());
           ok = false;
           continue;
@@ -401,7 +450,7 @@ int main(int argc, char** argv) try {
         const double s = seconds_per_run(dev, row.run);
         if (mode == "ieee") ieee_s[row.name] = s;
         const double rate = row.work / s * 1e-9;
-        std::printf("%-22s %-5s %10.3f %10.2f %-6s %8.2f\n", row.name.c_str(), mode.c_str(),
+        std::printf("%-22s %-20s %10.3f %10.2f %-7s %8.2f\n", row.name.c_str(), mode.c_str(),
                     s * 1e3, rate, row.conv ? "GFLOP/s" : "GB/s",
                     ieee_s.count(row.name) ? s / ieee_s[row.name] : 1.0);
         std::fflush(stdout);

@@ -16,6 +16,9 @@
 //     is taken before the update, so the two see the same weights.
 // The timed steps then check that every loss stays finite.
 //
+// --modes takes arithmetic specs: a mode, then MCA.md v2 cost options joined by '+' (fused, rN,
+// rounds7, tileK), e.g. --modes ieee,sr,sr+fused+r16,sr+tile16.
+//
 // usage: train_step [--batch B] [--size S] [--classes C] [--modes ieee,sr] [--t T] [--steps N]
 //                   [--warmup W] [--filters F] [--kernel K]
 //        (defaults: FastSurferCNN, batch 4, 256 x 256, 79 classes, ieee and sr at t = 24,
@@ -150,15 +153,17 @@ double conv_flops(const nn::NetConfig& c, int64_t batch, int64_t size) {
   return 3.0 * 2.0 * macs * double(batch);
 }
 
-nn::TrainConfig train_config(const Options& o, mca::Mode mode) {
+// `spec`: a mode with optional cost options, "sr+fused+r16" (mca::parse_arith_spec), at t = o.t.
+nn::TrainConfig train_config(const Options& o, const std::string& spec) {
   nn::TrainConfig cfg;
   cfg.net = nn::fastsurfer_cnn(o.classes);
   cfg.net.filters = o.filters;
   cfg.net.kernel = o.kernel;
   cfg.optim = nn::fastsurfer_cnn_optim();
-  cfg.arith.mode = mode;
-  cfg.arith.t32 = o.t;
-  cfg.arith.seed = 1;
+  mca::ArithConfig base;
+  base.t32 = o.t;
+  base.seed = 1;
+  cfg.arith = mca::parse_arith_spec(spec, base);
   cfg.init_seed = 1;
   // a step early in the first epoch, as in a real run (the schedule does not move)
   cfg.iterations_per_epoch = 1000;
@@ -196,8 +201,7 @@ int64_t count_changed(const std::vector<float>& a, const std::vector<float>& b) 
 // The checks of the header comment for one mode. `ieee_loss` < 0: no reference yet (the mode is
 // ieee itself). Returns the first-step loss, or NaN on failure (after printing why).
 double verify(const Options& o, const std::string& mode_name, double ieee_loss) {
-  const mca::Mode mode = mca::parse_mode(mode_name);
-  const nn::TrainConfig cfg = train_config(o, mode);
+  const nn::TrainConfig cfg = train_config(o, mode_name);
   const int64_t vs = int64_t(1) << cfg.net.levels;
   const std::vector<nn::Batch> mb = {
       synthetic_batch(o.batch, cfg.net.in_channels, vs, o.classes, 7)};
@@ -231,7 +235,7 @@ double verify(const Options& o, const std::string& mode_name, double ieee_loss) 
                   " beyond relative " + std::to_string(tol));
   }
   std::printf(
-      "verification %-4s (%lldx%lld): passed (loss %.6f, %lld of %lld parameters moved, "
+      "verification %-20s (%lldx%lld): passed (loss %.6f, %lld of %lld parameters moved, "
       "1-thread rerun bitwise equal)\n",
       mode_name.c_str(), (long long)vs, (long long)vs, r.loss, (long long)changed,
       (long long)after.size());
@@ -246,7 +250,7 @@ struct Row {
 
 Row time_mode(const Options& o, const std::string& mode_name, const std::vector<nn::Batch>& batch) {
   Row row{mode_name};
-  const nn::TrainConfig cfg = train_config(o, mca::parse_mode(mode_name));
+  const nn::TrainConfig cfg = train_config(o, mode_name);
   nn::Trainer tr(cfg);
   for (int s = 0; s < o.warmup; ++s) {
     const nn::StepReport r = tr.step(batch);
@@ -315,9 +319,9 @@ int main(int argc, char** argv) try {
     }
   }
   if (o.batch < 1 || o.size < 1 || o.steps < 1 || o.warmup < 0 || o.modes.empty()) return usage();
-  const nn::TrainConfig cfg0 = train_config(o, mca::Mode::ieee);
+  const nn::TrainConfig cfg0 = train_config(o, "ieee");
   cfg0.validate();
-  for (const std::string& m : o.modes) mca::parse_mode(m);  // refuse a bad name before any work
+  for (const std::string& m : o.modes) train_config(o, m);  // refuse a bad spec before any work
   const int64_t params = nn::parameter_count(cfg0.net);
   const nn::NetConfig ref = nn::fastsurfer_cnn(79);
   const bool is_cnn79 = cfg0.net.filters == ref.filters && cfg0.net.kernel == ref.kernel &&
@@ -357,12 +361,12 @@ int main(int argc, char** argv) try {
   double ieee_ms = 0;
   for (const Row& r : rows)
     if (r.mode == "ieee") ieee_ms = r.mean_ms;
-  std::printf("%-5s %4s %12s %12s %12s %9s %13s %8s %10s %11s\n", "mode", "t", "ms/step", "min ms",
-              "CPU ms/step", "images/s", "conv GFLOP/s", "x ieee", "last loss", "load");
+  std::printf("%-20s %4s %12s %12s %12s %9s %13s %8s %10s %11s\n", "arith", "t", "ms/step",
+              "min ms", "CPU ms/step", "images/s", "conv GFLOP/s", "x ieee", "last loss", "load");
   for (const Row& r : rows) {
     char ratio[32] = "-";
     if (ieee_ms > 0) std::snprintf(ratio, sizeof ratio, "%.2f", r.mean_ms / ieee_ms);
-    std::printf("%-5s %4d %12.1f %12.1f %12.1f %9.3f %13.2f %8s %10.6f %5.2f-%5.2f%s\n",
+    std::printf("%-20s %4d %12.1f %12.1f %12.1f %9.3f %13.2f %8s %10.6f %5.2f-%5.2f%s\n",
                 r.mode.c_str(), r.mode == "ieee" ? 24 : o.t, r.mean_ms, r.min_ms, r.cpu_ms,
                 double(o.batch) / (r.mean_ms * 1e-3), flops / (r.mean_ms * 1e-3) * 1e-9, ratio,
                 r.loss, r.load_before, r.load_after, r.ok ? "" : "  NON-FINITE LOSS");

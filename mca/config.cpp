@@ -98,6 +98,41 @@ void ArithConfig::validate() const {
                       "' needs a full-width uniform draw (use sr_bits = 32)");
 }
 
+ArithConfig parse_arith_spec(std::string_view spec, ArithConfig base) {
+  size_t pos = spec.find('+');
+  base.mode = parse_mode(spec.substr(0, pos));
+  auto number = [&](std::string_view o, std::string_view digits) {
+    int v = 0;
+    const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc() || ptr != digits.data() + digits.size() || digits.empty())
+      throw ConfigError("arithmetic spec '" + std::string(spec) + "': option '" + std::string(o) +
+                        "' needs a number");
+    return v;
+  };
+  while (pos != std::string_view::npos) {
+    const size_t next = spec.find('+', pos + 1);
+    const std::string_view o =
+        spec.substr(pos + 1, next == std::string_view::npos ? next : next - pos - 1);
+    if (o == "fused") {
+      base.fma = FmaMode::fused;
+    } else if (o == "split") {
+      base.fma = FmaMode::split;
+    } else if (o.substr(0, 6) == "rounds") {
+      base.rounds = number(o, o.substr(6));
+    } else if (o.substr(0, 4) == "tile") {
+      base.tile = number(o, o.substr(4));
+    } else if (o.size() > 1 && o[0] == 'r') {
+      base.sr_bits = number(o, o.substr(1));
+    } else {
+      throw ConfigError("arithmetic spec '" + std::string(spec) + "': unknown option '" +
+                        std::string(o) + "' (fused, split, rN, roundsN, tileK)");
+    }
+    pos = next;
+  }
+  base.validate();
+  return base;
+}
+
 std::string ArithConfig::describe_options() const {
   return "fma=" + std::string(to_string(fma)) + " sr_bits=" + std::to_string(sr_bits) +
          " rounds=" + std::to_string(rounds) + " granularity=" + granularity_string(tile);

@@ -54,4 +54,9 @@ int parse_precision(std::string_view s, std::string_view what, int max_bits);
 
 inline constexpr int kMaxTile = 1 << 20;
 
+// A compact arithmetic spec for benchmarks and sweeps: a mode, then cost options joined by '+':
+// "sr", "sr+fused+r16", "sr+tile16+rounds7". Options: fused, split, rN (sr_bits = N), roundsN,
+// tileK (granularity tile:K). Sets mode and options of `base` and validates; throws ConfigError.
+ArithConfig parse_arith_spec(std::string_view spec, ArithConfig base = {});
+
 }  // namespace numens::mca

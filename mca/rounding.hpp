@@ -151,9 +151,60 @@ NUMENS_HD NUMENS_INLINE double centered_uniform(uint64_t u) {
   return (double(u >> 11) - 0x1p52) * 0x1p-53;
 }
 
+namespace detail {
+
+// Fast binary32 paths of the two SR rules on the binary64 bit pattern of x.hi, for the common case:
+// x.sc == 0 and x.hi in binary32's normal range, and not (x on a t-bit grid point with a low part
+// pointing below it: there the reference's grid moves to the next lower neighbour). Bit for bit
+// the reference's result (grid_pos + round_up / fraction_r): the 32-bit rule computes the
+// reference's frac = (y - fl) + yl from the same two binary64 operands with the same one rounding;
+// the r-bit rule is exact on both sides. Return false where the reference must run.
+NUMENS_HD NUMENS_INLINE bool sr_f32_pattern(const Exact& x, int t, int r, uint32_t u, float& out) {
+  const uint64_t bits = bits_of(x.hi), sign = bits & 0x8000000000000000ull, mag = bits ^ sign;
+  const int biased = int(mag >> 52);
+  if (x.sc != 0 || biased < 1023 - 126 || biased > 1023 + 127) return false;
+  const int drop = 53 - t;
+  const uint64_t mask = (uint64_t(1) << drop) - 1, low = mag & mask;
+  const double l = sign ? -x.lo : x.lo;  // the low part, oriented like the magnitude
+  if (low == 0 && !(l > 0.0)) {
+    if (l != 0.0) return false;
+    out = float(x.hi);  // on the grid, exact
+    return true;
+  }
+  bool up;
+  if (r >= 32) {
+    // frac = (y - fl) + yl: y - fl = low 2^-drop, yl = l 2^(t - 1 - e) (exact scalings).
+    const double frac = double(low) * pow2(-drop) + l * pow2(t - 1 - (biased - 1023));
+    up = frac >= 1.0 || double(u) < ::ceil(frac * 0x1p32);  // frac >= 1: the reference's fl + 1
+  } else {
+    const int sh = drop - r;
+    if (sh < 1) return false;
+    const uint64_t q = low >> sh, rem = low & ((uint64_t(1) << sh) - 1),
+                   half = uint64_t(1) << (sh - 1);
+    const bool inc = rem > half || (rem == half && (l > 0.0 || (l == 0.0 && (q & 1))));
+    up = uint64_t(u) < q + (inc ? 1 : 0);
+  }
+  out = float(double_from_bits(((mag & ~mask) + (up ? mask + 1 : 0)) | sign));
+  return true;
+}
+
+}  // namespace detail
+
 // SR_t(x): the upper t-bit neighbour with probability frac, else the lower.
 template <class T, class U>
 NUMENS_HD inline T stochastic_round(Exact x, int t, U u) {
+  if constexpr (sizeof(T) == sizeof(float) && sizeof(U) == sizeof(uint32_t)) {
+    float r;
+    if (detail::sr_f32_pattern(x, t, 32, u, r)) return r;
+  }
+  if (x.hi == 0.0 || !detail::finite(x.hi)) return T(x.hi);
+  const GridPos g = grid_pos<T>(x, t);
+  return grid_value<T>(g, g.frac != 0.0 && round_up(g.frac, u));
+}
+
+// The same without the fast path: the reference the fast path is tested against.
+template <class T, class U>
+NUMENS_HD inline T stochastic_round_reference(Exact x, int t, U u) {
   if (x.hi == 0.0 || !detail::finite(x.hi)) return T(x.hi);
   const GridPos g = grid_pos<T>(x, t);
   return grid_value<T>(g, g.frac != 0.0 && round_up(g.frac, u));
@@ -184,7 +235,17 @@ NUMENS_HD inline double truncated_fraction_r(const GridPos& g, int r) {
 
 // SR_t with r-bit draws: see fraction_r.
 template <class T>
+NUMENS_HD inline T stochastic_round_r_reference(Exact x, int t, int r, uint32_t u) {
+  if (x.hi == 0.0 || !detail::finite(x.hi)) return T(x.hi);
+  const GridPos g = grid_pos<T>(x, t);
+  return grid_value<T>(g, g.frac != 0.0 && double(u) < fraction_r(g, r));
+}
+template <class T>
 NUMENS_HD inline T stochastic_round_r(Exact x, int t, int r, uint32_t u) {
+  if constexpr (sizeof(T) == sizeof(float)) {
+    float f;
+    if (detail::sr_f32_pattern(x, t, r, u, f)) return f;
+  }
   if (x.hi == 0.0 || !detail::finite(x.hi)) return T(x.hi);
   const GridPos g = grid_pos<T>(x, t);
   return grid_value<T>(g, g.frac != 0.0 && double(u) < fraction_r(g, r));

@@ -337,3 +337,70 @@ TEST_CASE("r-bit SIMD rounding equals stochastic_round_r on pairs, ties with a l
   CHECK(ties_with_lo > 1000);
 }
 #endif
+
+TEST_CASE("binary32 SR fast scalar path equals the reference rule bit for bit (32-bit and r-bit)") {
+  // Pairs (hi, lo) of every shape the exact operations produce: lo = 0, tiny, half an ulp of hi,
+  // either sign; hi on a t-bit grid point, half-way, a power of two, at the ends of binary32's
+  // range; draws at 0, at the maximum and at random.
+  const Stream s = Stream::make(2718, 28);
+  long fast = 0, total = 0;
+  for (int t : {24, 21, 20, 12, 4, 1}) {
+    for (uint64_t i = 0; i < 40000; ++i) {
+      const uint64_t a = s.u64(i, uint32_t(t)), b = s.u64(i, uint32_t(t + 100));
+      const int e = int(a % 256) - 128 < -126 ? -126 : int(a % 256) - 128;  // -126 .. 127
+      uint64_t mant = (a >> 8) & ((uint64_t(1) << 52) - 1);
+      switch (b % 6) {
+        case 0:
+          mant &= ~((uint64_t(1) << (53 - t)) - 1);
+          break;  // on the t-bit grid
+        case 1:
+          mant = 0;
+          break;  // a power of two
+        case 2:
+          mant |= (uint64_t(1) << (53 - t)) - 1;
+          break;  // just below a grid point
+        default:
+          break;
+      }
+      const double hi =
+          std::ldexp(1.0 + std::ldexp(double(mant), -52), e) * ((b >> 3) & 1 ? -1 : 1);
+      const double ulp = std::ldexp(1.0, e - 52);
+      double lo = 0.0;
+      switch ((b >> 4) % 5) {
+        case 1:
+          lo = ulp * 0.5;
+          break;
+        case 2:
+          lo = -ulp * 0.5;
+          break;
+        case 3:
+          lo = ulp * std::ldexp(double((b >> 8) & 0xFFFF) + 1, -40);
+          break;
+        case 4:
+          lo = -ulp * std::ldexp(double((b >> 8) & 0xFFFFF) + 1, -21);
+          break;
+        default:
+          break;
+      }
+      const Exact x{hi, lo, 0};
+      const uint32_t draws[] = {0u, ~0u, uint32_t(b >> 32), uint32_t(b >> 16)};
+      for (uint32_t u : draws) {
+        REQUIRE(bits_of(stochastic_round<float>(x, t, u)) ==
+                bits_of(stochastic_round_reference<float>(x, t, u)));
+        for (int r : {2, 8, 16, 28, 31}) {
+          const uint32_t ur = u & (r >= 32 ? ~0u : (1u << r) - 1u);
+          CAPTURE(t);
+          CAPTURE(r);
+          CAPTURE(hi);
+          CAPTURE(lo);
+          REQUIRE(bits_of(stochastic_round_r<float>(x, t, r, ur)) ==
+                  bits_of(stochastic_round_r_reference<float>(x, t, r, ur)));
+        }
+        float f;
+        fast += detail::sr_f32_pattern(x, t, 32, u, f);
+        ++total;
+      }
+    }
+  }
+  CHECK(fast > total * 3 / 4);  // the fast path takes most cases
+}
