@@ -329,18 +329,26 @@ void draws_r32(const Stream& s, int r, uint64_t e0, uint32_t draw, uint32_t* out
   if (n == 0) return;
   const int sh = slot_shift(r);
   const uint32_t w = uint32_t(slot_bits(r)), mask = r >= 32 ? ~0u : (1u << r) - 1u;
-  const uint64_t slots = uint64_t(1) << sh;
-  constexpr size_t kBatch = 64;  // blocks per generator call
+  const size_t slots = size_t(1) << sh, fields = slots / 4;
+  constexpr size_t kBatch = 32;  // blocks per generator call
   alignas(64) uint32_t words[4 * kBatch];
+  alignas(64) uint32_t draws[kBatch * 64];  // up to 64 slots per block (r = 2)
   for (size_t o0 = 0; o0 < n;) {
-    // Elements e0 + o0 .. : their blocks start at g, element e sits in slot (e - g slots).
+    // Elements e0 + o0 ..: their blocks start at g, element e sits in slot (e - g slots).
     const uint64_t e = e0 + o0, g = e >> sh;
     const size_t off = size_t(e - (g << sh));
-    const size_t len = std::min(n - o0, size_t(kBatch * slots) - off);
-    philox_words32(s, g, draw, words, (off + len + size_t(slots) - 1) >> sh);
-    for (size_t o = 0; o < len; ++o) {
-      const size_t idx = off + o, b = idx >> sh, i = idx & size_t(slots - 1);
-      out[o0 + o] = (words[4 * b + (i & 3)] >> (w * uint32_t(i >> 2) & 31u)) & mask;
+    const size_t len = std::min(n - o0, kBatch * slots - off);
+    const size_t nb = (off + len + slots - 1) >> sh;
+    philox_words32(s, g, draw, words, nb);
+    if (fields == 1 && mask == ~0u) {  // 32-bit draws: the words are the draws
+      std::copy(words + off, words + off + len, out + o0);
+    } else {
+      // Slot 4 f + j of a block is bit field f of word j: four contiguous slots per field.
+      for (size_t b = 0; b < nb; ++b)
+        for (size_t f = 0; f < fields; ++f)
+          for (size_t j = 0; j < 4; ++j)
+            draws[b * slots + 4 * f + j] = (words[4 * b + j] >> (w * uint32_t(f) & 31u)) & mask;
+      std::copy(draws + off, draws + off + len, out + o0);
     }
     o0 += len;
   }
