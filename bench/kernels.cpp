@@ -20,7 +20,8 @@
 // batch 1, one forward pass).
 //
 // usage: kernels [--size S] [--device cpu|cuda] [--ieee-only] [--only conv|other|peer]
-//                [--arith LIST] [--reference]
+//                [--arith LIST] [--simd scalar|avx2|avx512] [--reference]
+//        (--simd: the Philox generator's vector path, at most what the build and CPU have)
 //        (size default 32; FastSurfer's full size is 256, its pooled sizes 128, 64, 32, 16)
 #include <omp.h>
 
@@ -42,6 +43,7 @@
 #include "kernels/loss.hpp"
 #include "kernels/optim.hpp"
 #include "kernels/pool.hpp"
+#include "mca/batch.hpp"
 #include "mca/dispatch.hpp"
 
 #if NUMENS_BENCH_CUDA
@@ -321,7 +323,8 @@ bool bitwise_equal(const Tensor<float>& a, const Tensor<float>& b) {
 int usage() {
   std::fprintf(stderr,
                "usage: kernels [--size S] [--device cpu|cuda] [--ieee-only] "
-               "[--only conv|other|peer] [--arith LIST] [--reference]\n");
+               "[--only conv|other|peer] [--arith LIST] [--simd scalar|avx2|avx512] "
+               "[--reference]\n");
   return 2;
 }
 
@@ -375,6 +378,12 @@ int main(int argc, char** argv) try {
         p0 = p1 + 1;
       }
       modes_set = true;
+    } else if (a == "--simd" && i + 1 < argc) {
+      const std::string v = argv[++i];  // force a narrower generator path (mca::set_simd_level)
+      if (v != "scalar" && v != "avx2" && v != "avx512") return usage();
+      mca::set_simd_level(v == "scalar" ? mca::SimdLevel::scalar
+                          : v == "avx2" ? mca::SimdLevel::avx2
+                                        : mca::SimdLevel::avx512);
     } else if (a == "--reference") {
       set_conv2d_cpu_impl(ConvCpuImpl::reference);  // time the plain ieee reference instead
     } else {
@@ -393,6 +402,7 @@ int main(int argc, char** argv) try {
     return 1;
 #endif
   }
+  std::printf("bench/kernels: generator %s\n", mca::simd_level_name(mca::simd_level()));
   std::printf("bench/kernels: %s, batch %lld, %lld channels (%lld classes), %lldx%lld\n",
               dev == Device::cpu
                   ? ("CPU, " + std::to_string(omp_get_max_threads()) + " OpenMP threads").c_str()

@@ -1,6 +1,7 @@
 #include "mca/batch.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 #include "mca/sr_simd.hpp"
 
@@ -292,15 +293,36 @@ inline void philox16_avx2(const Stream& s, const PhiloxKeys& k, uint64_t g, uint
 }
 #endif
 
+std::atomic<SimdLevel> g_simd_level{best_simd_level()};
+
 }  // namespace
+
+// No AVX-512 generator: one was written (eight blocks per zmm, two chains) and measured 5-8 %
+// slower inside the conv kernels than the four-chain AVX2 one (bench/RESULTS.md, 2026-12-07).
+SimdLevel best_simd_level() {
+#if defined(__AVX2__)
+  if (__builtin_cpu_supports("avx2")) return SimdLevel::avx2;
+#endif
+  return SimdLevel::scalar;
+}
+void set_simd_level(SimdLevel level) {
+  g_simd_level.store(std::min(level, best_simd_level()));
+}
+SimdLevel simd_level() {
+  return g_simd_level.load(std::memory_order_relaxed);
+}
+const char* simd_level_name(SimdLevel level) {
+  return level == SimdLevel::avx512 ? "avx512" : level == SimdLevel::avx2 ? "avx2" : "scalar";
+}
 
 void philox_words32(const Stream& s, uint64_t group0, uint32_t draw, uint32_t* words,
                     size_t groups) {
   size_t j = 0;
 #if defined(__AVX2__)
-  if (groups >= 4) {
-    const PhiloxKeys& keys = philox_keys(s.key);
+  const SimdLevel level = simd_level();
+  if (groups >= 4 && level != SimdLevel::scalar) {
     auto sixteen = [&](uint64_t g, uint32_t* w) {
+      const PhiloxKeys& keys = philox_keys(s.key);
       if (s.rounds == 7) {
         philox16_avx2<7>(s, keys, g, draw, w);
       } else {

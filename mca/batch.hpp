@@ -32,6 +32,16 @@ template <class P, class T>
 void fma_n(const P& pol, bool fused, const T* a, const T* b, const T* c, T* out, size_t n,
            uint64_t first_element = 0);
 
+// The vector code the generator runs: the best this build and this CPU have (checked at run time
+// with cpuid), or a narrower one forced for tests and benchmarks (set_simd_level never goes above
+// best_simd_level()). Every level gives the same words. (avx512 is reserved: no generator path
+// uses it yet, so best_simd_level() reports at most avx2.)
+enum class SimdLevel : uint8_t { scalar, avx2, avx512 };
+SimdLevel best_simd_level();
+void set_simd_level(SimdLevel level);
+SimdLevel simd_level();
+const char* simd_level_name(SimdLevel level);
+
 // Fills words[0, 4 * groups) with the 32-bit draws of elements 4*group0 ... for one draw index:
 // words[i] == stream.u32(4 * group0 + i, draw). SIMD-friendly; used by the fast paths.
 void philox_words32(const Stream& s, uint64_t group0, uint32_t draw, uint32_t* words,

@@ -404,3 +404,27 @@ TEST_CASE("binary32 SR fast scalar path equals the reference rule bit for bit (3
   }
   CHECK(fast > total * 3 / 4);  // the fast path takes most cases
 }
+
+TEST_CASE("philox_words32: every SIMD level this machine has gives the reference words") {
+  const SimdLevel best = best_simd_level();
+  MESSAGE("best SIMD level here: " << std::string(simd_level_name(best)));
+  for (int lv = 0; lv <= int(best); ++lv) {
+    set_simd_level(SimdLevel(lv));
+    CHECK(simd_level() == SimdLevel(lv));
+    for (int rounds : {10, 7}) {
+      const Stream s = Stream::make(123, 45, 678, 9, rounds);
+      for (size_t groups : {size_t(3), size_t(5), size_t(16), size_t(37), size_t(100)}) {
+        for (uint64_t g0 :
+             {uint64_t(0), uint64_t(5), (uint64_t(1) << 40) + 3, (uint64_t(1) << 32) - 20}) {
+          std::vector<uint32_t> w(4 * groups);
+          philox_words32(s, g0, 17, w.data(), groups);
+          CAPTURE(lv);
+          CAPTURE(groups);
+          for (size_t i = 0; i < w.size(); ++i) REQUIRE(w[i] == s.u32(4 * g0 + i, 17));
+        }
+      }
+    }
+  }
+  set_simd_level(best);
+  CHECK(simd_level() == best);
+}
