@@ -307,26 +307,28 @@ TEST_CASE("conv2d sr fast paths with the cost options compute the reference's bi
 // round-to-nearest sum of its terms from +0 (what the ieee reference computes with a zero initial
 // value, in the same order, padding skipped) plus one perturbed add with tile 0's draws. Checked
 // against ieee convs and single policy adds, not against the tiled code itself.
-TEST_CASE("conv2d tile:k: one tile = RN sum + one perturbed add (fwd, dgrad, wgrad, bgrad)") {
+template <class T>
+void one_tile_equals_rn_sum_plus_one_add() {
   const int64_t n = 2, c = 3, h = 7, w = 6, o = 4, k = 3;
-  auto x = filled<float>({n, c, h, w}, 11), wt = filled<float>({o, c, k, k}, 12),
-       b = filled<float>({1, o, 1, 1}, 13), dy = filled<float>({n, o, h, w}, 14);
+  auto x = filled<T>({n, c, h, w}, 11), wt = filled<T>({o, c, k, k}, 12),
+       b = filled<T>({1, o, 1, 1}, 13), dy = filled<T>({n, o, h, w}, 14);
   mca::ArithConfig cfg = config(mca::Mode::sr, 12);
+  cfg.t64 = 30;        // binary64 perturbed visibly too
   cfg.tile = 1 << 20;  // at least every reduction here
   const mca::Sr pol = mca::make_policy<mca::Mode::sr>(cfg);
-  auto add_one = [&](float acc, float part, uint64_t element) {
+  auto add_one = [&](T acc, T part, uint64_t element) {
     mca::Draws d = pol.draws(element, 0);
     return pol.add(acc, part, d);
   };
   {  // forward: y = SR(b + RN-sum)
-    auto y = Tensor<float>::empty({n, o, h, w}), y0 = Tensor<float>::empty({n, o, h, w});
+    auto y = Tensor<T>::empty({n, o, h, w}), y0 = Tensor<T>::empty({n, o, h, w});
     conv2d_forward(pol, x, wt, b, y);
-    conv2d_forward(ieee(), x, wt, Tensor<float>::zeros(b.shape()), y0);
+    conv2d_forward(ieee(), x, wt, Tensor<T>::zeros(b.shape()), y0);
     for (int64_t i = 0; i < y.numel(); ++i)
       REQUIRE(y.data()[i] == add_one(b.data()[(i / (h * w)) % o], y0.data()[i], uint64_t(i)));
   }
   {  // dgrad, accumulate: dx = SR(dx + RN-sum)
-    auto dx = filled<float>(x.shape(), 15), dx0 = Tensor<float>::empty(x.shape());
+    auto dx = filled<T>(x.shape(), 15), dx0 = Tensor<T>::empty(x.shape());
     const auto init = dx.to(Device::cpu);
     conv2d_backward_data(pol, dy, wt, dx, GradMode::accumulate);
     conv2d_backward_data(ieee(), dy, wt, dx0, GradMode::overwrite);
@@ -334,19 +336,24 @@ TEST_CASE("conv2d tile:k: one tile = RN sum + one perturbed add (fwd, dgrad, wgr
       REQUIRE(dx.data()[i] == add_one(init.data()[i], dx0.data()[i], uint64_t(i)));
   }
   {  // wgrad, overwrite: dw = SR(0 + RN-sum)
-    auto dw = Tensor<float>::empty(wt.shape()), dw0 = Tensor<float>::empty(wt.shape());
+    auto dw = Tensor<T>::empty(wt.shape()), dw0 = Tensor<T>::empty(wt.shape());
     conv2d_backward_weight(pol, dy, x, dw, GradMode::overwrite);
     conv2d_backward_weight(ieee(), dy, x, dw0, GradMode::overwrite);
     for (int64_t i = 0; i < dw.numel(); ++i)
-      REQUIRE(dw.data()[i] == add_one(0.0f, dw0.data()[i], uint64_t(i)));
+      REQUIRE(dw.data()[i] == add_one(T(0), dw0.data()[i], uint64_t(i)));
   }
   {  // bgrad: the Accumulator, one tile
-    auto db = Tensor<float>::empty(b.shape()), db0 = Tensor<float>::empty(b.shape());
+    auto db = Tensor<T>::empty(b.shape()), db0 = Tensor<T>::empty(b.shape());
     conv2d_backward_bias(pol, dy, db, GradMode::overwrite);
     conv2d_backward_bias(ieee(), dy, db0, GradMode::overwrite);
     for (int64_t i = 0; i < db.numel(); ++i)
-      REQUIRE(db.data()[i] == add_one(0.0f, db0.data()[i], uint64_t(i)));
+      REQUIRE(db.data()[i] == add_one(T(0), db0.data()[i], uint64_t(i)));
   }
+}
+
+TEST_CASE("conv2d tile:k: one tile = RN sum + one perturbed add (fwd, dgrad, wgrad, bgrad)") {
+  one_tile_equals_rn_sum_plus_one_add<float>();
+  one_tile_equals_rn_sum_plus_one_add<double>();
 }
 
 TEST_CASE("conv2d cost options: reproducible at 1 and 2 threads, each option changes results") {
