@@ -311,6 +311,18 @@ const __m128i kInvalid[16] = {
     _mm_setr_epi32(0, 0, -1, -1),  _mm_setr_epi32(-1, 0, -1, -1), _mm_setr_epi32(0, -1, -1, -1),
     _mm_setr_epi32(-1, -1, -1, -1)};
 
+// res with the lanes set in `bad` replaced by lane(b), b = 0..3: where the SIMD rounding hands a
+// lane to the scalar policy (with the same draws).
+template <class F>
+inline __m128 fix_lanes(__m128 res, int bad, F&& lane) {
+  if (bad == 0) return res;
+  alignas(16) float out[4];
+  _mm_store_ps(out, res);
+  for (int b = 0; b < 4; ++b)
+    if ((bad >> b) & 1) out[b] = lane(b);
+  return _mm_load_ps(out);
+}
+
 // acc[l] = SR(SR(s[q] * panel[q][l]) + acc[l]) for q in [0, kc), l in [0, cnt): term number
 // q0 + q of output elements e0 + l.
 // Padding terms must leave acc untouched: x * 0 + acc is exact under sr only when acc is already
@@ -338,16 +350,10 @@ void sr_terms(const mca::Sr& pol, const mca::simd::SrF32& sp, const float* panel
           sp, _mm256_mul_pd(sv, xv),
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(wm + off + l)), bad);
       bad &= int(valid[q] >> l);
-      if (bad) {
-        alignas(16) float pr[4];
-        _mm_store_ps(pr, prod);
-        for (int b = 0; b < 4; ++b)
-          if ((bad >> b) & 1) {
-            mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
-            pr[b] = pol.mul(sq, xq[l + b], d);
-          }
-        prod = _mm_load_ps(pr);
-      }
+      prod = fix_lanes(prod, bad, [&](int b) {
+        mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
+        return pol.mul(sq, xq[l + b], d);
+      });
       const __m128 old = _mm_loadu_ps(acc + l);
       const __m256d pv = _mm256_cvtps_pd(prod), av = _mm256_cvtps_pd(old);
       const __m256d sum = _mm256_add_pd(pv, av);
@@ -357,15 +363,12 @@ void sr_terms(const mca::Sr& pol, const mca::simd::SrF32& sp, const float* panel
       const int invalid = int(~(valid[q] >> l) & 0xF);
       bad &= ~invalid;
       if (bad) {
-        alignas(16) float pr[4], out[4];
+        alignas(16) float pr[4];
         _mm_store_ps(pr, prod);
-        _mm_store_ps(out, res);
-        for (int b = 0; b < 4; ++b)
-          if ((bad >> b) & 1) {
-            mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw + 1);
-            out[b] = pol.add(pr[b], acc[l + b], d);
-          }
-        res = _mm_load_ps(out);
+        res = fix_lanes(res, bad, [&](int b) {
+          mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw + 1);
+          return pol.add(pr[b], acc[l + b], d);
+        });
       }
       if (invalid) res = _mm_blendv_ps(res, old, _mm_castsi128_ps(kInvalid[invalid]));
       _mm_storeu_ps(acc + l, res);
@@ -429,47 +432,33 @@ void sr_terms_r(const SrCtx& c, const float* panel, const uint64_t* valid, const
       const __m256d av = _mm256_cvtps_pd(old);
       __m128 res;
       int bad;
-      alignas(16) float pr[4], out[4];
       if constexpr (kFused) {
         const __m256d sum = _mm256_add_pd(p, av);
         res =
             mca::simd::sr_round4_r(c.spr, sum, mca::simd::two_sum_err(p, av, sum), load_u4(ua + l));
         bad = mca::simd::sr_bad4(sum) & ~invalid;
-        if (bad) {
-          _mm_store_ps(out, res);
-          for (int b = 0; b < 4; ++b)
-            if ((bad >> b) & 1) {
-              mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
-              out[b] = pol.fma_fused(sq, xq[l + b], acc[l + b], d);
-            }
-          res = _mm_load_ps(out);
-        }
+        res = fix_lanes(res, bad, [&](int b) {
+          mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
+          return pol.fma_fused(sq, xq[l + b], acc[l + b], d);
+        });
       } else {
         __m128 prod = mca::simd::sr_round4_r(c.spr, p, _mm256_setzero_pd(), load_u4(um + l));
-        const int pbad = mca::simd::sr_bad4(p) & ~invalid;
-        if (pbad) {
-          _mm_store_ps(pr, prod);
-          for (int b = 0; b < 4; ++b)
-            if ((pbad >> b) & 1) {
-              mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
-              pr[b] = pol.mul(sq, xq[l + b], d);
-            }
-          prod = _mm_load_ps(pr);
-        }
+        prod = fix_lanes(prod, mca::simd::sr_bad4(p) & ~invalid, [&](int b) {
+          mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
+          return pol.mul(sq, xq[l + b], d);
+        });
         const __m256d pv = _mm256_cvtps_pd(prod);
         const __m256d sum = _mm256_add_pd(pv, av);
         res = mca::simd::sr_round4_r(c.spr, sum, mca::simd::two_sum_err(pv, av, sum),
                                      load_u4(ua + l));
         bad = mca::simd::sr_bad4(sum) & ~invalid;
         if (bad) {
+          alignas(16) float pr[4];
           _mm_store_ps(pr, prod);
-          _mm_store_ps(out, res);
-          for (int b = 0; b < 4; ++b)
-            if ((bad >> b) & 1) {
-              mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw + 1);
-              out[b] = pol.add(pr[b], acc[l + b], d);
-            }
-          res = _mm_load_ps(out);
+          res = fix_lanes(res, bad, [&](int b) {
+            mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw + 1);
+            return pol.add(pr[b], acc[l + b], d);
+          });
         }
       }
       if (invalid) res = _mm_blendv_ps(res, old, _mm_castsi128_ps(kInvalid[invalid]));
@@ -504,16 +493,10 @@ void tile_flush(const SrCtx& c, uint64_t j, uint64_t e0, int cnt, float* acc, fl
       bad = mca::simd::sr_bad4(sum);
     }
     bad &= int(bit_range(0, cnt - l) & 0xF);
-    if (bad) {
-      alignas(16) float out[4];
-      _mm_store_ps(out, res);
-      for (int b = 0; b < 4; ++b)
-        if ((bad >> b) & 1) {
-          mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
-          out[b] = pol.add(acc[l + b], part[l + b], d);
-        }
-      res = _mm_load_ps(out);
-    }
+    res = fix_lanes(res, bad, [&](int b) {
+      mca::Draws d = pol.draws(e0 + uint64_t(l + b), draw);
+      return pol.add(acc[l + b], part[l + b], d);
+    });
     _mm_storeu_ps(acc + l, res);
   }
   std::fill(part, part + kLanes, 0.0f);
