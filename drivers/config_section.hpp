@@ -128,6 +128,13 @@ inline void apply_override(toml::table& root, const std::string& ov, const std::
   t->insert_or_assign(key, *parsed.get("v"));
 }
 
+// The same keys as TOML lines (each ending in a newline); the inverse of read_cost_options.
+inline std::string cost_options_toml(const mca::CostOptions& c) {
+  return "fma = " + toml_quoted(std::string(mca::to_string(c.fma))) +
+         "\nsr_bits = " + std::to_string(c.sr_bits) + "\nrounds = " + std::to_string(c.rounds) +
+         "\ngranularity = " + toml_quoted(mca::granularity_string(c.tile)) + "\n";
+}
+
 // The cost options of MCA.md v2 (fma, sr_bits, rounds, granularity) from a section ([arith] or an
 // ensemble arm), each defaulting to its value in `a` (the base configuration).
 inline void read_cost_options(Section& s, mca::ArithConfig& a) {

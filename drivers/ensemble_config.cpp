@@ -130,10 +130,7 @@ EnsembleSettings load_ensemble_settings(const fs::path& file,
       arm.t32 = int(a.integer("t", 24, 1, 24));
       mca::ArithConfig opts = e.base.train.arith;
       read_cost_options(a, opts);
-      arm.fma = opts.fma;
-      arm.sr_bits = opts.sr_bits;
-      arm.rounds = opts.rounds;
-      arm.tile = opts.tile;
+      arm.cost = opts.cost();
       opts.mode = arm.mode;
       opts.t32 = arm.t32;
       try {
@@ -179,17 +176,11 @@ std::vector<Member> EnsembleSettings::members() const {
         m.arith.mode = arm.mode;
         m.arith.t32 = arm.t32;
         m.arith.member = uint32_t(i);
-        m.arith.fma = arm.fma;
-        m.arith.sr_bits = arm.sr_bits;
-        m.arith.rounds = arm.rounds;
-        m.arith.tile = arm.tile;
+        m.arith.set_cost(arm.cost);
       } else {
         m.arith.mode = mca::Mode::ieee;
         m.arith.member = 0;
-        m.arith.fma = mca::FmaMode::split;
-        m.arith.sr_bits = 32;
-        m.arith.rounds = 10;
-        m.arith.tile = 1;
+        m.arith.set_cost({});
       }
       out.push_back(m);
     }
@@ -220,9 +211,8 @@ std::string member_toml(const Member& m) {
     << "\naugment = " << m.augment_seed << "\nmca = " << m.arith.seed
     << "\n\n[arith]\nmode = " << toml_quoted(std::string(mca::to_string(m.arith.mode)))
     << "\nt32 = " << m.arith.t32 << "\nt64 = " << m.arith.t64 << "\nmember = " << m.arith.member
-    << "\nfma = " << toml_quoted(std::string(mca::to_string(m.arith.fma)))
-    << "\nsr_bits = " << m.arith.sr_bits << "\nrounds = " << m.arith.rounds
-    << "\ngranularity = " << toml_quoted(mca::granularity_string(m.arith.tile)) << "\n";
+    << "\n"
+    << cost_options_toml(m.arith.cost());
   return t.str();
 }
 
@@ -264,9 +254,8 @@ std::string to_toml(const EnsembleSettings& e) {
       << "\nid_base = " << a.id_base << "\n";
     if (perturbs(a.kind))
       t << "mode = " << toml_quoted(std::string(mca::to_string(a.mode))) << "\nt = " << a.t32
-        << "\nfma = " << toml_quoted(std::string(mca::to_string(a.fma)))
-        << "\nsr_bits = " << a.sr_bits << "\nrounds = " << a.rounds
-        << "\ngranularity = " << toml_quoted(mca::granularity_string(a.tile)) << "\n";
+        << "\n"
+        << cost_options_toml(a.cost);
   }
   TrainSettings b = e.base;
   fs::path slices(b.slices);  // keeps its {view} tag

@@ -28,8 +28,7 @@ struct Arm {
   int t32 = 24;
   // Cost options of the arm's members (MCA.md v2), by default the base [arith] ones; ieee arms
   // keep the defaults.
-  mca::FmaMode fma = mca::FmaMode::split;
-  int sr_bits = 32, rounds = 10, tile = 1;
+  mca::CostOptions cost;
 };
 
 struct Member {

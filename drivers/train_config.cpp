@@ -21,9 +21,7 @@ const char* const kSections[] = {"data",  "model", "train",   "optim",
                                  "arith", "seeds", "augment", "output"};
 
 std::string quoted(const std::string& s) {
-  std::ostringstream o;
-  o << toml::value<std::string>(s);
-  return o.str();
+  return toml_quoted(s);
 }
 
 std::string num(double v) {
@@ -258,12 +256,10 @@ std::string section_text(const TrainSettings& s, bool for_resume) {
     << "\nt0 = " << num(o.t0) << "\nt_mult = " << num(o.t_mult) << "\neta_min = " << num(o.eta_min)
     << "\nstep_size = " << o.step_size << "\ngamma = " << num(o.gamma) << "\n\n[arith]\n"
     << "mode = " << quoted(std::string(mca::to_string(tc.arith.mode))) << "\nt32 = " << tc.arith.t32
-    << "\nt64 = " << tc.arith.t64 << "\nmember = " << tc.arith.member
-    << "\nfma = " << quoted(std::string(mca::to_string(tc.arith.fma)))
-    << "\nsr_bits = " << tc.arith.sr_bits << "\nrounds = " << tc.arith.rounds
-    << "\ngranularity = " << quoted(mca::granularity_string(tc.arith.tile))
-    << "\n\n[seeds]\ninit = " << tc.init_seed << "\ndata = " << s.data_seed
-    << "\naugment = " << s.augment_seed << "\nmca = " << tc.arith.seed << "\n\n[augment]\n"
+    << "\nt64 = " << tc.arith.t64 << "\nmember = " << tc.arith.member << "\n"
+    << cost_options_toml(tc.arith.cost()) << "\n[seeds]\ninit = " << tc.init_seed
+    << "\ndata = " << s.data_seed << "\naugment = " << s.augment_seed << "\nmca = " << tc.arith.seed
+    << "\n\n[augment]\n"
     << "translate = " << s.translate << "\n";
   if (!for_resume) t << "\n[output]\ndir = " << quoted(s.out_dir) << "\n";
   return t.str();

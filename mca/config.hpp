@@ -16,6 +16,15 @@ namespace numens::mca {
 // perturbed add (the exact contract); fused = the exact a * b + c perturbed once.
 enum class FmaMode : uint8_t { split, fused };
 
+// The cost options of MCA.md v2 alone (defaults: the exact contract), as an arm or a flag set
+// carries them apart from a mode.
+struct CostOptions {
+  FmaMode fma = FmaMode::split;
+  int sr_bits = 32;
+  int rounds = 10;
+  int tile = 1;
+};
+
 struct ArithConfig {
   Mode mode = Mode::ieee;
   int t32 = 24;  // virtual precision for binary32, 1..24
@@ -28,6 +37,13 @@ struct ArithConfig {
   int rounds = 10;   // Philox4x32 rounds, 10 or 7
   int tile = 1;      // granularity: 1 = op, k > 1 = tile:k (k terms of a reduction per rounding)
 
+  CostOptions cost() const { return {fma, sr_bits, rounds, tile}; }
+  void set_cost(const CostOptions& c) {
+    fma = c.fma;
+    sr_bits = c.sr_bits;
+    rounds = c.rounds;
+    tile = c.tile;
+  }
   // True when every cost option has its default (the exact contract of MCA.md).
   bool exact_contract() const {
     return fma == FmaMode::split && sr_bits == 32 && rounds == 10 && tile == 1;

@@ -44,6 +44,19 @@ std::string hexs(T x) {
   return buf;
 }
 
+// How many results are the upper neighbour, and how many are neither neighbour.
+template <class T>
+void count_outcomes(const std::vector<T>& out, T lower, T upper, long& ups, long& others) {
+  ups = others = 0;
+  for (T r : out) {
+    if (r == upper) {
+      ++ups;
+    } else if (r != lower) {
+      ++others;
+    }
+  }
+}
+
 template <Mode M>
 Policy<M> policy(int t32, int t64, uint32_t seed = 2024, uint32_t member = 0) {
   ArithConfig c;
@@ -139,14 +152,8 @@ void check_two_outcomes(Backend& be, int t) {
     CAPTURE(t);
     std::vector<T> a(kDraws, c.a), b(kDraws, c.b), out(kDraws);
     be.binary(pol, c.op, a, b, out);
-    long ups = 0, others = 0;
-    for (T r : out) {
-      if (r == c.upper) {
-        ++ups;
-      } else if (r != c.lower) {
-        ++others;
-      }
-    }
+    long ups, others;
+    count_outcomes(out, c.lower, c.upper, ups, others);
     REQUIRE_MESSAGE(others == 0, "outcome outside {" << hexs(c.lower) << ", " << hexs(c.upper)
                                                      << "} for a=" << hexs(c.a)
                                                      << " b=" << hexs(c.b));

@@ -47,14 +47,8 @@ void check_two_outcomes_r(Backend& be, int t, int r, int rounds) {
     CAPTURE(r);
     std::vector<T> a(kDraws, c.a), b(kDraws, c.b), out(kDraws);
     be.binary(pol, c.op, a, b, out);
-    long ups = 0, others = 0;
-    for (T x : out) {
-      if (x == c.upper) {
-        ++ups;
-      } else if (x != c.lower) {
-        ++others;
-      }
-    }
+    long ups, others;
+    count_outcomes(out, c.lower, c.upper, ups, others);
     REQUIRE(others == 0);
     const double p = quantised_probability(c.f, r);
     if (p == 0.0 || p == 1.0) {
