@@ -1,7 +1,9 @@
 #include <string>
+#include <type_traits>
 
 #include "kernels/batchnorm.hpp"
 #include "kernels/batchnorm_impl.hpp"
+#include "kernels/elementwise_fast.hpp"
 #include "kernels/launch.hpp"
 #include "mca/policy.hpp"
 
@@ -9,14 +11,35 @@ namespace numens::kernels {
 
 namespace {
 
-void check_bn(const char* op, const Shape& x, std::initializer_list<std::pair<const char*, Shape>> ch) {
+void check_bn(const char* op, const Shape& x,
+              std::initializer_list<std::pair<const char*, Shape>> ch) {
   for (const auto& [what, s] : ch) expect_shape(op, what, s, Shape{1, x.c, 1, 1});
   if (x.n * x.h * x.w < 2)
     throw ShapeError(std::string(op) + ": input " + x.str() +
                      " has fewer than 2 values per channel; batch statistics are undefined");
 }
 
-detail::BnGeom geom(const Shape& s) { return {s.n, s.c, s.plane()}; }
+detail::BnGeom geom(const Shape& s) {
+  return {s.n, s.c, s.plane()};
+}
+
+// sr binary32 on the CPU: the SIMD paths of the per-element passes where they apply.
+template <class P, class T>
+constexpr bool kSrF32 = std::is_same_v<P, mca::Sr>&& std::is_same_v<T, float>;
+
+bool sr_simd(const mca::Sr& pol, Device d) {
+  return d == Device::cpu && detail::elementwise_sr_fast_available(pol);
+}
+
+template <class P, class T>
+void normalize(const char* op, Device dev, const P& pol, const detail::BnGeom& g, const T* x,
+               const T* mean, const T* invstd, const T* gamma, const T* beta, T* y) {
+  if constexpr (kSrF32<P, T>) {
+    if (sr_simd(pol, dev)) return detail::bn_normalize_sr(pol, g, x, mean, invstd, gamma, beta, y);
+  }
+  detail::for_each(op, dev, g.n * g.c * g.plane,
+                   detail::BnNormalize<P, T>{pol, g, x, mean, invstd, gamma, beta, y});
+}
 
 template <class T>
 Tensor<T> channel_buffer(int64_t c, Device d) {
@@ -33,46 +56,46 @@ void batchnorm2d_forward_train(const P& pol, const Tensor<T>& x, const Tensor<T>
   const char* op = "batchnorm2d_forward_train";
   const Shape s = x.shape();
   check_bn(op, s,
-           {{"gamma", gamma.shape()}, {"beta", beta.shape()}, {"running mean", running_mean.shape()},
-            {"running var", running_var.shape()}, {"saved mean", saved_mean.shape()},
+           {{"gamma", gamma.shape()},
+            {"beta", beta.shape()},
+            {"running mean", running_mean.shape()},
+            {"running var", running_var.shape()},
+            {"saved mean", saved_mean.shape()},
             {"saved invstd", saved_invstd.shape()}});
   expect_shape(op, "output", y.shape(), s);
   const Device dev = detail::common_device(
       op, {x.device(), gamma.device(), beta.device(), running_mean.device(), running_var.device(),
            saved_mean.device(), saved_invstd.device(), y.device()});
   const detail::BnGeom g = geom(s);
-  detail::for_each(op, dev, s.c,
-                   detail::BnTrainStats<P, T>{pol, g, x.data(), T(prm.eps), T(prm.momentum),
-                                              T(1.0 - prm.momentum), running_mean.data(),
-                                              running_var.data(), saved_mean.data(),
-                                              saved_invstd.data()});
-  detail::for_each(op, dev, s.numel(),
-                   detail::BnNormalize<P, T>{pol, g, x.data(), saved_mean.data(),
-                                             saved_invstd.data(), gamma.data(), beta.data(),
-                                             y.data()});
+  detail::for_each(
+      op, dev, s.c,
+      detail::BnTrainStats<P, T>{pol, g, x.data(), T(prm.eps), T(prm.momentum),
+                                 T(1.0 - prm.momentum), running_mean.data(), running_var.data(),
+                                 saved_mean.data(), saved_invstd.data()});
+  normalize(op, dev, pol, g, x.data(), saved_mean.data(), saved_invstd.data(), gamma.data(),
+            beta.data(), y.data());
 }
 
 template <class P, class T>
 void batchnorm2d_forward_eval(const P& pol, const Tensor<T>& x, const Tensor<T>& gamma,
                               const Tensor<T>& beta, const Tensor<T>& running_mean,
-                              const Tensor<T>& running_var, Tensor<T>& y,
-                              BatchNormParams<T> prm) {
+                              const Tensor<T>& running_var, Tensor<T>& y, BatchNormParams<T> prm) {
   const char* op = "batchnorm2d_forward_eval";
   const Shape s = x.shape();
   for (const auto& [what, t] : {std::pair<const char*, const Tensor<T>*>{"gamma", &gamma},
-                                {"beta", &beta}, {"running mean", &running_mean},
+                                {"beta", &beta},
+                                {"running mean", &running_mean},
                                 {"running var", &running_var}})
     expect_shape(op, what, t->shape(), Shape{1, s.c, 1, 1});
   expect_shape(op, "output", y.shape(), s);
-  const Device dev = detail::common_device(
-      op, {x.device(), gamma.device(), beta.device(), running_mean.device(), running_var.device(),
-           y.device()});
+  const Device dev =
+      detail::common_device(op, {x.device(), gamma.device(), beta.device(), running_mean.device(),
+                                 running_var.device(), y.device()});
   Tensor<T> invstd = channel_buffer<T>(s.c, dev);
   detail::for_each(op, dev, s.c,
                    detail::BnEvalStats<P, T>{pol, running_var.data(), T(prm.eps), invstd.data()});
-  detail::for_each(op, dev, s.numel(),
-                   detail::BnNormalize<P, T>{pol, geom(s), x.data(), running_mean.data(),
-                                             invstd.data(), gamma.data(), beta.data(), y.data()});
+  normalize(op, dev, pol, geom(s), x.data(), running_mean.data(), invstd.data(), gamma.data(),
+            beta.data(), y.data());
 }
 
 template <class P, class T>
@@ -83,8 +106,10 @@ void batchnorm2d_backward(const P& pol, const Tensor<T>& dy, const Tensor<T>& x,
   const char* op = "batchnorm2d_backward";
   const Shape s = x.shape();
   check_bn(op, s,
-           {{"gamma", gamma.shape()}, {"saved mean", saved_mean.shape()},
-            {"saved invstd", saved_invstd.shape()}, {"gamma gradient", dgamma.shape()},
+           {{"gamma", gamma.shape()},
+            {"saved mean", saved_mean.shape()},
+            {"saved invstd", saved_invstd.shape()},
+            {"gamma gradient", dgamma.shape()},
             {"beta gradient", dbeta.shape()}});
   expect_shape(op, "output gradient", dy.shape(), s);
   expect_shape(op, "input gradient", dx.shape(), s);
@@ -95,27 +120,32 @@ void batchnorm2d_backward(const P& pol, const Tensor<T>& dy, const Tensor<T>& x,
   const detail::BnGeom g = geom(s);
   Tensor<T> sum_dy = channel_buffer<T>(s.c, dev), sum_dyx = channel_buffer<T>(s.c, dev),
             scale = channel_buffer<T>(s.c, dev);
-  detail::for_each(op, dev, s.c,
-                   detail::BnBwdStats<P, T>{pol, g, dy.data(), x.data(), gamma.data(),
-                                            saved_mean.data(), saved_invstd.data(), sum_dy.data(),
-                                            sum_dyx.data(), scale.data(), dgamma.data(),
-                                            dbeta.data(), acc});
-  detail::for_each(op, dev, s.numel(),
-                   detail::BnBwdInput<P, T>{pol, g, dy.data(), x.data(), saved_mean.data(),
-                                            saved_invstd.data(), sum_dy.data(), sum_dyx.data(),
-                                            scale.data(), dx.data(), acc});
+  detail::for_each(
+      op, dev, s.c,
+      detail::BnBwdStats<P, T>{pol, g, dy.data(), x.data(), gamma.data(), saved_mean.data(),
+                               saved_invstd.data(), sum_dy.data(), sum_dyx.data(), scale.data(),
+                               dgamma.data(), dbeta.data(), acc});
+  if constexpr (kSrF32<P, T>) {
+    if (sr_simd(pol, dev))
+      return detail::bn_bwd_input_sr(pol, g, dy.data(), x.data(), saved_mean.data(),
+                                     saved_invstd.data(), sum_dy.data(), sum_dyx.data(),
+                                     scale.data(), dx.data(), acc);
+  }
+  detail::for_each(
+      op, dev, s.numel(),
+      detail::BnBwdInput<P, T>{pol, g, dy.data(), x.data(), saved_mean.data(), saved_invstd.data(),
+                               sum_dy.data(), sum_dyx.data(), scale.data(), dx.data(), acc});
 }
 
-#define NUMENS_BN_INSTANTIATE(P, T)                                                              \
-  template void batchnorm2d_forward_train<P, T>(const P&, const Tensor<T>&, const Tensor<T>&,    \
-                                                const Tensor<T>&, Tensor<T>&, Tensor<T>&,        \
-                                                Tensor<T>&, Tensor<T>&, Tensor<T>&,              \
-                                                BatchNormParams<T>);                             \
-  template void batchnorm2d_forward_eval<P, T>(const P&, const Tensor<T>&, const Tensor<T>&,     \
-                                               const Tensor<T>&, const Tensor<T>&,               \
+#define NUMENS_BN_INSTANTIATE(P, T)                                                               \
+  template void batchnorm2d_forward_train<P, T>(                                                  \
+      const P&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, Tensor<T>&, Tensor<T>&,     \
+      Tensor<T>&, Tensor<T>&, Tensor<T>&, BatchNormParams<T>);                                    \
+  template void batchnorm2d_forward_eval<P, T>(const P&, const Tensor<T>&, const Tensor<T>&,      \
+                                               const Tensor<T>&, const Tensor<T>&,                \
                                                const Tensor<T>&, Tensor<T>&, BatchNormParams<T>); \
-  template void batchnorm2d_backward<P, T>(const P&, const Tensor<T>&, const Tensor<T>&,         \
-                                           const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, \
+  template void batchnorm2d_backward<P, T>(const P&, const Tensor<T>&, const Tensor<T>&,          \
+                                           const Tensor<T>&, const Tensor<T>&, const Tensor<T>&,  \
                                            Tensor<T>&, Tensor<T>&, Tensor<T>&, GradMode);
 #define NUMENS_BN_INSTANTIATE_BOTH(P) \
   NUMENS_BN_INSTANTIATE(P, float)     \

@@ -311,17 +311,7 @@ const __m128i kInvalid[16] = {
     _mm_setr_epi32(0, 0, -1, -1),  _mm_setr_epi32(-1, 0, -1, -1), _mm_setr_epi32(0, -1, -1, -1),
     _mm_setr_epi32(-1, -1, -1, -1)};
 
-// res with the lanes set in `bad` replaced by lane(b), b = 0..3: where the SIMD rounding hands a
-// lane to the scalar policy (with the same draws).
-template <class F>
-inline __m128 fix_lanes(__m128 res, int bad, F&& lane) {
-  if (bad == 0) return res;
-  alignas(16) float out[4];
-  _mm_store_ps(out, res);
-  for (int b = 0; b < 4; ++b)
-    if ((bad >> b) & 1) out[b] = lane(b);
-  return _mm_load_ps(out);
-}
+using mca::simd::fix_lanes;
 
 // acc[l] = SR(SR(s[q] * panel[q][l]) + acc[l]) for q in [0, kc), l in [0, cnt): term number
 // q0 + q of output elements e0 + l.

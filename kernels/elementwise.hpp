@@ -30,4 +30,12 @@ void concat_channels(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& y);
 template <class T>
 void split_channels(const Tensor<T>& dy, Tensor<T>& da, Tensor<T>& db);
 
+// Which CPU code runs the perturbed element-wise kernels that have a SIMD path (sr binary32: batch
+// norm's per-element passes, kernels/elementwise_fast.hpp): `fast` (the default, bitwise equal to
+// the element functors) or `reference` (the functors, one element per iteration). A process-wide
+// switch for tests and benchmarks.
+enum class ElementwiseCpuImpl { fast, reference };
+void set_elementwise_cpu_impl(ElementwiseCpuImpl impl);
+ElementwiseCpuImpl elementwise_cpu_impl();
+
 }  // namespace numens::kernels

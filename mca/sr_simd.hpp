@@ -130,6 +130,18 @@ inline int inexact_sum_mask(__m256d x, __m256d y, __m256d s) {
   return ~_mm256_movemask_pd(_mm256_cmp_pd(e, _mm256_setzero_pd(), _CMP_EQ_OQ)) & 0xF;
 }
 
+// res with the lanes set in `bad` (4 bits) replaced by lane(b), b = 0..3: where the SIMD rounding
+// hands a lane to the scalar policy (with the same draws).
+template <class F>
+inline __m128 fix_lanes(__m128 res, int bad, F&& lane) {
+  if (bad == 0) return res;
+  alignas(16) float out[4];
+  _mm_store_ps(out, res);
+  for (int b = 0; b < 4; ++b)
+    if ((bad >> b) & 1) out[b] = lane(b);
+  return _mm_load_ps(out);
+}
+
 }  // namespace numens::mca::simd
 
 #endif

@@ -1,0 +1,124 @@
+// Four binary32 lanes of Policy<Mode::sr> arithmetic (AVX2), for the SIMD paths of element-wise
+// kernels: each lane is one output element computing the same sequence of perturbed operations as
+// the kernel's scalar element functor, with the same draws, so a kernel can run four elements at
+// once and still produce the functor's bits.
+//
+// The draws are the caller's: for the op with draw index k of elements e .. e + 3 it passes
+// u[l] = stream.ur(e + l, k, r, 0) (mca::draws_r32 fills a run of them with the vector
+// generator). Each operation computes its exact result in binary64 (a binary32 product always
+// fits; a sum comes with TwoSum's error term) and rounds it with the bit-pattern rules of
+// sr_simd.hpp. A lane those rules cannot take (a result outside binary32's normal range, NaN, inf,
+// and under the exact contract (sr_bits = 32) a sum binary64 did not hold exactly) is recomputed by
+// the scalar policy with the same draw, so every lane equals pol.op(a, b, pol.draws(e + l, k)).
+//
+// Applies (applies()) at t32 <= 24 and, for r-bit draws, where the r-bit rule has a bit below its
+// field (t + r <= 52); fused multiply-adds only with r-bit draws (binary64 seldom holds a * b + c
+// exactly, so under the exact contract nearly every lane would fall back).
+#pragma once
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "mca/policy.hpp"
+#include "mca/sr_simd.hpp"
+
+namespace numens::mca::simd {
+
+class SrLanes {
+ public:
+  explicit SrLanes(const Sr& pol)
+      : pol_(pol),
+        sp_(pol.t32),
+        spr_(pol.t32, pol.sr_bits < 32 ? pol.sr_bits : 52 - pol.t32),
+        r_(pol.sr_bits) {}
+
+  static bool applies(const Sr& pol) {
+    if (pol.t32 < 1 || pol.t32 > 24) return false;
+    if (pol.sr_bits < 32) return SrF32R::applies(pol.t32, pol.sr_bits);
+    return !pol.fused;
+  }
+
+  const Sr& policy() const { return pol_; }
+
+  // a + b, a - b, a * b of elements e .. e + 3 with draw index k; u: their four draws.
+  __m128 add(__m128 a, __m128 b, const uint32_t* u, uint64_t e, uint32_t k) const {
+    return bin<0>(a, b, u, e, k);
+  }
+  __m128 sub(__m128 a, __m128 b, const uint32_t* u, uint64_t e, uint32_t k) const {
+    return bin<1>(a, b, u, e, k);
+  }
+  __m128 mul(__m128 a, __m128 b, const uint32_t* u, uint64_t e, uint32_t k) const {
+    return bin<2>(a, b, u, e, k);
+  }
+
+  // pol.fma(a, b, c): split, a multiply with draw k (draws u0) then an add with draw k + 1 (u1);
+  // fused, one rounding of the exact a * b + c with draw k (u0; u1 unused).
+  __m128 fma(__m128 a, __m128 b, __m128 c, const uint32_t* u0, const uint32_t* u1, uint64_t e,
+             uint32_t k) const {
+    if (!pol_.fused) return add(mul(a, b, u0, e, k), c, u1, e, k + 1);
+    const __m256d p = _mm256_mul_pd(_mm256_cvtps_pd(a), _mm256_cvtps_pd(b));  // exact
+    const __m256d z = _mm256_cvtps_pd(c);
+    const __m256d s = _mm256_add_pd(p, z);
+    int bad;
+    const __m128 res = round(s, two_sum_err(p, z, s), u0, bad);
+    return fix_lanes(res, bad, [&](int l) {
+      Draws d = pol_.draws(e + uint64_t(l), k);
+      return pol_.fma_fused(lane(a, l), lane(b, l), lane(c, l), d);
+    });
+  }
+
+ private:
+  static float lane(__m128 v, int l) {
+    alignas(16) float f[4];
+    _mm_store_ps(f, v);
+    return f[l];
+  }
+
+  template <int Op>
+  __m128 bin(__m128 a, __m128 b, const uint32_t* u, uint64_t e, uint32_t k) const {
+    const __m256d x = _mm256_cvtps_pd(a), y = _mm256_cvtps_pd(b);
+    __m256d s, err;
+    if constexpr (Op == 0) {
+      s = _mm256_add_pd(x, y);
+      err = two_sum_err(x, y, s);
+    } else if constexpr (Op == 1) {
+      // x - y is x + (-y) bit for bit (signed zeros included); negation is exact.
+      const __m256d ny = _mm256_xor_pd(y, _mm256_set1_pd(-0.0));
+      s = _mm256_add_pd(x, ny);
+      err = two_sum_err(x, ny, s);
+    } else {
+      s = _mm256_mul_pd(x, y);  // exact
+      err = _mm256_setzero_pd();
+    }
+    int bad;
+    const __m128 res = round(s, err, u, bad);
+    return fix_lanes(res, bad, [&](int l) {
+      Draws d = pol_.draws(e + uint64_t(l), k);
+      const float al = lane(a, l), bl = lane(b, l);
+      if constexpr (Op == 0) return pol_.add(al, bl, d);
+      if constexpr (Op == 1) return pol_.sub(al, bl, d);
+      return pol_.mul(al, bl, d);
+    });
+  }
+
+  // SR of the exact values s + err; `bad` gets the lanes left to the scalar policy.
+  __m128 round(__m256d s, __m256d err, const uint32_t* u, int& bad) const {
+    const __m128i uv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+    bad = sr_bad4(s);
+    if (r_ < 32) return sr_round4_r(spr_, s, err, uv);
+    bad |= ~_mm256_movemask_pd(_mm256_cmp_pd(err, _mm256_setzero_pd(), _CMP_EQ_OQ)) & 0xF;
+    return sp_.shift_left ? sr_round4(sp_, s, sr_draws<true>(sp_, uv))
+                          : sr_round4(sp_, s, sr_draws<false>(sp_, uv));
+  }
+
+  const Sr& pol_;
+  SrF32 sp_;
+  SrF32R spr_;
+  int r_;
+};
+
+}  // namespace numens::mca::simd
+
+#endif

@@ -1,0 +1,125 @@
+// The SIMD paths of the perturbed element-wise kernels (kernels/elementwise_fast.hpp) compute the
+// element functors' bits: batch norm forward (train and eval) and backward, sr binary32, over the
+// cost options the paths take, with values that send lanes to the scalar policy.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "kernels/batchnorm.hpp"
+#include "kernels/elementwise.hpp"
+#include "mca/config.hpp"
+#include "mca/dispatch.hpp"
+#include "mca/sr_lanes.hpp"
+#include "tests/kernels/test_util.hpp"
+
+using namespace numens;
+using namespace numens::kernels;
+using namespace numens::testing;
+
+namespace {
+
+int64_t differing_bits(const Tensor<float>& a, const Tensor<float>& b) {
+  int64_t bad = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const float u = a.data()[i], v = b.data()[i];
+    bad += u == v || (std::isnan(u) && std::isnan(v)) ? 0 : 1;
+  }
+  return bad;
+}
+
+// Lanes the SIMD rounding hands to the scalar policy: values far below the others (sums binary64
+// cannot hold exactly under the exact contract), binary32 subnormals, zeros; sparsely inf and NaN.
+void add_specials(Tensor<float>& x, int every, int64_t first) {
+  const float sp[] = {1e-30f, 3e-41f, 1e12f, -2e-28f, 0.0f, -0.0f};
+  for (int64_t i = first; i < x.numel(); i += every) x.data()[i] = sp[(i / every) % 6];
+  x.data()[x.numel() / 2] = std::numeric_limits<float>::infinity();
+  x.data()[x.numel() / 3] = std::numeric_limits<float>::quiet_NaN();
+}
+
+void batchnorm_fast_equals_reference(const mca::Sr& pol, bool specials) {
+  // planes below, at and above a run of 256, not multiples of 4 (the functor takes the tails)
+  for (Shape s : {Shape{2, 3, 5, 7}, Shape{1, 2, 16, 16}, Shape{2, 3, 17, 19}, Shape{1, 1, 1, 2}}) {
+    CAPTURE(s.str());
+    const Shape cs{1, s.c, 1, 1};
+    auto x = filled<float>(s, 21, 2.0), dy = filled<float>(s, 22);
+    if (specials) {
+      add_specials(x, 13, 5);
+      add_specials(dy, 11, 2);
+    }
+    auto gamma = filled<float>(cs, 23), beta = filled<float>(cs, 24);
+    Tensor<float> out[2][8];
+    for (int impl = 0; impl < 2; ++impl) {
+      set_elementwise_cpu_impl(impl == 0 ? ElementwiseCpuImpl::fast
+                                         : ElementwiseCpuImpl::reference);
+      Tensor<float>* o = out[impl];
+      o[0] = filled<float>(cs, 25);  // running mean
+      o[1] = filled<float>(cs, 26);  // running var
+      for (int64_t c = 0; c < s.c; ++c) o[1].data()[c] = 1.0f + std::fabs(o[1].data()[c]);
+      o[2] = Tensor<float>::empty(cs);
+      o[3] = Tensor<float>::empty(cs);
+      o[4] = Tensor<float>::empty(s);
+      BatchNormParams<float> prm;
+      batchnorm2d_forward_train(pol, x, gamma, beta, o[0], o[1], o[2], o[3], o[4], prm);
+      o[5] = Tensor<float>::empty(s);
+      batchnorm2d_forward_eval(pol, x, gamma, beta, o[0], o[1], o[5], prm);
+      auto dg = Tensor<float>::empty(cs), db = Tensor<float>::empty(cs);
+      o[6] = Tensor<float>::empty(s);
+      batchnorm2d_backward(pol, dy, x, gamma, o[2], o[3], o[6], dg, db, GradMode::overwrite);
+      o[7] = filled<float>(s, 27);
+      batchnorm2d_backward(pol, dy, x, gamma, o[2], o[3], o[7], dg, db, GradMode::accumulate);
+    }
+    set_elementwise_cpu_impl(ElementwiseCpuImpl::fast);
+    for (int i = 0; i < 8; ++i) {
+      CAPTURE(i);
+      CHECK(differing_bits(out[0][i], out[1][i]) == 0);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("batchnorm2d sr binary32 SIMD paths compute the functors' bits, every cost option") {
+  struct Opt {
+    int t;
+    bool fused;
+    int sr_bits, rounds, tile;
+  };
+  // t = 24 and 21 round with the draw shifted right, 12 and 8 shifted left; 32-, 16- and 8-bit
+  // draws, split and fused (fused only with r-bit draws), 7 rounds, tile:16 (BN statistics).
+  const Opt opts[] = {{24, false, 32, 10, 1}, {21, false, 32, 10, 1}, {12, false, 32, 10, 1},
+                      {24, false, 16, 10, 1}, {24, true, 16, 10, 16}, {8, true, 8, 7, 1},
+                      {12, false, 16, 7, 16}, {24, true, 16, 10, 1}};
+  for (const Opt& o : opts) {
+    mca::ArithConfig cfg;
+    cfg.mode = mca::Mode::sr;
+    cfg.t32 = o.t;
+    cfg.seed = 9;
+    cfg.member = 4;
+    cfg.fma = o.fused ? mca::FmaMode::fused : mca::FmaMode::split;
+    cfg.sr_bits = o.sr_bits;
+    cfg.rounds = o.rounds;
+    cfg.tile = o.tile;
+    INFO(cfg.describe());
+    const mca::Sr sr = mca::make_policy<mca::Mode::sr>(cfg).at(31, 5);
+#if defined(__AVX2__)
+    REQUIRE(mca::simd::SrLanes::applies(sr));  // else this would compare the functor with itself
+#endif
+    batchnorm_fast_equals_reference(sr, false);
+    batchnorm_fast_equals_reference(sr, true);
+  }
+}
+
+#if defined(__AVX2__)
+TEST_CASE("SrLanes: where the SIMD rules do not apply, the kernels keep the functors") {
+  mca::Sr sr;
+  sr.t32 = 24;
+  CHECK(mca::simd::SrLanes::applies(sr));
+  sr.fused = true;  // fused under the exact contract: binary64 seldom holds a * b + c
+  CHECK_FALSE(mca::simd::SrLanes::applies(sr));
+  sr.sr_bits = 30;  // t + r = 54: no bit below the r-bit field
+  CHECK_FALSE(mca::simd::SrLanes::applies(sr));
+  sr.sr_bits = 28;
+  CHECK(mca::simd::SrLanes::applies(sr));
+}
+#endif
