@@ -3,6 +3,7 @@
 
 #include "kernels/activation.hpp"
 #include "kernels/activation_impl.hpp"
+#include "kernels/elementwise_fast.hpp"
 #include "kernels/launch.hpp"
 #include "mca/policy.hpp"
 
@@ -32,7 +33,7 @@ void prelu_forward(const P& pol, const Tensor<T>& x, T slope, Tensor<T>& y) {
   const char* op = "prelu_forward";
   same_shape(op, "output", y, x);
   const Device dev = detail::common_device(op, {x.device(), y.device()});
-  detail::for_each(op, dev, x.numel(), detail::PreluFwd<P, T>{pol, x.data(), slope, y.data()});
+  detail::for_each_simd(op, dev, x.numel(), detail::PreluFwd<P, T>{pol, x.data(), slope, y.data()});
 }
 
 template <class P, class T>
@@ -46,9 +47,9 @@ void prelu_backward(const P& pol, const Tensor<T>& dy, const Tensor<T>& x, T slo
   // The slope gradient is a reduction placed after the n per-element draw elements.
   const T ds = detail::chunked_sum_on<T>(op, dev, pol, uint64_t(n), n,
                                          detail::PreluSlopeTerm<P, T>{pol, dy.data(), x.data()});
-  detail::for_each(op, dev, n,
-                   detail::PreluBwdInput<P, T>{pol, dy.data(), x.data(), slope, dx.data(),
-                                               mode == GradMode::accumulate});
+  detail::for_each_simd(op, dev, n,
+                        detail::PreluBwdInput<P, T>{pol, dy.data(), x.data(), slope, dx.data(),
+                                                    mode == GradMode::accumulate});
   mca::Draws d = pol.draws(uint64_t(n) + reduce_elements(n));
   detail::store_grad(pol, dslope, ds, mode == GradMode::accumulate, d);
 }

@@ -1,5 +1,4 @@
 #include <string>
-#include <type_traits>
 
 #include "kernels/batchnorm.hpp"
 #include "kernels/batchnorm_impl.hpp"
@@ -21,24 +20,6 @@ void check_bn(const char* op, const Shape& x,
 
 detail::BnGeom geom(const Shape& s) {
   return {s.n, s.c, s.plane()};
-}
-
-// sr binary32 on the CPU: the SIMD paths of the per-element passes where they apply.
-template <class P, class T>
-constexpr bool kSrF32 = std::is_same_v<P, mca::Sr>&& std::is_same_v<T, float>;
-
-bool sr_simd(const mca::Sr& pol, Device d) {
-  return d == Device::cpu && detail::elementwise_sr_fast_available(pol);
-}
-
-template <class P, class T>
-void normalize(const char* op, Device dev, const P& pol, const detail::BnGeom& g, const T* x,
-               const T* mean, const T* invstd, const T* gamma, const T* beta, T* y) {
-  if constexpr (kSrF32<P, T>) {
-    if (sr_simd(pol, dev)) return detail::bn_normalize_sr(pol, g, x, mean, invstd, gamma, beta, y);
-  }
-  detail::for_each(op, dev, g.n * g.c * g.plane,
-                   detail::BnNormalize<P, T>{pol, g, x, mean, invstd, gamma, beta, y});
 }
 
 template <class T>
@@ -67,13 +48,15 @@ void batchnorm2d_forward_train(const P& pol, const Tensor<T>& x, const Tensor<T>
       op, {x.device(), gamma.device(), beta.device(), running_mean.device(), running_var.device(),
            saved_mean.device(), saved_invstd.device(), y.device()});
   const detail::BnGeom g = geom(s);
-  detail::for_each(
+  detail::for_each_simd(
       op, dev, s.c,
       detail::BnTrainStats<P, T>{pol, g, x.data(), T(prm.eps), T(prm.momentum),
                                  T(1.0 - prm.momentum), running_mean.data(), running_var.data(),
                                  saved_mean.data(), saved_invstd.data()});
-  normalize(op, dev, pol, g, x.data(), saved_mean.data(), saved_invstd.data(), gamma.data(),
-            beta.data(), y.data());
+  detail::for_each_simd(
+      op, dev, s.numel(),
+      detail::BnNormalize<P, T>{pol, g, x.data(), saved_mean.data(), saved_invstd.data(),
+                                gamma.data(), beta.data(), y.data()});
 }
 
 template <class P, class T>
@@ -94,8 +77,10 @@ void batchnorm2d_forward_eval(const P& pol, const Tensor<T>& x, const Tensor<T>&
   Tensor<T> invstd = channel_buffer<T>(s.c, dev);
   detail::for_each(op, dev, s.c,
                    detail::BnEvalStats<P, T>{pol, running_var.data(), T(prm.eps), invstd.data()});
-  normalize(op, dev, pol, geom(s), x.data(), running_mean.data(), invstd.data(), gamma.data(),
-            beta.data(), y.data());
+  detail::for_each_simd(
+      op, dev, s.numel(),
+      detail::BnNormalize<P, T>{pol, geom(s), x.data(), running_mean.data(), invstd.data(),
+                                gamma.data(), beta.data(), y.data()});
 }
 
 template <class P, class T>
@@ -120,18 +105,12 @@ void batchnorm2d_backward(const P& pol, const Tensor<T>& dy, const Tensor<T>& x,
   const detail::BnGeom g = geom(s);
   Tensor<T> sum_dy = channel_buffer<T>(s.c, dev), sum_dyx = channel_buffer<T>(s.c, dev),
             scale = channel_buffer<T>(s.c, dev);
-  detail::for_each(
+  detail::for_each_simd(
       op, dev, s.c,
       detail::BnBwdStats<P, T>{pol, g, dy.data(), x.data(), gamma.data(), saved_mean.data(),
                                saved_invstd.data(), sum_dy.data(), sum_dyx.data(), scale.data(),
                                dgamma.data(), dbeta.data(), acc});
-  if constexpr (kSrF32<P, T>) {
-    if (sr_simd(pol, dev))
-      return detail::bn_bwd_input_sr(pol, g, dy.data(), x.data(), saved_mean.data(),
-                                     saved_invstd.data(), sum_dy.data(), sum_dyx.data(),
-                                     scale.data(), dx.data(), acc);
-  }
-  detail::for_each(
+  detail::for_each_simd(
       op, dev, s.numel(),
       detail::BnBwdInput<P, T>{pol, g, dy.data(), x.data(), saved_mean.data(), saved_invstd.data(),
                                sum_dy.data(), sum_dyx.data(), scale.data(), dx.data(), acc});

@@ -33,12 +33,7 @@ struct BnTrainStats {
   T* mean_out;
   T* invstd_out;
   NUMENS_HD void operator()(int64_t c) const {
-    const T m = T(g.m());
-    mca::Draws d = pol.draws(bn_channel_element(c, 0));
-    mca::Accumulator<P, T> sum(T(0));
-    for (int64_t n = 0; n < g.n; ++n)
-      for (int64_t q = 0; q < g.plane; ++q) sum.add(pol, x[(n * g.c + c) * g.plane + q], d);
-    const T mean = pol.div(sum.result(pol, d), m, d);
+    const T mean = channel_mean(c);
     mca::Draws dv = pol.draws(bn_channel_element(c, 1));
     mca::Accumulator<P, T> sq(T(0));
     for (int64_t n = 0; n < g.n; ++n)
@@ -46,7 +41,19 @@ struct BnTrainStats {
         const T dev = pol.sub(x[(n * g.c + c) * g.plane + q], mean, dv);
         sq.fma(pol, dev, dev, dv);
       }
-    const T sq_sum = sq.result(pol, dv);
+    finish(c, mean, sq.result(pol, dv));
+  }
+
+  // The parts a SIMD path shares (kernels/elementwise_fast.cpp vectorises the variance pass).
+  NUMENS_HD T channel_mean(int64_t c) const {
+    mca::Draws d = pol.draws(bn_channel_element(c, 0));
+    mca::Accumulator<P, T> sum(T(0));
+    for (int64_t n = 0; n < g.n; ++n)
+      for (int64_t q = 0; q < g.plane; ++q) sum.add(pol, x[(n * g.c + c) * g.plane + q], d);
+    return pol.div(sum.result(pol, d), T(g.m()), d);
+  }
+  NUMENS_HD void finish(int64_t c, T mean, T sq_sum) const {
+    const T m = T(g.m());
     mca::Draws ds = pol.draws(bn_channel_element(c, 2));
     const T var = pol.div(sq_sum, m, ds);
     const T invstd = pol.div(T(1), pol.sqrt(pol.add(var, eps, ds), ds), ds);
@@ -125,6 +132,10 @@ struct BnBwdStats {
       }
     const T sdy = sum_dy_acc.result(pol, d);
     const T sdyx = sum_dyx_acc.result(pol, d);
+    finish(c, sdy, sdyx);
+  }
+  // The part a SIMD path shares (kernels/elementwise_fast.cpp vectorises the sums' terms).
+  NUMENS_HD void finish(int64_t c, T sdy, T sdyx) const {
     mca::Draws dc = pol.draws(bn_channel_element(c, 4));
     scale[c] = pol.div(pol.mul(gamma[c], invstd[c], dc), T(g.m()), dc);
     sum_dy[c] = sdy;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "kernels/activation_impl.hpp"
 #include "kernels/batchnorm_impl.hpp"
 #include "kernels/elementwise.hpp"
 #include "mca/batch.hpp"
@@ -41,23 +42,23 @@ struct RunDraws {
   }
 };
 
-// Elements [0, planes * plane) of a kernel whose element i lives in channel (i / plane) % c and
-// draws as element elem0 + i: runs of up to kRun elements inside one plane, `draws` draw indices
-// generated per run, then quad(c, i, e, u, l) for the run's four-element groups and ref(i) for its
-// last len % 4 elements.
+// Elements [0, planes * plane) of a kernel whose element i lives in channel (i / plane) % channels
+// and draws as element elem0 + i: runs of up to kRun elements inside one plane, `draws` draw
+// indices generated per run, then quad(c, i, e, u, l) for the run's four-element groups and
+// ref(i) for its last len % 4 elements.
 template <int K, class Quad, class Ref>
-void per_channel_runs(const mca::Sr& pol, const BnGeom& g, int draws, const Quad& quad,
-                      const Ref& ref) {
-  const int64_t per = (g.plane + kRun - 1) / kRun, planes = g.n * g.c;
+void runs(const mca::Sr& pol, int64_t planes, int64_t plane, int64_t channels, uint64_t elem0,
+          int draws, const Quad& quad, const Ref& ref) {
+  const int64_t per = (plane + kRun - 1) / kRun;
 #pragma omp parallel
   {
     RunDraws<K> rd;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < planes * per; ++t) {
-      const int64_t pl = t / per, c = pl % g.c;
-      const int64_t i0 = pl * g.plane + (t % per) * kRun;
-      const int64_t len = std::min<int64_t>(kRun, (pl + 1) * g.plane - i0);
-      const uint64_t e0 = g.elem0() + uint64_t(i0);
+      const int64_t pl = t / per, c = pl % channels;
+      const int64_t i0 = pl * plane + (t % per) * kRun;
+      const int64_t len = std::min<int64_t>(kRun, (pl + 1) * plane - i0);
+      const uint64_t e0 = elem0 + uint64_t(i0);
       rd.fill(pol, e0, len, draws);
       int64_t l = 0;
       for (; l + 4 <= len; l += 4) quad(c, i0 + l, e0 + uint64_t(l), rd.u, l);
@@ -66,16 +67,25 @@ void per_channel_runs(const mca::Sr& pol, const BnGeom& g, int draws, const Quad
   }
 }
 
+template <int K, class Quad, class Ref>
+void per_channel_runs(const mca::Sr& pol, const BnGeom& g, int draws, const Quad& quad,
+                      const Ref& ref) {
+  runs<K>(pol, g.n * g.c, g.plane, g.c, g.elem0(), draws, quad, ref);
+}
+
 }  // namespace
 
 bool elementwise_sr_fast_available(const mca::Sr& pol) {
   return elementwise_cpu_impl() == ElementwiseCpuImpl::fast && mca::simd::SrLanes::applies(pol);
 }
 
-void bn_normalize_sr(const mca::Sr& pol, const BnGeom& g, const float* x, const float* mean,
-                     const float* invstd, const float* gamma, const float* beta, float* y) {
+void run(const BnNormalize<mca::Sr, float>& ref) {
+  const mca::Sr& pol = ref.pol;
+  const BnGeom& g = ref.g;
+  const float *x = ref.x, *mean = ref.mean, *invstd = ref.invstd, *gamma = ref.gamma,
+              *beta = ref.beta;
+  float* y = ref.y;
   const mca::simd::SrLanes L(pol);
-  const BnNormalize<mca::Sr, float> ref{pol, g, x, mean, invstd, gamma, beta, y};
   // sub (draw 0), mul (1), fma (2, and 3 when split)
   per_channel_runs<4>(
       pol, g, pol.fused ? 3 : 4,
@@ -88,12 +98,14 @@ void bn_normalize_sr(const mca::Sr& pol, const BnGeom& g, const float* x, const 
       ref);
 }
 
-void bn_bwd_input_sr(const mca::Sr& pol, const BnGeom& g, const float* dy, const float* x,
-                     const float* mean, const float* invstd, const float* sum_dy,
-                     const float* sum_dyx, const float* scale, float* dx, bool accumulate) {
+void run(const BnBwdInput<mca::Sr, float>& ref) {
+  const mca::Sr& pol = ref.pol;
+  const BnGeom& g = ref.g;
+  const float *dy = ref.dy, *x = ref.x, *mean = ref.mean, *invstd = ref.invstd,
+              *sum_dy = ref.sum_dy, *sum_dyx = ref.sum_dyx, *scale = ref.scale;
+  float* dx = ref.dx;
+  const bool accumulate = ref.accumulate;
   const mca::simd::SrLanes L(pol);
-  const BnBwdInput<mca::Sr, float> ref{pol,    g,       dy,    x,  mean,      invstd,
-                                       sum_dy, sum_dyx, scale, dx, accumulate};
   const __m128 m = _mm_set1_ps(float(g.m()));
   // The functor's order: sub 0, mul 1 (xhat); mul 2, sub 3 (M dy - sum dy); mul 4 (xhat sum dyx);
   // sub 5 (inner); mul 6 (scale inner); add 7 when accumulating.
@@ -112,16 +124,209 @@ void bn_bwd_input_sr(const mca::Sr& pol, const BnGeom& g, const float* dy, const
       ref);
 }
 
+// Draw index of term q's first own operation in one channel's sequential sums (batch norm
+// statistics): each term first takes `own` draws of its own (the element-wise operations whose
+// results the sums add), then feeds `sums` accumulators (mca/accumulate.hpp). At op granularity the
+// accumulations take draws every term (`per_term` draws per term in all); at tile:k each
+// accumulator takes one draw when it flushes, after terms k - 1, 2k - 1, ... (all flush together).
+struct TermDraws {
+  uint32_t own, per_term, sums;
+  int tile;
+  uint32_t at(uint64_t q) const {
+    return uint32_t(tile <= 1 ? q * per_term : q * own + sums * (q / uint64_t(tile)));
+  }
+};
+
+// Channel c's terms in order (n, q), in runs of up to kRun inside one plane: the draws of the run
+// generated first (one Philox block per draw: they are one element's), then four(i, k, u, l) with
+// each four terms' draw indices and draws (own draw o of lane b: u[o][b], index k[b] + o), one(i,
+// k, l) for a run's last len % 4 terms, and sum(i, k, l) for every term of the run in order.
+template <class Four, class One, class Sum>
+void channel_terms(const mca::Sr& pol, const BnGeom& g, int64_t c, uint64_t element,
+                   const TermDraws& td, uint32_t* run, const Four& four, const One& one,
+                   const Sum& sum) {
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t q0 = 0; q0 < g.plane; q0 += kRun) {
+      const int64_t len = std::min<int64_t>(kRun, g.plane - q0);
+      const int64_t base = (n * g.c + c) * g.plane + q0;
+      const uint64_t qg = uint64_t(n * g.plane + q0);
+      const uint32_t j0 = td.at(qg), jn = td.at(qg + uint64_t(len - 1)) + td.own;
+      mca::draw_run_r32(pol.stream, pol.sr_bits, element, j0, run, jn - j0);
+      alignas(16) uint32_t k[4], u[2][4];
+      int64_t l = 0;
+      for (; l + 4 <= len; l += 4) {
+        for (int b = 0; b < 4; ++b) {
+          k[b] = td.at(qg + uint64_t(l + b));
+          for (uint32_t o = 0; o < td.own; ++o) u[o][b] = run[k[b] + o - j0];
+        }
+        four(base + l, k, u, l);
+      }
+      for (; l < len; ++l) one(base + l, td.at(qg + uint64_t(l)), l);
+      for (l = 0; l < len; ++l) sum(base + l, td.at(qg + uint64_t(l)), l);
+    }
+}
+
+constexpr int64_t kRunDraws = 5 * kRun + 16;  // at most 5 draws per term (op granularity, split)
+
+__m128i load_u(const uint32_t* u) {
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(u));
+}
+
+void run(const BnTrainStats<mca::Sr, float>& ref) {
+  const mca::Sr& pol = ref.pol;
+  const BnGeom& g = ref.g;
+  const float* x = ref.x;
+  const mca::simd::SrLanes L(pol);
+  // The variance pass: term q is dev = x - mean (own draw 0), then sq += dev dev.
+  const TermDraws td{1, pol.fused ? 2u : 3u, 1, pol.tile};
+#pragma omp parallel
+  {
+    alignas(64) uint32_t run[kRunDraws];
+    alignas(64) float dev[kRun];
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < g.c; ++c) {
+      const float mean = ref.channel_mean(c);
+      const uint64_t e = bn_channel_element(c, 1);
+      mca::Draws dv = pol.draws(e);
+      mca::Accumulator<mca::Sr, float> sq(0.0f);
+      const __m128 mv = _mm_set1_ps(mean);
+      channel_terms(
+          pol, g, c, e, td, run,
+          [&](int64_t i, const uint32_t* k, const uint32_t(*u)[4], int64_t l) {
+            _mm_store_ps(dev + l, L.op<1>(_mm_loadu_ps(x + i), mv, load_u(u[0]),
+                                          [&](int b) { return pol.draws(e, k[b]); }));
+          },
+          [&](int64_t i, uint32_t k, int64_t l) {
+            mca::Draws d = pol.draws(e, k);
+            dev[l] = pol.sub(x[i], mean, d);
+          },
+          [&](int64_t, uint32_t k, int64_t l) {
+            dv.next = k + 1;
+            sq.fma(pol, dev[l], dev[l], dv);
+          });
+      ref.finish(c, mean, sq.result(pol, dv));
+    }
+  }
+}
+
+void run(const BnBwdStats<mca::Sr, float>& ref) {
+  const mca::Sr& pol = ref.pol;
+  const BnGeom& g = ref.g;
+  const float *dy = ref.dy, *x = ref.x, *mean = ref.mean, *invstd = ref.invstd;
+  const mca::simd::SrLanes L(pol);
+  // Term q: xhat = (x - mean) invstd (own draws 0, 1), then sum_dy += dy, sum_dyx += dy xhat.
+  const TermDraws td{2, pol.fused ? 4u : 5u, 2, pol.tile};
+#pragma omp parallel
+  {
+    alignas(64) uint32_t run[kRunDraws];
+    alignas(64) float xhat[kRun];
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < g.c; ++c) {
+      const uint64_t e = bn_channel_element(c, 3);
+      mca::Draws d = pol.draws(e);
+      mca::Accumulator<mca::Sr, float> sdy(0.0f), sdyx(0.0f);
+      const __m128 mv = _mm_set1_ps(mean[c]), iv = _mm_set1_ps(invstd[c]);
+      channel_terms(
+          pol, g, c, e, td, run,
+          [&](int64_t i, const uint32_t* k, const uint32_t(*u)[4], int64_t l) {
+            const __m128 xc = L.op<1>(_mm_loadu_ps(x + i), mv, load_u(u[0]),
+                                      [&](int b) { return pol.draws(e, k[b]); });
+            _mm_store_ps(xhat + l, L.op<2>(xc, iv, load_u(u[1]),
+                                           [&](int b) { return pol.draws(e, k[b] + 1); }));
+          },
+          [&](int64_t i, uint32_t k, int64_t l) {
+            mca::Draws dd = pol.draws(e, k);
+            xhat[l] = pol.mul(pol.sub(x[i], mean[c], dd), invstd[c], dd);
+          },
+          [&](int64_t i, uint32_t k, int64_t l) {
+            d.next = k + 2;
+            sdy.add(pol, dy[i], d);
+            sdyx.fma(pol, dy[i], xhat[l], d);
+          });
+      const float s1 = sdy.result(pol, d);
+      const float s2 = sdyx.result(pol, d);
+      ref.finish(c, s1, s2);
+    }
+  }
+}
+
+void run(const PreluFwd<mca::Sr, float>& ref, int64_t n) {
+  const mca::Sr& pol = ref.pol;
+  const float* x = ref.x;
+  const float slope = ref.slope;
+  float* y = ref.y;
+  const mca::simd::SrLanes L(pol);
+  const __m128 s = _mm_set1_ps(slope), zero = _mm_setzero_ps();
+  runs<1>(
+      pol, 1, n, 1, 0, 1,
+      [&](int64_t, int64_t i, uint64_t e, const uint32_t(*u)[kRun + 8], int64_t l) {
+        const __m128 v = _mm_loadu_ps(x + i);
+        const __m128 pos = _mm_cmpgt_ps(v, zero);
+        // The functor multiplies only where v <= 0 (or NaN); the lanes it skips are discarded.
+        const __m128 m = _mm_movemask_ps(pos) == 0xF ? v : L.mul(s, v, u[0] + l, e, 0);
+        _mm_storeu_ps(y + i, _mm_blendv_ps(m, v, pos));
+      },
+      ref);
+}
+
+void run(const PreluBwdInput<mca::Sr, float>& ref, int64_t n) {
+  const mca::Sr& pol = ref.pol;
+  const float *dy = ref.dy, *x = ref.x;
+  const float slope = ref.slope;
+  float* dx = ref.dx;
+  const bool accumulate = ref.accumulate;
+  const mca::simd::SrLanes L(pol);
+  const __m128 s = _mm_set1_ps(slope), zero = _mm_setzero_ps();
+  runs<2>(
+      pol, 1, n, 1, 0, accumulate ? 2 : 1,
+      [&](int64_t, int64_t i, uint64_t e, const uint32_t(*u)[kRun + 8], int64_t l) {
+        const __m128 g0 = _mm_loadu_ps(dy + i);
+        const __m128 pos = _mm_cmpgt_ps(_mm_loadu_ps(x + i), zero);
+        const __m128 m = _mm_movemask_ps(pos) == 0xF ? g0 : L.mul(s, g0, u[0] + l, e, 0);
+        const __m128 g = _mm_blendv_ps(m, g0, pos);
+        if (!accumulate) return _mm_storeu_ps(dx + i, g);
+        // The functor's add takes the next draw: 1 after the multiply, 0 where x > 0 skipped it.
+        alignas(16) uint32_t k[4];
+        const __m128i posi = _mm_castps_si128(pos);
+        _mm_store_si128(reinterpret_cast<__m128i*>(k), _mm_add_epi32(_mm_set1_epi32(1), posi));
+        const __m128i ua =
+            _mm_blendv_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u[1] + l)),
+                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(u[0] + l)), posi);
+        _mm_storeu_ps(dx + i, L.op<0>(_mm_loadu_ps(dx + i), g, ua,
+                                      [&](int b) { return pol.draws(e + uint64_t(b), k[b]); }));
+      },
+      ref);
+}
+
 #else  // no AVX2: the functors run instead
 
 bool elementwise_sr_fast_available(const mca::Sr&) {
   return false;
 }
-void bn_normalize_sr(const mca::Sr&, const BnGeom&, const float*, const float*, const float*,
-                     const float*, const float*, float*) {}
-void bn_bwd_input_sr(const mca::Sr&, const BnGeom&, const float*, const float*, const float*,
-                     const float*, const float*, const float*, const float*, float*, bool) {}
 
 #endif
+
+// The entry points: the SIMD path where it applies, else false (the kernel runs the functor).
+#if defined(__AVX2__)
+#define NUMENS_SIMD_PATH(F, ...)                                                 \
+  bool simd_path(const F<mca::Sr, float>& f, Device d, int64_t count) {          \
+    (void)count;                                                                 \
+    if (d != Device::cpu || !elementwise_sr_fast_available(f.pol)) return false; \
+    run(__VA_ARGS__);                                                            \
+    return true;                                                                 \
+  }
+#else
+#define NUMENS_SIMD_PATH(F, ...)                              \
+  bool simd_path(const F<mca::Sr, float>&, Device, int64_t) { \
+    return false;                                             \
+  }
+#endif
+NUMENS_SIMD_PATH(BnNormalize, f)
+NUMENS_SIMD_PATH(BnBwdInput, f)
+NUMENS_SIMD_PATH(BnTrainStats, f)
+NUMENS_SIMD_PATH(BnBwdStats, f)
+NUMENS_SIMD_PATH(PreluFwd, f, count)
+NUMENS_SIMD_PATH(PreluBwdInput, f, count)
+#undef NUMENS_SIMD_PATH
 
 }  // namespace numens::kernels::detail

@@ -5,29 +5,43 @@
 // functor's sequence of operations four lanes at a time; lanes the SIMD rounding cannot take, and
 // a run's last elements, go to the scalar policy or the functor itself.
 //
-// Which kernels: batch norm's normalisation (forward) and input gradient, the two per-element
-// passes of batchnorm2d (kernels/batchnorm_impl.hpp, BnNormalize and BnBwdInput).
+// Which kernels: batch norm's per-element passes (kernels/batchnorm_impl.hpp: BnNormalize,
+// BnBwdInput) and the element-wise terms of its per-channel sums (BnTrainStats' variance pass,
+// BnBwdStats; there the draws are one element's successive draws, mca::draw_run_r32); PReLU forward
+// and input gradient (kernels/activation_impl.hpp, PreluFwd and PreluBwdInput).
 #pragma once
 
 #include <cstdint>
 
-#include "mca/policy.hpp"
+#include "kernels/activation_impl.hpp"
+#include "kernels/batchnorm_impl.hpp"
+#include "kernels/launch.hpp"
 
 namespace numens::kernels::detail {
-
-struct BnGeom;
 
 // True when this build has the SIMD paths, the policy's options are ones they compute exactly
 // (mca::simd::SrLanes::applies) and elementwise_cpu_impl() is `fast`.
 bool elementwise_sr_fast_available(const mca::Sr& pol);
 
-// BnNormalize<Sr, float> over every element of x [n, c, plane].
-void bn_normalize_sr(const mca::Sr& pol, const BnGeom& g, const float* x, const float* mean,
-                     const float* invstd, const float* gamma, const float* beta, float* y);
+// simd_path(f, device, count): runs functor f over its whole range [0, count) by the SIMD path
+// and returns true where there is one and it applies; otherwise returns false and the kernel runs
+// the functor (for_each_simd below). Overloads for the functors that have a path; every other
+// functor takes the template and always runs as itself.
+template <class F>
+bool simd_path(const F&, Device, int64_t) {
+  return false;
+}
+bool simd_path(const BnNormalize<mca::Sr, float>& f, Device d, int64_t count);
+bool simd_path(const BnBwdInput<mca::Sr, float>& f, Device d, int64_t count);
+bool simd_path(const BnTrainStats<mca::Sr, float>& f, Device d, int64_t count);  // count: channels
+bool simd_path(const BnBwdStats<mca::Sr, float>& f, Device d, int64_t count);    // count: channels
+bool simd_path(const PreluFwd<mca::Sr, float>& f, Device d, int64_t count);
+bool simd_path(const PreluBwdInput<mca::Sr, float>& f, Device d, int64_t count);
 
-// BnBwdInput<Sr, float> over every element.
-void bn_bwd_input_sr(const mca::Sr& pol, const BnGeom& g, const float* dy, const float* x,
-                     const float* mean, const float* invstd, const float* sum_dy,
-                     const float* sum_dyx, const float* scale, float* dx, bool accumulate);
+// for_each (launch.hpp) that takes the functor's SIMD path where it has one.
+template <class F>
+void for_each_simd(const char* op, Device d, int64_t count, const F& f) {
+  if (!simd_path(f, d, count)) for_each(op, d, count, f);
+}
 
 }  // namespace numens::kernels::detail

@@ -274,10 +274,18 @@ struct Philox4Lanes {
   }
 };
 
-template <int R>
+// Sixteen blocks: groups g .. g + 15 at one draw index, or (kDraws) one group g at draw indices
+// draw .. draw + 15 (the successive draws of one element: a sequential reduction's cursor).
+template <int R, bool kDraws = false>
 inline void philox16_avx2(const Stream& s, const PhiloxKeys& k, uint64_t g, uint32_t draw,
                           uint32_t* w) {
-  Philox4Lanes a(s, g, draw), b(s, g + 4, draw), c(s, g + 8, draw), d(s, g + 12, draw);
+  auto lanes = [&](uint32_t i) {
+    Philox4Lanes p(s, kDraws ? g : g + i, kDraws ? draw + i : draw);
+    if constexpr (kDraws) p.c2 = _mm256_add_epi64(p.c2, _mm256_setr_epi64x(0, 1, 2, 3));
+    if constexpr (kDraws) p.c0 = _mm256_set1_epi64x(int64_t(uint32_t(g)));
+    return p;
+  };
+  Philox4Lanes a = lanes(0), b = lanes(4), c = lanes(8), d = lanes(12);
   // Unrolled, the moves that rename the state words each round disappear.
 #pragma GCC unroll 10
   for (int r = 0; r < R; ++r) {
@@ -374,6 +382,32 @@ void draws_r32(const Stream& s, int r, uint64_t e0, uint32_t draw, uint32_t* out
     }
     o0 += len;
   }
+}
+
+void draw_run_r32(const Stream& s, int r, uint64_t e, uint32_t d0, uint32_t* out, size_t n) {
+  const int sh = slot_shift(r);
+  const uint64_t g = e >> sh;
+  const uint32_t slot = uint32_t(e) & ((1u << sh) - 1u), word = slot & 3u;
+  const uint32_t shift = uint32_t(slot_bits(r)) * (slot >> 2) & 31u;
+  const uint32_t mask = r >= 32 ? ~0u : (1u << r) - 1u;
+  size_t i = 0;
+#if defined(__AVX2__)
+  if (simd_level() != SimdLevel::scalar) {
+    alignas(32) uint32_t w[64];
+    const PhiloxKeys& keys = philox_keys(s.key);
+    // 16 draws per call, while the draw counter does not wrap inside the 16
+    for (; i + 16 <= n && uint64_t(d0) + i + 16 <= 0x100000000ull; i += 16) {
+      const uint32_t d = d0 + uint32_t(i);
+      if (s.rounds == 7) {
+        philox16_avx2<7, true>(s, keys, g, d, w);
+      } else {
+        philox16_avx2<10, true>(s, keys, g, d, w);
+      }
+      for (size_t j = 0; j < 16; ++j) out[i + j] = (w[4 * j + word] >> shift) & mask;
+    }
+  }
+#endif
+  for (; i < n; ++i) out[i] = s.ur(e, d0 + uint32_t(i), r, 0);
 }
 
 template <class P, class T>

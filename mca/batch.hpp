@@ -52,4 +52,10 @@ void philox_words32(const Stream& s, uint64_t group0, uint32_t draw, uint32_t* w
 // (stream.hpp's layout). Vectorised through philox_words32; what the SIMD kernels read.
 void draws_r32(const Stream& s, int r, uint64_t e0, uint32_t draw, uint32_t* out, size_t n);
 
+// Fills out[0, n) with one element's binary32 draws for draw indices d0 .. d0 + n - 1:
+// out[i] == stream.ur(e, d0 + i, r, 0). One Philox block per draw (the other words and slots of
+// the block belong to other elements): what a sequential reduction's cursor consumes, generated
+// sixteen blocks per vector call.
+void draw_run_r32(const Stream& s, int r, uint64_t e, uint32_t d0, uint32_t* out, size_t n);
+
 }  // namespace numens::mca

@@ -27,6 +27,14 @@
 namespace numens::mca::simd {
 
 class SrLanes {
+  // Lane l is element e + l at draw index k: the cursors of adjacent outputs at one op.
+  struct Adjacent {
+    const Sr* pol;
+    uint64_t e;
+    uint32_t k;
+    Draws operator()(int l) const { return pol->draws(e + uint64_t(l), k); }
+  };
+
  public:
   explicit SrLanes(const Sr& pol)
       : pol_(pol),
@@ -44,40 +52,21 @@ class SrLanes {
 
   // a + b, a - b, a * b of elements e .. e + 3 with draw index k; u: their four draws.
   __m128 add(__m128 a, __m128 b, const uint32_t* u, uint64_t e, uint32_t k) const {
-    return bin<0>(a, b, u, e, k);
+    return op<0>(a, b, load(u), Adjacent{&pol_, e, k});
   }
   __m128 sub(__m128 a, __m128 b, const uint32_t* u, uint64_t e, uint32_t k) const {
-    return bin<1>(a, b, u, e, k);
+    return op<1>(a, b, load(u), Adjacent{&pol_, e, k});
   }
   __m128 mul(__m128 a, __m128 b, const uint32_t* u, uint64_t e, uint32_t k) const {
-    return bin<2>(a, b, u, e, k);
+    return op<2>(a, b, load(u), Adjacent{&pol_, e, k});
   }
 
-  // pol.fma(a, b, c): split, a multiply with draw k (draws u0) then an add with draw k + 1 (u1);
-  // fused, one rounding of the exact a * b + c with draw k (u0; u1 unused).
-  __m128 fma(__m128 a, __m128 b, __m128 c, const uint32_t* u0, const uint32_t* u1, uint64_t e,
-             uint32_t k) const {
-    if (!pol_.fused) return add(mul(a, b, u0, e, k), c, u1, e, k + 1);
-    const __m256d p = _mm256_mul_pd(_mm256_cvtps_pd(a), _mm256_cvtps_pd(b));  // exact
-    const __m256d z = _mm256_cvtps_pd(c);
-    const __m256d s = _mm256_add_pd(p, z);
-    int bad;
-    const __m128 res = round(s, two_sum_err(p, z, s), u0, bad);
-    return fix_lanes(res, bad, [&](int l) {
-      Draws d = pol_.draws(e + uint64_t(l), k);
-      return pol_.fma_fused(lane(a, l), lane(b, l), lane(c, l), d);
-    });
-  }
-
- private:
-  static float lane(__m128 v, int l) {
-    alignas(16) float f[4];
-    _mm_store_ps(f, v);
-    return f[l];
-  }
-
-  template <int Op>
-  __m128 bin(__m128 a, __m128 b, const uint32_t* u, uint64_t e, uint32_t k) const {
+  // The general form, for lanes whose (element, draw index) pairs are not e + l and one k: a
+  // functor whose earlier operations depend on the data (so the draw index differs per lane), or
+  // the successive terms of one element's sequential reduction. Op: 0 add, 1 sub, 2 mul; u: the
+  // lanes' draws; cursor(l): the policy's cursor for lane l, positioned at that draw.
+  template <int Op, class Cursor>
+  __m128 op(__m128 a, __m128 b, __m128i u, const Cursor& cursor) const {
     const __m256d x = _mm256_cvtps_pd(a), y = _mm256_cvtps_pd(b);
     __m256d s, err;
     if constexpr (Op == 0) {
@@ -95,7 +84,7 @@ class SrLanes {
     int bad;
     const __m128 res = round(s, err, u, bad);
     return fix_lanes(res, bad, [&](int l) {
-      Draws d = pol_.draws(e + uint64_t(l), k);
+      Draws d = cursor(l);
       const float al = lane(a, l), bl = lane(b, l);
       if constexpr (Op == 0) return pol_.add(al, bl, d);
       if constexpr (Op == 1) return pol_.sub(al, bl, d);
@@ -103,9 +92,34 @@ class SrLanes {
     });
   }
 
+  // pol.fma(a, b, c): split, a multiply with draw k (draws u0) then an add with draw k + 1 (u1);
+  // fused, one rounding of the exact a * b + c with draw k (u0; u1 unused).
+  __m128 fma(__m128 a, __m128 b, __m128 c, const uint32_t* u0, const uint32_t* u1, uint64_t e,
+             uint32_t k) const {
+    if (!pol_.fused) return add(mul(a, b, u0, e, k), c, u1, e, k + 1);
+    const __m256d p = _mm256_mul_pd(_mm256_cvtps_pd(a), _mm256_cvtps_pd(b));  // exact
+    const __m256d z = _mm256_cvtps_pd(c);
+    const __m256d s = _mm256_add_pd(p, z);
+    int bad;
+    const __m128 res = round(s, two_sum_err(p, z, s), load(u0), bad);
+    return fix_lanes(res, bad, [&](int l) {
+      Draws d = pol_.draws(e + uint64_t(l), k);
+      return pol_.fma_fused(lane(a, l), lane(b, l), lane(c, l), d);
+    });
+  }
+
+ private:
+  static __m128i load(const uint32_t* u) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+  }
+  static float lane(__m128 v, int l) {
+    alignas(16) float f[4];
+    _mm_store_ps(f, v);
+    return f[l];
+  }
+
   // SR of the exact values s + err; `bad` gets the lanes left to the scalar policy.
-  __m128 round(__m256d s, __m256d err, const uint32_t* u, int& bad) const {
-    const __m128i uv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+  __m128 round(__m256d s, __m256d err, __m128i uv, int& bad) const {
     bad = sr_bad4(s);
     if (r_ < 32) return sr_round4_r(spr_, s, err, uv);
     bad |= ~_mm256_movemask_pd(_mm256_cmp_pd(err, _mm256_setzero_pd(), _CMP_EQ_OQ)) & 0xF;

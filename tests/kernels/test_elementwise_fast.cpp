@@ -1,11 +1,13 @@
 // The SIMD paths of the perturbed element-wise kernels (kernels/elementwise_fast.hpp) compute the
-// element functors' bits: batch norm forward (train and eval) and backward, sr binary32, over the
-// cost options the paths take, with values that send lanes to the scalar policy.
+// element functors' bits: batch norm forward (train and eval) and backward, PReLU forward and
+// backward, sr binary32, over the cost options the paths take, with values that send lanes to
+// the scalar policy.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <limits>
 
+#include "kernels/activation.hpp"
 #include "kernels/batchnorm.hpp"
 #include "kernels/elementwise.hpp"
 #include "mca/config.hpp"
@@ -48,7 +50,7 @@ void batchnorm_fast_equals_reference(const mca::Sr& pol, bool specials) {
       add_specials(dy, 11, 2);
     }
     auto gamma = filled<float>(cs, 23), beta = filled<float>(cs, 24);
-    Tensor<float> out[2][8];
+    Tensor<float> out[2][12];
     for (int impl = 0; impl < 2; ++impl) {
       set_elementwise_cpu_impl(impl == 0 ? ElementwiseCpuImpl::fast
                                          : ElementwiseCpuImpl::reference);
@@ -63,23 +65,62 @@ void batchnorm_fast_equals_reference(const mca::Sr& pol, bool specials) {
       batchnorm2d_forward_train(pol, x, gamma, beta, o[0], o[1], o[2], o[3], o[4], prm);
       o[5] = Tensor<float>::empty(s);
       batchnorm2d_forward_eval(pol, x, gamma, beta, o[0], o[1], o[5], prm);
-      auto dg = Tensor<float>::empty(cs), db = Tensor<float>::empty(cs);
       o[6] = Tensor<float>::empty(s);
-      batchnorm2d_backward(pol, dy, x, gamma, o[2], o[3], o[6], dg, db, GradMode::overwrite);
+      o[8] = Tensor<float>::empty(cs);
+      o[9] = Tensor<float>::empty(cs);
+      batchnorm2d_backward(pol, dy, x, gamma, o[2], o[3], o[6], o[8], o[9], GradMode::overwrite);
       o[7] = filled<float>(s, 27);
-      batchnorm2d_backward(pol, dy, x, gamma, o[2], o[3], o[7], dg, db, GradMode::accumulate);
+      o[10] = filled<float>(cs, 28);
+      o[11] = filled<float>(cs, 29);
+      batchnorm2d_backward(pol, dy, x, gamma, o[2], o[3], o[7], o[10], o[11],
+                           GradMode::accumulate);
     }
     set_elementwise_cpu_impl(ElementwiseCpuImpl::fast);
-    for (int i = 0; i < 8; ++i) {
+    for (int i = 0; i < 12; ++i) {
       CAPTURE(i);
       CHECK(differing_bits(out[0][i], out[1][i]) == 0);
     }
   }
 }
 
+void prelu_fast_equals_reference(const mca::Sr& pol, bool specials) {
+  for (Shape s : {Shape{1, 1, 1, 3}, Shape{2, 3, 5, 7}, Shape{1, 4, 16, 17}}) {
+    CAPTURE(s.str());
+    auto x = filled<float>(s, 31), dy = filled<float>(s, 32);
+    if (specials) {
+      add_specials(x, 7, 1);
+      add_specials(dy, 5, 3);
+    }
+    for (int i = 0; i < 12 && i < x.numel(); ++i)
+      x.data()[i] = 0.5f + float(i);  // all-positive quads
+    Tensor<float> out[2][3];
+    float ds[2][2];
+    for (int impl = 0; impl < 2; ++impl) {
+      set_elementwise_cpu_impl(impl == 0 ? ElementwiseCpuImpl::fast
+                                         : ElementwiseCpuImpl::reference);
+      Tensor<float>* o = out[impl];
+      o[0] = Tensor<float>::empty(s);
+      prelu_forward(pol, x, 0.25f, o[0]);
+      o[1] = Tensor<float>::empty(s);
+      ds[impl][0] = 0.0f;
+      prelu_backward(pol, dy, x, 0.3f, o[1], ds[impl][0], GradMode::overwrite);
+      o[2] = filled<float>(s, 33);
+      ds[impl][1] = 0.125f;
+      prelu_backward(pol, dy, x, 0.3f, o[2], ds[impl][1], GradMode::accumulate);
+    }
+    set_elementwise_cpu_impl(ElementwiseCpuImpl::fast);
+    for (int i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      CHECK(differing_bits(out[0][i], out[1][i]) == 0);
+    }
+    for (int i = 0; i < 2; ++i)
+      CHECK((ds[0][i] == ds[1][i] || (std::isnan(ds[0][i]) && std::isnan(ds[1][i]))));
+  }
+}
+
 }  // namespace
 
-TEST_CASE("batchnorm2d sr binary32 SIMD paths compute the functors' bits, every cost option") {
+TEST_CASE("element-wise sr binary32 SIMD paths compute the functors' bits, every cost option") {
   struct Opt {
     int t;
     bool fused;
@@ -107,6 +148,8 @@ TEST_CASE("batchnorm2d sr binary32 SIMD paths compute the functors' bits, every 
 #endif
     batchnorm_fast_equals_reference(sr, false);
     batchnorm_fast_equals_reference(sr, true);
+    prelu_fast_equals_reference(sr, false);
+    prelu_fast_equals_reference(sr, true);
   }
 }
 

@@ -405,6 +405,33 @@ TEST_CASE("binary32 SR fast scalar path equals the reference rule bit for bit (3
   CHECK(fast > total * 3 / 4);  // the fast path takes most cases
 }
 
+TEST_CASE("draw_run_r32: one element's successive draws, every SIMD level, r and rounds") {
+  const SimdLevel best = best_simd_level();
+  for (int lv = 0; lv <= int(best); ++lv) {
+    set_simd_level(SimdLevel(lv));
+    for (int rounds : {10, 7}) {
+      const Stream s = Stream::make(77, 3, 41, 2, rounds);
+      for (int r : {32, 16, 8, 5}) {
+        // runs shorter and longer than the 16 blocks of one vector call; a draw counter that
+        // reaches 2^32 inside a call (the scalar code takes those)
+        for (uint32_t d0 : {0u, 13u, 0xFFFFFFFFu - 20u}) {
+          for (uint64_t e : {uint64_t(0), uint64_t(11), (uint64_t(1) << 40) + 7}) {
+            std::vector<uint32_t> out(37);
+            draw_run_r32(s, r, e, d0, out.data(), out.size());
+            CAPTURE(lv);
+            CAPTURE(r);
+            CAPTURE(d0);
+            CAPTURE(e);
+            for (size_t i = 0; i < out.size(); ++i)
+              REQUIRE(out[i] == s.ur(e, d0 + uint32_t(i), r, 0));
+          }
+        }
+      }
+    }
+  }
+  set_simd_level(best);
+}
+
 TEST_CASE("philox_words32: every SIMD level this machine has gives the reference words") {
   const SimdLevel best = best_simd_level();
   MESSAGE("best SIMD level here: " << std::string(simd_level_name(best)));
