@@ -137,13 +137,26 @@ void pack_im2col(const float* xn, const ConvGeom& g, int64_t k0, int kc, int64_t
         }
       }
     } else {
+      // The tile spans image rows: one padded copy per row segment.
       uint64_t bits = 0;
-      for (int col = 0; col < kW; ++col) {
-        const int64_t pix = pix0 + col, ii = pix / g.w + u - g.p, jj = pix % g.w + v - g.p;
-        const bool in = col < cnt && ii >= 0 && ii < g.h && jj >= 0 && jj < g.w;
-        dst[col] = in ? xn[(c * g.h + ii) * g.w + jj] : 0.0f;
-        if (in && col < 64) bits |= uint64_t(1) << col;
+      int64_t row = i, jcol = j0;
+      for (int col = 0; col < cnt;) {
+        const int seg = int(std::min<int64_t>(cnt - col, g.w - jcol));
+        const int64_t ii = row + u - g.p;
+        if (ii < 0 || ii >= g.h) {
+          std::fill(dst + col, dst + col + seg, 0.0f);
+        } else {
+          const int64_t from = jcol + v - g.p;
+          copy_padded(dst + col, xn + (c * g.h + ii) * g.w, from, seg, g.w);
+          const int64_t lo = std::clamp<int64_t>(-from, 0, seg);
+          const int64_t hi = std::clamp<int64_t>(g.w - from, lo, seg);
+          bits |= bit_range(std::min<int64_t>(col + lo, 64), std::min<int64_t>(col + hi, 64));
+        }
+        col += seg;
+        jcol = 0;
+        ++row;
       }
+      std::fill(dst + cnt, dst + kW, 0.0f);
       if (valid) valid[q] = bits;
     }
     if (++v == g.k) {
