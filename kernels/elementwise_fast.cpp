@@ -6,6 +6,7 @@
 #include "kernels/activation_impl.hpp"
 #include "kernels/batchnorm_impl.hpp"
 #include "kernels/elementwise.hpp"
+#include "kernels/loss_impl.hpp"
 #include "mca/batch.hpp"
 #include "mca/sr_lanes.hpp"
 
@@ -250,6 +251,115 @@ void run(const BnBwdStats<mca::Sr, float>& ref) {
   }
 }
 
+// ---- per-pixel functors over classes (kernels/loss_impl.hpp) -----------------------------------
+// Four adjacent pixels of one plane run the same sequence of operations over the classes, so the
+// path runs a whole run of up to kPix pixels op by op (the draws of one op for the run in one
+// generator call) with the pixels' running values in small arrays.
+constexpr int64_t kPix = 64;
+
+// mca::Accumulator for the pixels of a run (they share one cursor position k): op granularity adds
+// each term with an SR add, tile:k sums k terms to nearest and adds the partial sum.
+struct RunSum {
+  alignas(64) float acc[kPix];
+  alignas(64) float part[kPix];
+  int n = 0;
+
+  void reset() {
+    std::fill(acc, acc + kPix, 0.0f);
+    std::fill(part, part + kPix, 0.0f);
+    n = 0;
+  }
+  void add(const mca::simd::SrLanes& L, const float* term, int64_t stride, int64_t len, uint64_t e0,
+           uint32_t& k, uint32_t* u) {
+    const mca::Sr& pol = L.policy();
+    if (pol.tile <= 1) {
+      mca::draws_r32(pol.stream, pol.sr_bits, e0, k, u, size_t(len));
+      for (int64_t l = 0; l < len; l += 4)
+        _mm_store_ps(acc + l, L.add(_mm_load_ps(acc + l), _mm_loadu_ps(term + l * stride), u + l,
+                                    e0 + uint64_t(l), k));
+      ++k;
+      return;
+    }
+    for (int64_t l = 0; l < len; ++l) part[l] = part[l] + term[l * stride];
+    if (++n == pol.tile) flush(L, len, e0, k, u);
+  }
+  void flush(const mca::simd::SrLanes& L, int64_t len, uint64_t e0, uint32_t& k, uint32_t* u) {
+    if (n == 0) return;
+    const mca::Sr& pol = L.policy();
+    mca::draws_r32(pol.stream, pol.sr_bits, e0, k, u, size_t(len));
+    for (int64_t l = 0; l < len; l += 4)
+      _mm_store_ps(acc + l,
+                   L.add(_mm_load_ps(acc + l), _mm_load_ps(part + l), u + l, e0 + uint64_t(l), k));
+    ++k;
+    std::fill(part, part + kPix, 0.0f);
+    n = 0;
+  }
+};
+
+// Runs of up to kPix pixels inside one plane, len rounded down to a multiple of 4 for pix(px0,
+// len4) and the functor for the rest.
+template <class Pix, class Ref>
+void pixel_runs(int64_t pixels, int64_t plane, const Pix& pix, const Ref& ref) {
+  const int64_t per = (plane + kPix - 1) / kPix, planes = pixels / plane;
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < planes * per; ++t) {
+    const int64_t q0 = (t % per) * kPix, len = std::min<int64_t>(kPix, plane - q0);
+    const int64_t px0 = (t / per) * plane + q0, len4 = len & ~int64_t(3);
+    if (len4 > 0) pix(px0, len4);
+    for (int64_t l = len4; l < len; ++l) ref(px0 + l);
+  }
+}
+
+void run(const SoftmaxPixel<mca::Sr, float>& ref, int64_t pixels) {
+  const mca::Sr& pol = ref.pol;
+  const PixelGeom g = ref.g;
+  const mca::simd::SrLanes L(pol);
+  pixel_runs(
+      pixels, g.plane,
+      [&](int64_t px0, int64_t len) {
+        const float* z = ref.logits + g.offset(px0);
+        float* p = ref.probs + g.offset(px0);
+        const uint64_t e0 = uint64_t(px0);
+        alignas(64) uint32_t u[kPix];
+        alignas(64) float mx[kPix], d[kPix];
+        RunSum sum;
+        sum.reset();
+        auto draws = [&](uint32_t k) {
+          mca::draws_r32(pol.stream, pol.sr_bits, e0, k, u, size_t(len));
+        };
+        for (int64_t l = 0; l < len; l += 4) {
+          __m128 m = _mm_loadu_ps(z + l);
+          for (int64_t c = 1; c < g.c; ++c) {  // the functor's max: z > mx ? z : mx (NaN skipped)
+            const __m128 zc = _mm_loadu_ps(z + c * g.plane + l);
+            m = _mm_blendv_ps(m, zc, _mm_cmpgt_ps(zc, m));
+          }
+          _mm_store_ps(mx + l, m);
+        }
+        uint32_t k = 0;
+        for (int64_t c = 0; c < g.c; ++c) {
+          float* pc = p + c * g.plane;
+          draws(k);
+          for (int64_t l = 0; l < len; l += 4)
+            _mm_store_ps(d + l, L.sub(_mm_loadu_ps(z + c * g.plane + l), _mm_load_ps(mx + l), u + l,
+                                      e0 + uint64_t(l), k));
+          draws(++k);
+          for (int64_t l = 0; l < len; l += 4)
+            _mm_storeu_ps(pc + l, L.exp(_mm_load_ps(d + l), u + l, e0 + uint64_t(l), k));
+          ++k;
+          sum.add(L, pc, 1, len, e0, k, u);
+        }
+        sum.flush(L, len, e0, k, u);
+        for (int64_t c = 0; c < g.c; ++c, ++k) {
+          float* pc = p + c * g.plane;
+          draws(k);
+          for (int64_t l = 0; l < len; l += 4)
+            _mm_storeu_ps(pc + l, L.div(_mm_loadu_ps(pc + l), _mm_load_ps(sum.acc + l), u + l,
+                                        e0 + uint64_t(l), k));
+        }
+      },
+      ref);
+}
+
 void run(const PreluFwd<mca::Sr, float>& ref, int64_t n) {
   const mca::Sr& pol = ref.pol;
   const float* x = ref.x;
@@ -325,6 +435,7 @@ NUMENS_SIMD_PATH(BnNormalize, f)
 NUMENS_SIMD_PATH(BnBwdInput, f)
 NUMENS_SIMD_PATH(BnTrainStats, f)
 NUMENS_SIMD_PATH(BnBwdStats, f)
+NUMENS_SIMD_PATH(SoftmaxPixel, f, count)
 NUMENS_SIMD_PATH(PreluFwd, f, count)
 NUMENS_SIMD_PATH(PreluBwdInput, f, count)
 #undef NUMENS_SIMD_PATH

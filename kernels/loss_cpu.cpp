@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/elementwise_fast.hpp"
 #include "kernels/launch.hpp"
 #include "kernels/loss.hpp"
 #include "kernels/loss_impl.hpp"
@@ -27,8 +28,9 @@ void softmax_forward(const P& pol, const Tensor<T>& logits, Tensor<T>& probs) {
   const Shape s = logits.shape();
   expect_shape(op, "probabilities", probs.shape(), s);
   const Device dev = detail::common_device(op, {logits.device(), probs.device()});
-  detail::for_each(op, dev, s.n * s.plane(),
-                   detail::SoftmaxPixel<P, T>{pol, {s.c, s.plane()}, logits.data(), probs.data()});
+  detail::for_each_simd(
+      op, dev, s.n * s.plane(),
+      detail::SoftmaxPixel<P, T>{pol, {s.c, s.plane()}, logits.data(), probs.data()});
 }
 
 template <class P, class T>

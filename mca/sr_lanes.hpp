@@ -19,6 +19,7 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "mca/policy.hpp"
@@ -43,12 +44,17 @@ class SrLanes {
         r_(pol.sr_bits) {}
 
   static bool applies(const Sr& pol) {
+#if !defined(__FMA__)
+    return false;  // div needs the fused multiply-add of the scalar exact_div
+#endif
     if (pol.t32 < 1 || pol.t32 > 24) return false;
     if (pol.sr_bits < 32) return SrF32R::applies(pol.t32, pol.sr_bits);
     return !pol.fused;
   }
 
-  const Sr& policy() const { return pol_; }
+  const Sr& policy() const {
+    return pol_;
+  }
 
   // a + b, a - b, a * b of elements e .. e + 3 with draw index k; u: their four draws.
   __m128 add(__m128 a, __m128 b, const uint32_t* u, uint64_t e, uint32_t k) const {
@@ -89,6 +95,47 @@ class SrLanes {
       if constexpr (Op == 0) return pol_.add(al, bl, d);
       if constexpr (Op == 1) return pol_.sub(al, bl, d);
       return pol_.mul(al, bl, d);
+    });
+  }
+
+  // a / b of elements e .. e + 3 with draw index k: the quotient and its remainder term as the
+  // scalar exact_div forms them (binary64 q = a / b, lo = fma(-q, b, a) / b); lanes outside the
+  // range where that pair is formed that way (tiny or non-finite operands and quotients) go to
+  // the scalar policy, and under the exact contract so does every inexact quotient.
+  template <class Cursor>
+  __m128 div(__m128 a, __m128 b, __m128i u, const Cursor& cursor) const {
+    const __m256d x = _mm256_cvtps_pd(a), y = _mm256_cvtps_pd(b);
+    const __m256d q = _mm256_div_pd(x, y);
+    const __m256d abs = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFll));
+    const __m256d tiny = _mm256_set1_pd(0x1p-968), big = _mm256_set1_pd(0x1p1023);
+    const __m256d aq = _mm256_and_pd(q, abs), ax = _mm256_and_pd(x, abs);
+    // |q| in [tiny, 2^1023] (finite) and |x| >= tiny; NaN compares false and is refused
+    const __m256d ok = _mm256_and_pd(
+        _mm256_and_pd(_mm256_cmp_pd(aq, tiny, _CMP_GE_OQ), _mm256_cmp_pd(aq, big, _CMP_LE_OQ)),
+        _mm256_cmp_pd(ax, tiny, _CMP_GE_OQ));
+    const __m256d lo = _mm256_div_pd(_mm256_fnmadd_pd(q, y, x), y);
+    int bad;
+    const __m128 res = round(q, lo, u, bad);
+    bad |= ~_mm256_movemask_pd(ok) & 0xF;
+    return fix_lanes(res, bad, [&](int l) {
+      Draws d = cursor(l);
+      return pol_.div(lane(a, l), lane(b, l), d);
+    });
+  }
+  __m128 div(__m128 a, __m128 b, const uint32_t* u, uint64_t e, uint32_t k) const {
+    return div(a, b, load(u), Adjacent{&pol_, e, k});
+  }
+
+  // exp(a): binary64 exp of each lane (the scalar policy's libm call), rounded once.
+  __m128 exp(__m128 a, const uint32_t* u, uint64_t e, uint32_t k) const {
+    alignas(32) double v[4];
+    _mm256_store_pd(v, _mm256_cvtps_pd(a));
+    for (double& x : v) x = ::exp(x);
+    int bad;
+    const __m128 res = round(_mm256_load_pd(v), _mm256_setzero_pd(), load(u), bad);
+    return fix_lanes(res, bad, [&](int l) {
+      Draws d = pol_.draws(e + uint64_t(l), k);
+      return pol_.exp(lane(a, l), d);
     });
   }
 

@@ -10,6 +10,7 @@
 #include "kernels/activation.hpp"
 #include "kernels/batchnorm.hpp"
 #include "kernels/elementwise.hpp"
+#include "kernels/loss.hpp"
 #include "mca/config.hpp"
 #include "mca/dispatch.hpp"
 #include "mca/sr_lanes.hpp"
@@ -72,8 +73,7 @@ void batchnorm_fast_equals_reference(const mca::Sr& pol, bool specials) {
       o[7] = filled<float>(s, 27);
       o[10] = filled<float>(cs, 28);
       o[11] = filled<float>(cs, 29);
-      batchnorm2d_backward(pol, dy, x, gamma, o[2], o[3], o[7], o[10], o[11],
-                           GradMode::accumulate);
+      batchnorm2d_backward(pol, dy, x, gamma, o[2], o[3], o[7], o[10], o[11], GradMode::accumulate);
     }
     set_elementwise_cpu_impl(ElementwiseCpuImpl::fast);
     for (int i = 0; i < 12; ++i) {
@@ -118,6 +118,43 @@ void prelu_fast_equals_reference(const mca::Sr& pol, bool specials) {
   }
 }
 
+void loss_fast_equals_reference(const mca::Sr& pol, bool specials) {
+  // classes below and above a tile of 16 (a last, shorter tile), planes with a tail of pixels and
+  // planes longer than a 64-pixel run
+  for (Shape s : {Shape{2, 3, 5, 7}, Shape{1, 35, 9, 10}, Shape{2, 17, 13, 11}}) {
+    CAPTURE(s.str());
+    auto logits = filled<float>(s, 41, 4.0);
+    if (specials) add_specials(logits, 17, 4);
+    auto labels = Tensor<int32_t>::empty({s.n, 1, s.h, s.w});
+    auto weights = filled<float>({s.n, 1, s.h, s.w}, 42);
+    for (int64_t i = 0; i < labels.numel(); ++i) {
+      labels.data()[i] = int32_t((i * 7 + i / 3) % s.c);
+      weights.data()[i] = 0.5f + std::fabs(weights.data()[i]);
+    }
+    Tensor<float> out[2][3];
+    LossValue<float> lv[2];
+    for (int impl = 0; impl < 2; ++impl) {
+      set_elementwise_cpu_impl(impl == 0 ? ElementwiseCpuImpl::fast
+                                         : ElementwiseCpuImpl::reference);
+      Tensor<float>* o = out[impl];
+      o[0] = Tensor<float>::empty(s);
+      softmax_forward(pol, logits, o[0]);
+      o[1] = Tensor<float>::empty(s);
+      o[2] = Tensor<float>::empty(s);
+      lv[impl] = ce_dice_loss(pol, logits, labels, weights, o[1], o[2]);
+    }
+    set_elementwise_cpu_impl(ElementwiseCpuImpl::fast);
+    for (int i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      CHECK(differing_bits(out[0][i], out[1][i]) == 0);
+    }
+    auto same = [](float a, float b) { return a == b || (std::isnan(a) && std::isnan(b)); };
+    CHECK(same(lv[0].ce, lv[1].ce));
+    CHECK(same(lv[0].dice, lv[1].dice));
+    CHECK(same(lv[0].total, lv[1].total));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("element-wise sr binary32 SIMD paths compute the functors' bits, every cost option") {
@@ -150,6 +187,8 @@ TEST_CASE("element-wise sr binary32 SIMD paths compute the functors' bits, every
     batchnorm_fast_equals_reference(sr, true);
     prelu_fast_equals_reference(sr, false);
     prelu_fast_equals_reference(sr, true);
+    loss_fast_equals_reference(sr, false);
+    loss_fast_equals_reference(sr, true);
   }
 }
 
