@@ -360,6 +360,172 @@ void run(const SoftmaxPixel<mca::Sr, float>& ref, int64_t pixels) {
       ref);
 }
 
+// The CE + Dice gradient. A pixel's draw index depends on its label: the class equal to it takes
+// one more operation in each loop over the classes (2 u - 2 I, and p - 1). So lane b's operation
+// at relative index rel of a class sits at base + rel + off[b], off = 1 once the lane has passed
+// its label class: the run's draws of indices base .. base + 7 are generated per class and each
+// lane takes its own.
+struct LaneDraws {
+  alignas(64) uint32_t U[8][kPix];
+  const mca::Sr* pol;
+  uint64_t e0;
+  int64_t len;
+  uint32_t base = 0;
+
+  void gen(uint32_t b, int n) {
+    base = b;
+    for (int i = 0; i < n; ++i)
+      mca::draws_r32(pol->stream, pol->sr_bits, e0, b + uint32_t(i), U[i], size_t(len));
+  }
+  // Draws and cursors of lanes l .. l + 3 at base + rel + off (off: all-ones lanes add one).
+  struct Pick {
+    __m128i u;
+    const mca::Sr* pol;
+    uint64_t e;
+    uint32_t k[4];
+    mca::Draws operator()(int b) const { return pol->draws(e + uint64_t(b), k[b]); }
+  };
+  Pick pick(int64_t l, int rel, __m128i off) const {
+    Pick p;
+    p.u = _mm_blendv_epi8(_mm_load_si128(reinterpret_cast<const __m128i*>(U[rel] + l)),
+                          _mm_load_si128(reinterpret_cast<const __m128i*>(U[rel + 1] + l)), off);
+    p.pol = pol;
+    p.e = e0 + uint64_t(l);
+    const int m = _mm_movemask_ps(_mm_castsi128_ps(off));
+    for (int b = 0; b < 4; ++b) p.k[b] = base + uint32_t(rel) + uint32_t((m >> b) & 1);
+    return p;
+  }
+};
+
+void run(const LossGradPixel<mca::Sr, float>& ref, int64_t pixels) {
+  const mca::Sr& pol = ref.pol;
+  const PixelGeom g = ref.g;
+  const int64_t C = g.c;
+  const mca::simd::SrLanes L(pol);
+  const bool op_level = pol.tile <= 1;
+  pixel_runs(
+      pixels, g.plane,
+      [&](int64_t px0, int64_t len) {
+        const int32_t* lab = ref.labels + px0;
+        for (int64_t l = 0; l < len; ++l)
+          if (lab[l] < 0 || lab[l] >= C) {  // labels the loss rejects: the functor decides
+            for (int64_t i = 0; i < len; ++i) ref(px0 + i);
+            return;
+          }
+        const float* p = ref.probs + g.offset(px0);
+        float* dz = ref.dlogits + g.offset(px0);
+        LaneDraws D;
+        D.pol = &pol;
+        D.e0 = ref.element0 + uint64_t(px0);
+        D.len = len;
+        alignas(64) float inv_c[kPix], acc[kPix], part[kPix], dot[kPix], wm[kPix];
+        const __m128 two = _mm_set1_ps(2.0f), zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f);
+        D.gen(0, 1);
+        for (int64_t l = 0; l < len; l += 4) {
+          _mm_store_ps(inv_c + l, L.div(_mm_set1_ps(-1.0f), _mm_set1_ps(float(C)), D.U[0] + l,
+                                        D.e0 + uint64_t(l), 0));
+          _mm_store_ps(acc + l, zero);
+          _mm_store_ps(part + l, zero);
+        }
+        // Loop 1: dp_c = (1/C)' (num / u^2), accumulated into dot = sum p_c dp_c.
+        uint32_t b = 1;
+        int n = 0;  // terms in the current tile
+        for (int64_t c = 0; c < C; ++c) {
+          const __m128 uc = _mm_set1_ps(ref.uni[c]), ic = _mm_set1_ps(ref.inter[c]);
+          const bool flush = !op_level && n + 1 == pol.tile;
+          D.gen(b, 8);
+          const __m128i cv = _mm_set1_epi32(int32_t(c));
+          for (int64_t l = 0; l < len; l += 4) {
+            const __m128i lv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lab + l));
+            const __m128i is = _mm_cmpeq_epi32(lv, cv), before = _mm_cmpgt_epi32(cv, lv);
+            const __m128i off = _mm_or_si128(before, is);
+            auto pk = [&](int rel, __m128i o) { return D.pick(l, rel, o); };
+            auto op = [&]<int Op>(__m128 x, __m128 y, const LaneDraws::Pick& pc) {
+              return L.op<Op>(x, y, pc.u, pc);
+            };
+            const __m128 two_i = op.template operator()<2>(two, ic, pk(0, before));
+            __m128 a = zero;
+            if (_mm_movemask_ps(_mm_castsi128_ps(is)))
+              a = _mm_blendv_ps(zero, op.template operator()<2>(two, uc, pk(1, before)),
+                                _mm_castsi128_ps(is));
+            const __m128 num = op.template operator()<1>(a, two_i, pk(1, off));
+            const __m128 uu = op.template operator()<2>(uc, uc, pk(2, off));
+            const LaneDraws::Pick pd = pk(3, off);
+            const __m128 q = L.div(num, uu, pd.u, pd);
+            const __m128 dp = op.template operator()<2>(_mm_load_ps(inv_c + l), q, pk(4, off));
+            _mm_storeu_ps(dz + c * g.plane + l, dp);
+            const __m128 pc = _mm_loadu_ps(p + c * g.plane + l);
+            if (op_level) {
+              __m128 r;
+              if (pol.fused) {
+                const LaneDraws::Pick pf = pk(5, off);
+                r = L.fma_fused(pc, dp, _mm_load_ps(acc + l), pf.u, pf);
+              } else {
+                r = op.template operator()<0>(op.template operator()<2>(pc, dp, pk(5, off)),
+                                              _mm_load_ps(acc + l), pk(6, off));
+              }
+              _mm_store_ps(acc + l, r);
+            } else {
+              const __m128 pt = _mm_load_ps(part + l);
+              const __m128 np =
+                  pol.fused ? _mm_fmadd_ps(pc, dp, pt) : _mm_add_ps(pt, _mm_mul_ps(pc, dp));
+              if (flush) {
+                _mm_store_ps(acc + l,
+                             op.template operator()<0>(_mm_load_ps(acc + l), np, pk(5, off)));
+                _mm_store_ps(part + l, zero);
+              } else {
+                _mm_store_ps(part + l, np);
+              }
+            }
+          }
+          b += 5 + (op_level ? (pol.fused ? 1 : 2) : (flush ? 1 : 0));
+          n = flush ? 0 : n + 1;
+        }
+        // Every lane has passed its label: one common index again.
+        uint32_t k = b + 1;
+        if (!op_level && n > 0) {
+          D.gen(k, 1);
+          for (int64_t l = 0; l < len; l += 4)
+            _mm_store_ps(acc + l, L.add(_mm_load_ps(acc + l), _mm_load_ps(part + l), D.U[0] + l,
+                                        D.e0 + uint64_t(l), k));
+          ++k;
+        }
+        std::copy(acc, acc + len, dot);
+        D.gen(k, 1);
+        for (int64_t l = 0; l < len; l += 4)
+          _mm_store_ps(wm + l,
+                       L.div(_mm_loadu_ps(ref.weights + px0 + l), _mm_set1_ps(float(ref.pixels)),
+                             D.U[0] + l, D.e0 + uint64_t(l), k));
+        ++k;
+        // Loop 2: dz_c = p_c (dz_c - dot) + wm (p_c - t_c).
+        for (int64_t c = 0; c < C; ++c, k += 4) {
+          D.gen(k, 5);
+          const __m128i cv = _mm_set1_epi32(int32_t(c));
+          for (int64_t l = 0; l < len; l += 4) {
+            const __m128i lv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lab + l));
+            const __m128i is = _mm_cmpeq_epi32(lv, cv), before = _mm_cmpgt_epi32(cv, lv);
+            const __m128i off = _mm_or_si128(before, is);
+            auto op = [&]<int Op>(__m128 x, __m128 y, const LaneDraws::Pick& pc) {
+              return L.op<Op>(x, y, pc.u, pc);
+            };
+            const __m128 pc = _mm_loadu_ps(p + c * g.plane + l);
+            const __m128 s1 = op.template operator()<1>(_mm_loadu_ps(dz + c * g.plane + l),
+                                                        _mm_load_ps(dot + l), D.pick(l, 0, before));
+            const __m128 dice_g = op.template operator()<2>(pc, s1, D.pick(l, 1, before));
+            __m128 t = pc;
+            if (_mm_movemask_ps(_mm_castsi128_ps(is)))
+              t = _mm_blendv_ps(pc, op.template operator()<1>(pc, one, D.pick(l, 2, before)),
+                                _mm_castsi128_ps(is));
+            const __m128 ce_g =
+                op.template operator()<2>(_mm_load_ps(wm + l), t, D.pick(l, 2, off));
+            _mm_storeu_ps(dz + c * g.plane + l,
+                          op.template operator()<0>(dice_g, ce_g, D.pick(l, 3, off)));
+          }
+        }
+      },
+      ref);
+}
+
 void run(const PreluFwd<mca::Sr, float>& ref, int64_t n) {
   const mca::Sr& pol = ref.pol;
   const float* x = ref.x;
@@ -436,6 +602,7 @@ NUMENS_SIMD_PATH(BnBwdInput, f)
 NUMENS_SIMD_PATH(BnTrainStats, f)
 NUMENS_SIMD_PATH(BnBwdStats, f)
 NUMENS_SIMD_PATH(SoftmaxPixel, f, count)
+NUMENS_SIMD_PATH(LossGradPixel, f, count)
 NUMENS_SIMD_PATH(PreluFwd, f, count)
 NUMENS_SIMD_PATH(PreluBwdInput, f, count)
 #undef NUMENS_SIMD_PATH

@@ -37,6 +37,7 @@ bool simd_path(const BnBwdInput<mca::Sr, float>& f, Device d, int64_t count);
 bool simd_path(const BnTrainStats<mca::Sr, float>& f, Device d, int64_t count);  // count: channels
 bool simd_path(const BnBwdStats<mca::Sr, float>& f, Device d, int64_t count);    // count: channels
 bool simd_path(const SoftmaxPixel<mca::Sr, float>& f, Device d, int64_t count);  // count: pixels
+bool simd_path(const LossGradPixel<mca::Sr, float>& f, Device d, int64_t count);  // count: pixels
 bool simd_path(const PreluFwd<mca::Sr, float>& f, Device d, int64_t count);
 bool simd_path(const PreluBwdInput<mca::Sr, float>& f, Device d, int64_t count);
 

@@ -106,10 +106,10 @@ LossValue<T> ce_dice_loss(const P& pol, const Tensor<T>& logits, const Tensor<in
     inter_t = inter_t.to(dev);
     uni_t = uni_t.to(dev);
   }
-  detail::for_each(op, dev, pixels,
-                   detail::LossGradPixel<P, T>{pol, g, probs.data(), labels.data(),
-                                               weights.data(), inter_t.data(), uni_t.data(),
-                                               pixels, e, dlogits.data()});
+  detail::for_each_simd(
+      op, dev, pixels,
+      detail::LossGradPixel<P, T>{pol, g, probs.data(), labels.data(), weights.data(),
+                                  inter_t.data(), uni_t.data(), pixels, e, dlogits.data()});
   return out;
 }
 

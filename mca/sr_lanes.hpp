@@ -144,13 +144,19 @@ class SrLanes {
   __m128 fma(__m128 a, __m128 b, __m128 c, const uint32_t* u0, const uint32_t* u1, uint64_t e,
              uint32_t k) const {
     if (!pol_.fused) return add(mul(a, b, u0, e, k), c, u1, e, k + 1);
+    return fma_fused(a, b, c, load(u0), Adjacent{&pol_, e, k});
+  }
+
+  // One rounding of the exact a * b + c (fma = fused; applies() admits it with r-bit draws).
+  template <class Cursor>
+  __m128 fma_fused(__m128 a, __m128 b, __m128 c, __m128i u, const Cursor& cursor) const {
     const __m256d p = _mm256_mul_pd(_mm256_cvtps_pd(a), _mm256_cvtps_pd(b));  // exact
     const __m256d z = _mm256_cvtps_pd(c);
     const __m256d s = _mm256_add_pd(p, z);
     int bad;
-    const __m128 res = round(s, two_sum_err(p, z, s), load(u0), bad);
+    const __m128 res = round(s, two_sum_err(p, z, s), u, bad);
     return fix_lanes(res, bad, [&](int l) {
-      Draws d = pol_.draws(e + uint64_t(l), k);
+      Draws d = cursor(l);
       return pol_.fma_fused(lane(a, l), lane(b, l), lane(c, l), d);
     });
   }
