@@ -72,9 +72,9 @@ void maxout_backward(const P& pol, const Tensor<T>& dy, const Tensor<uint8_t>& w
   same_shape(op, "gradient of b", db, dy);
   const Device dev =
       detail::common_device(op, {dy.device(), winner.device(), da.device(), db.device()});
-  detail::for_each(op, dev, dy.numel(),
-                   detail::MaxoutBwd<P, T>{pol, dy.data(), winner.data(), da.data(), db.data(),
-                                           mode == GradMode::accumulate});
+  detail::for_each_simd(op, dev, dy.numel(),
+                        detail::MaxoutBwd<P, T>{pol, dy.data(), winner.data(), da.data(), db.data(),
+                                                mode == GradMode::accumulate});
 }
 
 #define NUMENS_ACT_INSTANTIATE(P, T)                                                          \

@@ -1,6 +1,7 @@
 #include <string>
 
 #include "kernels/elementwise.hpp"
+#include "kernels/elementwise_fast.hpp"
 #include "kernels/elementwise_impl.hpp"
 #include "kernels/launch.hpp"
 #include "mca/policy.hpp"
@@ -21,8 +22,8 @@ void check_join(const char* op, const Shape& a, const Shape& b, const Shape& y) 
 
 template <class P, class T>
 void scale_inplace(const P& pol, Tensor<T>& x, T alpha) {
-  detail::for_each("scale_inplace", x.device(), x.numel(),
-                   detail::ScaleElement<P, T>{pol, x.data(), alpha});
+  detail::for_each_simd("scale_inplace", x.device(), x.numel(),
+                        detail::ScaleElement<P, T>{pol, x.data(), alpha});
 }
 
 template <class P, class T>
@@ -30,7 +31,7 @@ void add_inplace(const P& pol, Tensor<T>& y, const Tensor<T>& x) {
   const char* op = "add_inplace";
   expect_shape(op, "addend", x.shape(), y.shape());
   const Device dev = detail::common_device(op, {x.device(), y.device()});
-  detail::for_each(op, dev, y.numel(), detail::AddElement<P, T>{pol, y.data(), x.data()});
+  detail::for_each_simd(op, dev, y.numel(), detail::AddElement<P, T>{pol, y.data(), x.data()});
 }
 
 template <class T>

@@ -6,7 +6,9 @@
 #include "kernels/activation_impl.hpp"
 #include "kernels/batchnorm_impl.hpp"
 #include "kernels/elementwise.hpp"
+#include "kernels/elementwise_impl.hpp"
 #include "kernels/loss_impl.hpp"
+#include "kernels/optim_impl.hpp"
 #include "mca/batch.hpp"
 #include "mca/sr_lanes.hpp"
 
@@ -526,6 +528,87 @@ void run(const LossGradPixel<mca::Sr, float>& ref, int64_t pixels) {
       ref);
 }
 
+// ---- flat element-wise functors: element i draws as element i
+// ------------------------------------
+void run(const AddElement<mca::Sr, float>& ref, int64_t n) {
+  const mca::simd::SrLanes L(ref.pol);
+  runs<1>(
+      ref.pol, 1, n, 1, 0, 1,
+      [&](int64_t, int64_t i, uint64_t e, const uint32_t(*u)[kRun + 8], int64_t l) {
+        _mm_storeu_ps(ref.y + i,
+                      L.add(_mm_loadu_ps(ref.y + i), _mm_loadu_ps(ref.x + i), u[0] + l, e, 0));
+      },
+      ref);
+}
+
+void run(const ScaleElement<mca::Sr, float>& ref, int64_t n) {
+  const mca::simd::SrLanes L(ref.pol);
+  const __m128 alpha = _mm_set1_ps(ref.alpha);
+  runs<1>(
+      ref.pol, 1, n, 1, 0, 1,
+      [&](int64_t, int64_t i, uint64_t e, const uint32_t(*u)[kRun + 8], int64_t l) {
+        _mm_storeu_ps(ref.x + i, L.mul(alpha, _mm_loadu_ps(ref.x + i), u[0] + l, e, 0));
+      },
+      ref);
+}
+
+void run(const MaxoutBwd<mca::Sr, float>& ref, int64_t n) {
+  const mca::simd::SrLanes L(ref.pol);
+  runs<2>(
+      ref.pol, 1, n, 1, 0, ref.accumulate ? 2 : 0,
+      [&](int64_t, int64_t i, uint64_t e, const uint32_t(*u)[kRun + 8], int64_t l) {
+        // winner 0 takes dy for a, else for b
+        const __m128i w =
+            _mm_cvtepu8_epi32(_mm_cvtsi32_si128(*reinterpret_cast<const int32_t*>(ref.winner + i)));
+        const __m128 to_a = _mm_castsi128_ps(_mm_cmpeq_epi32(w, _mm_setzero_si128()));
+        const __m128 g = _mm_loadu_ps(ref.dy + i), zero = _mm_setzero_ps();
+        const __m128 ga = _mm_blendv_ps(zero, g, to_a), gb = _mm_blendv_ps(g, zero, to_a);
+        if (!ref.accumulate) {
+          _mm_storeu_ps(ref.da + i, ga);
+          _mm_storeu_ps(ref.db + i, gb);
+          return;
+        }
+        _mm_storeu_ps(ref.da + i, L.add(_mm_loadu_ps(ref.da + i), ga, u[0] + l, e, 0));
+        _mm_storeu_ps(ref.db + i, L.add(_mm_loadu_ps(ref.db + i), gb, u[1] + l, e, 1));
+      },
+      ref);
+}
+
+void run(const AdamElement<mca::Sr, float>& ref, int64_t n) {
+  const mca::Sr& pol = ref.pol;
+  const mca::simd::SrLanes L(pol);
+  // Draws before the moments: the decoupled decay's multiply, or the coupled decay's fma.
+  const uint32_t k0 = ref.decoupled ? 1u : ref.wd != 0.0f ? (pol.fused ? 1u : 2u) : 0u;
+  auto c = [](float v) { return _mm_set1_ps(v); };
+  runs<16>(
+      pol, 1, n, 1, 0, int(k0 + 13),
+      [&](int64_t, int64_t i, uint64_t e, const uint32_t(*u)[kRun + 8], int64_t l) {
+        __m128 p = _mm_loadu_ps(ref.param + i), g = _mm_loadu_ps(ref.grad + i);
+        if (ref.decoupled) {
+          p = L.mul(p, c(ref.decay), u[0] + l, e, 0);
+        } else if (ref.wd != 0.0f) {
+          g = L.fma(c(ref.wd), p, g, u[0] + l, u[1] + l, e, 0);
+        }
+        const uint32_t k = k0;
+        const __m128 m_old = L.mul(c(ref.b1), _mm_loadu_ps(ref.m + i), u[k] + l, e, k);
+        const __m128 m_new = L.mul(c(ref.one_b1), g, u[k + 1] + l, e, k + 1);
+        const __m128 mi = L.add(m_old, m_new, u[k + 2] + l, e, k + 2);
+        const __m128 v_old = L.mul(c(ref.b2), _mm_loadu_ps(ref.v + i), u[k + 3] + l, e, k + 3);
+        const __m128 gg = L.mul(g, g, u[k + 4] + l, e, k + 4);
+        const __m128 v_new = L.mul(c(ref.one_b2), gg, u[k + 5] + l, e, k + 5);
+        const __m128 vi = L.add(v_old, v_new, u[k + 6] + l, e, k + 6);
+        const __m128 root = L.sqrt(vi, u[k + 7] + l, e, k + 7);
+        const __m128 scaled = L.div(root, c(ref.sqrt_bc2), u[k + 8] + l, e, k + 8);
+        const __m128 denom = L.add(scaled, c(ref.eps), u[k + 9] + l, e, k + 9);
+        const __m128 q = L.div(mi, denom, u[k + 10] + l, e, k + 10);
+        const __m128 st = L.mul(c(ref.step_size), q, u[k + 11] + l, e, k + 11);
+        _mm_storeu_ps(ref.param + i, L.sub(p, st, u[k + 12] + l, e, k + 12));
+        _mm_storeu_ps(ref.m + i, mi);
+        _mm_storeu_ps(ref.v + i, vi);
+      },
+      ref);
+}
+
 void run(const PreluFwd<mca::Sr, float>& ref, int64_t n) {
   const mca::Sr& pol = ref.pol;
   const float* x = ref.x;
@@ -603,6 +686,10 @@ NUMENS_SIMD_PATH(BnTrainStats, f)
 NUMENS_SIMD_PATH(BnBwdStats, f)
 NUMENS_SIMD_PATH(SoftmaxPixel, f, count)
 NUMENS_SIMD_PATH(LossGradPixel, f, count)
+NUMENS_SIMD_PATH(AddElement, f, count)
+NUMENS_SIMD_PATH(ScaleElement, f, count)
+NUMENS_SIMD_PATH(MaxoutBwd, f, count)
+NUMENS_SIMD_PATH(AdamElement, f, count)
 NUMENS_SIMD_PATH(PreluFwd, f, count)
 NUMENS_SIMD_PATH(PreluBwdInput, f, count)
 #undef NUMENS_SIMD_PATH

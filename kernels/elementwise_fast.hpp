@@ -15,8 +15,10 @@
 
 #include "kernels/activation_impl.hpp"
 #include "kernels/batchnorm_impl.hpp"
+#include "kernels/elementwise_impl.hpp"
 #include "kernels/launch.hpp"
 #include "kernels/loss_impl.hpp"
+#include "kernels/optim_impl.hpp"
 
 namespace numens::kernels::detail {
 
@@ -34,10 +36,14 @@ bool simd_path(const F&, Device, int64_t) {
 }
 bool simd_path(const BnNormalize<mca::Sr, float>& f, Device d, int64_t count);
 bool simd_path(const BnBwdInput<mca::Sr, float>& f, Device d, int64_t count);
-bool simd_path(const BnTrainStats<mca::Sr, float>& f, Device d, int64_t count);  // count: channels
-bool simd_path(const BnBwdStats<mca::Sr, float>& f, Device d, int64_t count);    // count: channels
-bool simd_path(const SoftmaxPixel<mca::Sr, float>& f, Device d, int64_t count);  // count: pixels
+bool simd_path(const BnTrainStats<mca::Sr, float>& f, Device d, int64_t count);   // count: channels
+bool simd_path(const BnBwdStats<mca::Sr, float>& f, Device d, int64_t count);     // count: channels
+bool simd_path(const SoftmaxPixel<mca::Sr, float>& f, Device d, int64_t count);   // count: pixels
 bool simd_path(const LossGradPixel<mca::Sr, float>& f, Device d, int64_t count);  // count: pixels
+bool simd_path(const AddElement<mca::Sr, float>& f, Device d, int64_t count);
+bool simd_path(const ScaleElement<mca::Sr, float>& f, Device d, int64_t count);
+bool simd_path(const MaxoutBwd<mca::Sr, float>& f, Device d, int64_t count);
+bool simd_path(const AdamElement<mca::Sr, float>& f, Device d, int64_t count);
 bool simd_path(const PreluFwd<mca::Sr, float>& f, Device d, int64_t count);
 bool simd_path(const PreluBwdInput<mca::Sr, float>& f, Device d, int64_t count);
 

@@ -1,6 +1,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/elementwise_fast.hpp"
 #include "kernels/launch.hpp"
 #include "kernels/optim.hpp"
 #include "kernels/optim_impl.hpp"
@@ -26,9 +27,10 @@ void adam_step(const P& pol, T* param, const T* grad, T* m, T* v, int64_t n, int
   const T decay = pol.sub(T(1), pol.mul(lr, wd, ds), ds);
   const T one_b1 = pol.sub(T(1), b1, ds), one_b2 = pol.sub(T(1), b2, ds);
   // The parameter buffers may live on the host or on a CUDA device: the caller says which.
-  detail::for_each("adam_step", where, n,
-                   detail::AdamElement<P, T>{pol, param, grad, m, v, b1, b2, one_b1, one_b2,
-                                             step_size, sqrt_bc2, decay, wd, eps, prm.decoupled});
+  detail::for_each_simd(
+      "adam_step", where, n,
+      detail::AdamElement<P, T>{pol, param, grad, m, v, b1, b2, one_b1, one_b2, step_size, sqrt_bc2,
+                                decay, wd, eps, prm.decoupled});
 }
 
 double cosine_warm_restarts_lr(double base_lr, double eta_min, double t0, double t_mult,

@@ -126,6 +126,23 @@ class SrLanes {
     return div(a, b, load(u), Adjacent{&pol_, e, k});
   }
 
+  // sqrt(a) with exact_sqrt's root and remainder term (s = sqrt(a), lo = fma(-s, s, a) / 2s);
+  // zero, negative, non-finite and tiny operands go to the scalar policy.
+  __m128 sqrt(__m128 a, const uint32_t* u, uint64_t e, uint32_t k) const {
+    const __m256d x = _mm256_cvtps_pd(a);
+    const __m256d s = _mm256_sqrt_pd(x);
+    const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(x, _mm256_set1_pd(0x1p-968), _CMP_GE_OQ),
+                                     _mm256_cmp_pd(x, _mm256_set1_pd(0x1p1023), _CMP_LE_OQ));
+    const __m256d lo = _mm256_div_pd(_mm256_fnmadd_pd(s, s, x), _mm256_add_pd(s, s));
+    int bad;
+    const __m128 res = round(s, lo, load(u), bad);
+    bad |= ~_mm256_movemask_pd(ok) & 0xF;
+    return fix_lanes(res, bad, [&](int l) {
+      Draws d = pol_.draws(e + uint64_t(l), k);
+      return pol_.sqrt(lane(a, l), d);
+    });
+  }
+
   // exp(a): binary64 exp of each lane (the scalar policy's libm call), rounded once.
   __m128 exp(__m128 a, const uint32_t* u, uint64_t e, uint32_t k) const {
     alignas(32) double v[4];

@@ -11,6 +11,7 @@
 #include "kernels/batchnorm.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/loss.hpp"
+#include "kernels/optim.hpp"
 #include "mca/config.hpp"
 #include "mca/dispatch.hpp"
 #include "mca/sr_lanes.hpp"
@@ -155,6 +156,61 @@ void loss_fast_equals_reference(const mca::Sr& pol, bool specials) {
   }
 }
 
+void flat_fast_equals_reference(const mca::Sr& pol, bool specials) {
+  for (Shape s : {Shape{1, 1, 1, 3}, Shape{2, 3, 5, 7}, Shape{1, 4, 16, 17}}) {
+    CAPTURE(s.str());
+    auto x = filled<float>(s, 51), y0 = filled<float>(s, 52), dy = filled<float>(s, 53);
+    auto m0 = filled<float>(s, 54, 0.1), v0 = filled<float>(s, 55, 0.01);
+    for (int64_t i = 0; i < v0.numel(); ++i) v0.data()[i] = std::fabs(v0.data()[i]);
+    if (specials) {
+      add_specials(x, 7, 1);
+      add_specials(dy, 5, 3);
+    }
+    auto winner = Tensor<uint8_t>::empty(s);
+    for (int64_t i = 0; i < winner.numel(); ++i) winner.data()[i] = uint8_t((i * 5 / 3) & 1);
+    constexpr int kOut = 13;
+    Tensor<float> out[2][kOut];
+    for (int impl = 0; impl < 2; ++impl) {
+      set_elementwise_cpu_impl(impl == 0 ? ElementwiseCpuImpl::fast
+                                         : ElementwiseCpuImpl::reference);
+      Tensor<float>* o = out[impl];
+      o[0] = y0.clone();
+      add_inplace(pol, o[0], x);
+      o[1] = x.clone();
+      scale_inplace(pol, o[1], 0.3f);
+      o[2] = Tensor<float>::empty(s);
+      o[3] = Tensor<float>::empty(s);
+      maxout_backward(pol, dy, winner, o[2], o[3], GradMode::overwrite);
+      o[4] = y0.clone();
+      o[5] = x.clone();
+      maxout_backward(pol, dy, winner, o[4], o[5], GradMode::accumulate);
+      // AdamW, Adam with L2 decay, Adam without decay: parameters, moments
+      for (int a = 0; a < 2; ++a) {
+        AdamParams prm;
+        prm.lr = 0.01;
+        prm.weight_decay = a == 0 ? 0.01 : 0.001;
+        prm.decoupled = a == 0;
+        Tensor<float>* q = o + 6 + 3 * a;
+        q[0] = y0.clone();
+        q[1] = m0.clone();
+        q[2] = v0.clone();
+        adam_step(pol, q[0].data(), x.data(), q[1].data(), q[2].data(), s.numel(), 3 + a, prm);
+      }
+      AdamParams plain;
+      plain.weight_decay = 0.0;
+      plain.decoupled = false;
+      o[12] = y0.clone();
+      auto mm = m0.clone(), vv = v0.clone();
+      adam_step(pol, o[12].data(), x.data(), mm.data(), vv.data(), s.numel(), 7, plain);
+    }
+    set_elementwise_cpu_impl(ElementwiseCpuImpl::fast);
+    for (int i = 0; i < kOut; ++i) {
+      CAPTURE(i);
+      CHECK(differing_bits(out[0][i], out[1][i]) == 0);
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("element-wise sr binary32 SIMD paths compute the functors' bits, every cost option") {
@@ -189,6 +245,8 @@ TEST_CASE("element-wise sr binary32 SIMD paths compute the functors' bits, every
     prelu_fast_equals_reference(sr, true);
     loss_fast_equals_reference(sr, false);
     loss_fast_equals_reference(sr, true);
+    flat_fast_equals_reference(sr, false);
+    flat_fast_equals_reference(sr, true);
   }
 }
 
