@@ -473,14 +473,74 @@ void sr_terms_r(const SrCtx& c, const float* panel, const uint64_t* valid, const
 // acc[l] = SR(acc[l] + part[l]) for tile j of elements e0 + l (draws (e, j kFmaDraws)), then
 // part = +0. The sum of two binary32 values: exact in binary64 unless their exponents are far
 // apart (the 32-bit rule sends those lanes to the scalar policy; the r-bit rule takes them).
+//
+// The 32-bit rule first takes a lean pass over the whole groups of eight lanes (as the batched sr
+// add of mca/batch.cpp does): no per-lane bookkeeping, every check folded into one mask, and the
+// results kept only if no lane needs more. A lane needs more where binary64 may not hold acc +
+// part exactly (exponent fields more than 28 apart, neither operand zero; a subnormal's field 0
+// only overstates the distance), or where the exact sum is neither zero nor in binary32's normal
+// range (NaN and inf included): the range the pattern rounding takes. Then the per-lane path
+// below runs from the start.
+template <bool kShiftLeft>
+bool flush_lean(const mca::simd::SrF32& p, const float* acc, const float* part, const uint32_t* u,
+                int n8, float* out) {
+  const __m256i exp_mask = _mm256_set1_epi32(0x7F800000), abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
+  const __m256i max_dist = _mm256_set1_epi32(28 << 23);
+  const __m256i lo_normal = _mm256_set1_epi32(0x00800000 - 1);  // results above are >= 2^-126
+  const __m256i max_finite = _mm256_set1_epi32(0x7F7FFFFF);
+  const __m256 zero = _mm256_setzero_ps();
+  __m256i bad = _mm256_setzero_si256();
+  for (int l = 0; l < n8; l += 8) {
+    const __m256 a = _mm256_loadu_ps(acc + l), b = _mm256_loadu_ps(part + l);
+    const __m256d s0 = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)),
+                                     _mm256_cvtps_pd(_mm256_castps256_ps128(b)));
+    const __m256d s1 = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)),
+                                     _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1)));
+    const __m256i v0 = mca::simd::sr_draws<kShiftLeft>(p, load_u4(u + l));
+    const __m256i v1 = mca::simd::sr_draws<kShiftLeft>(p, load_u4(u + l + 4));
+    const __m256 r =
+        _mm256_set_m128(mca::simd::sr_round4(p, s1, v1), mca::simd::sr_round4(p, s0, v0));
+    _mm256_storeu_ps(out + l, r);
+    const __m256i ai = _mm256_castps_si256(a), bi = _mm256_castps_si256(b);
+    const __m256i dist = _mm256_abs_epi32(
+        _mm256_sub_epi32(_mm256_and_si256(ai, exp_mask), _mm256_and_si256(bi, exp_mask)));
+    const __m256 has_zero =
+        _mm256_or_ps(_mm256_cmp_ps(a, zero, _CMP_EQ_OQ), _mm256_cmp_ps(b, zero, _CMP_EQ_OQ));
+    bad = _mm256_or_si256(bad, _mm256_andnot_si256(_mm256_castps_si256(has_zero),
+                                                   _mm256_cmpgt_epi32(dist, max_dist)));
+    // The range of the exact sum s, read from its binary32 rounding f: both operands are
+    // multiples of 2^-149, so s < 2^-126 is itself a binary32 value (f = s), and RN is monotonic:
+    // |f| >= 2^-126 iff |s| >= 2^-126; f = 0 iff s = 0; NaN and inf operands give NaN or inf.
+    const __m256 f = _mm256_add_ps(a, b);
+    const __m256i fm = _mm256_and_si256(_mm256_castps_si256(f), abs_mask);
+    const __m256i normal =
+        _mm256_andnot_si256(_mm256_cmpgt_epi32(fm, max_finite), _mm256_cmpgt_epi32(fm, lo_normal));
+    const __m256i ok =
+        _mm256_or_si256(normal, _mm256_castps_si256(_mm256_cmp_ps(f, zero, _CMP_EQ_OQ)));
+    bad = _mm256_or_si256(bad, _mm256_xor_si256(ok, _mm256_set1_epi32(-1)));
+  }
+  return _mm256_testz_si256(bad, bad);
+}
+
 template <bool kR32>
 void tile_flush(const SrCtx& c, uint64_t j, uint64_t e0, int cnt, float* acc, float* part) {
   const mca::Sr& pol = c.pol;
   const uint32_t draw = uint32_t(j * mca::Sr::kFmaDraws);
   alignas(64) uint32_t u[kLanes + 8] = {};
   mca::draws_r32(pol.stream, c.r, e0, draw, u, size_t(cnt));
+  int from = 0;  // the first lane the per-lane path takes
+  if constexpr (kR32) {
+    alignas(64) float res[kLanes];
+    const int n8 = cnt & ~7;
+    const bool ok = c.sp.shift_left ? flush_lean<true>(c.sp, acc, part, u, n8, res)
+                                    : flush_lean<false>(c.sp, acc, part, u, n8, res);
+    if (ok) {
+      std::memcpy(acc, res, sizeof(float) * size_t(n8));
+      from = n8;
+    }
+  }
   const int quads = (cnt + 3) / 4;
-  for (int l4 = 0; l4 < quads; ++l4) {
+  for (int l4 = from / 4; l4 < quads; ++l4) {
     const int l = 4 * l4;
     const __m256d av = _mm256_cvtps_pd(_mm_loadu_ps(acc + l));
     const __m256d pv = _mm256_cvtps_pd(_mm_loadu_ps(part + l));
