@@ -111,7 +111,7 @@ void validate(const EnsembleSettings& e) {
 
 // Rank 0: the run directory agrees with this config (or is new); ensemble.toml written.
 void prepare_directory(const EnsembleSettings& e) {
-  fs::create_directories(e.dir / "members");
+  io::make_output_dir(e.dir / "members");
   const fs::path stored = e.dir / "ensemble.toml";
   if (fs::exists(stored)) {
     const EnsembleSettings old = load_ensemble_settings(stored, {});
@@ -136,7 +136,7 @@ void prepare_directory(const EnsembleSettings& e) {
 // Trains the member's views (resuming from their checkpoints), segments, marks it DONE.
 void run_member(const EnsembleSettings& e, const Member& m, int rank) {
   const fs::path dir = e.member_dir(m);
-  fs::create_directories(dir);
+  io::make_output_dir(dir);
   fs::remove(dir / "FAILED");
   const fs::path mt = dir / "member.toml";
   if (!fs::exists(mt)) io::write_text_atomic(mt, member_toml(m));

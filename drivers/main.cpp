@@ -2,12 +2,39 @@
 // where they are caught and turned into one line on stderr and a non-zero exit status.
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "drivers/commands.hpp"
 #include "mca/error.hpp"
 #include "numens/version.hpp"
+
+namespace {
+
+// One rule for every subcommand: its --out never names the same file or directory as one of its
+// inputs (any other option whose value is an existing path), since writing the output would
+// replace the input. Checked before the command runs, so nothing is read or written.
+void check_out_is_not_an_input(const CLI::App& sub) {
+  namespace fs = std::filesystem;
+  const CLI::Option* out = sub.get_option_no_throw("--out");
+  if (out == nullptr || out->count() == 0) return;
+  const std::string out_path = out->as<std::string>();
+  std::error_code ec;
+  if (!fs::exists(out_path, ec)) return;
+  for (const CLI::Option* o : sub.get_options()) {
+    if (o == out || o->count() == 0) continue;
+    for (const std::string& v : o->results()) {
+      if (v.empty() || !fs::exists(v, ec) || !fs::equivalent(v, out_path, ec)) continue;
+      throw numens::Error(sub.get_name() + ": --out " + out_path + " is the input given as " +
+                          o->get_name() +
+                          "; writing it would replace the input: choose another --out");
+    }
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -28,7 +55,10 @@ int main(int argc, char** argv) {
   }
   try {
     for (const auto& c : commands)
-      if (c.app->parsed()) return c.run();
+      if (c.app->parsed()) {
+        check_out_is_not_an_input(*c.app);
+        return c.run();
+      }
   } catch (const numens::Error& e) {
     std::fprintf(stderr, "numens: error: %s\n", e.what());
     return 1;

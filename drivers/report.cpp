@@ -537,6 +537,36 @@ void timings_section(Output& o, const fs::path& path) {
   h << "<tr><th>total</th><td></td><th>" << num(total, 1) << "</th></tr>\n</table>\n";
 }
 
+// The report directory replaces `out` as a whole, so `out` must be absent, an empty directory or a
+// report numens wrote (its marker file, no subdirectories); never the run directory or a folder
+// that holds it, never a user's own directory.
+constexpr const char* kMarker = ".numens-report";
+
+void check_replaceable(const fs::path& out, const fs::path& run_dir) {
+  std::error_code ec;
+  const fs::path run_abs = fs::weakly_canonical(run_dir, ec);
+  const fs::path out_abs = fs::weakly_canonical(out, ec);
+  // out == run, or out an ancestor of run: replacing it would delete the run
+  for (fs::path p = run_abs; !p.empty(); p = p.parent_path()) {
+    if (p == out_abs)
+      fail(out, "is the run directory or holds it; --out takes a directory of its own");
+    if (p == p.parent_path()) break;
+  }
+  if (!fs::exists(fs::symlink_status(out))) return;
+  if (!fs::is_directory(out)) fail(out, "exists and is not a directory; choose another --out");
+  if (fs::is_empty(out)) return;
+  bool marker = false;
+  for (const auto& e : fs::directory_iterator(out)) {
+    if (e.is_directory(ec) && !e.is_symlink(ec))
+      fail(out, "holds a subdirectory (" + e.path().filename().string() +
+                    "): not a report numens wrote; remove it or choose another --out");
+    if (e.path().filename() == kMarker) marker = true;
+  }
+  if (!marker)
+    fail(out, std::string("exists and is not a report numens wrote (no ") + kMarker +
+                  "); remove it or choose another --out");
+}
+
 // Writes the files into `tmp`, then swaps it in for `out`: the old report (if any) is moved aside
 // first, since rename(2) cannot replace a non-empty directory, and removed once the new one is in.
 std::vector<fs::path> write_dir(const fs::path& out, const Output& o) {
@@ -558,13 +588,15 @@ std::vector<fs::path> write_dir(const fs::path& out, const Output& o) {
   for (const auto& [name, content] : o.files) all.emplace_back(name, &content);
   const std::string page = o.html.str();
   all.emplace_back("index.html", &page);
+  const std::string marker = "numens report\n";
+  all.emplace_back(kMarker, &marker);
   std::vector<fs::path> written;
   for (const auto& [name, content] : all) {
     std::ofstream f(tmp / name, std::ios::binary);
     f.write(content->data(), std::streamsize(content->size()));
     f.close();
     if (!f) fail(tmp / name, "write failed");
-    written.push_back(out / name);
+    if (name != kMarker) written.push_back(out / name);
   }
   if (fs::exists(out)) {
     fs::rename(out, old, ec);
@@ -595,6 +627,7 @@ int run(const Flags& f) {
   const fs::path out = f.out.empty() ? run_dir / "report" : fs::path(f.out);
   const fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
   if (!fs::is_directory(parent)) fail(out, "its directory " + parent.string() + " does not exist");
+  check_replaceable(out, run_dir);
   const fs::path summary_path = run_dir / "summary.h5";
   if (!fs::exists(summary_path))
     fail(summary_path, "summary not found (numens variability writes it)");

@@ -374,7 +374,7 @@ int run(const Flags& f) {
   // the training part the same way).
   if (rank == 0) {
     try {
-      fs::create_directories(out / "slices");
+      io::make_output_dir(out / "slices");
       const fs::path key = out / "study.toml";
       const std::string mine = study_toml(st);
       if (fs::exists(key)) {

@@ -274,7 +274,7 @@ void train_view(TrainSettings s, const TrainRun& run) {
   } else {
     tr = std::make_unique<nn::Trainer>(s.train);
   }
-  fs::create_directories(out);
+  io::make_output_dir(out);
   io::write_text_atomic(out / ("train_" + vname + ".toml"), to_toml(s));
 
   std::fprintf(log, "numens train: %s view, %s, %lld parameters, %s\n", vname.c_str(),

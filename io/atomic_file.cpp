@@ -25,6 +25,19 @@ AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)) {
   }
 }
 
+void make_output_dir(const fs::path& dir) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(dir, ec);
+  if (fs::exists(st)) {
+    if (!fs::is_directory(st))
+      throw IoError(dir.string() +
+                    ": exists and is not a directory (an output directory was expected)");
+    return;
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError(dir.string() + ": cannot create the output directory: " + ec.message());
+}
+
 AtomicFile::~AtomicFile() {
   if (committed_) return;
   // Best effort: a destructor must not throw, and a missing temp file (writer failed before

@@ -34,6 +34,11 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// Creates the output directory `dir` (and its parents) if needed. Throws IoError naming `dir` when
+// it exists and is not a directory, or cannot be made (the system's reason: no space, read-only
+// file system, permission), instead of the filesystem library's exception.
+void make_output_dir(const std::filesystem::path& dir);
+
 // Writes `text` to a temporary name next to `path` and renames it into place. Throws IoError.
 void write_text_atomic(const std::filesystem::path& path, const std::string& text);
 

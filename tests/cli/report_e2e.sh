@@ -2,7 +2,8 @@
 # `numens report` end to end on the run directory of make_report_inputs.sh: the page has every
 # section, one inline <svg> per figure file and one data: PNG per entropy image, no URL, the
 # cortical table agrees with the variability CSVs, the default output directory is replaced
-# whole on a rerun and no temporary directory is left.   report_e2e.sh <numens> <fixture dir>
+# whole on a rerun and no temporary directory is left; --out refuses anything that is not numens'
+# own report (a user's directory, the run directory or a folder holding it, a file).   report_e2e.sh <numens> <fixture dir>
 set -euo pipefail
 numens=$1 d=$2
 cd "$d"
@@ -83,4 +84,32 @@ grep -q "Subject sub-0001" run/report/index.html || fail "--subject"
 compgen -G "run/report.tmp-*" > /dev/null && fail "temp directory left behind"
 compgen -G "run/report.old-*" > /dev/null && fail "old directory left behind"
 rm -rf run/report
+
+# --out never replaces what is not numens' own report: a user's directory, the run directory, a
+# folder that holds the run, a file. Each refusal is one error line naming the path, exit 1, and
+# leaves the directory as it was.
+mkdir -p "$out/mine"
+echo keep > "$out/mine/notes.txt"
+refuse() {  # refuse <--out> <pattern>
+  local err rc=0
+  err=$("$numens" report --run run --out "$1" 2>&1 > /dev/null) || rc=$?
+  [ "$rc" -eq 1 ] || fail "--out $1: exit $rc, expected 1"
+  [ "$(wc -l <<< "$err")" -eq 1 ] || fail "--out $1: expected one error line, got: $err"
+  grep -qF -- "$2" <<< "$err" || fail "--out $1: message lacks '$2': $err"
+}
+refuse "$out/mine" "is not a report numens wrote"
+[ "$(cat "$out/mine/notes.txt")" = keep ] || fail "a user's directory was touched"
+refuse run "is the input given as --run"
+refuse . "is the run directory or holds it"
+[ -s run/summary.h5 ] || fail "the run directory was touched"
+refuse "$out/mine/notes.txt" "is not a directory"
+[ "$(cat "$out/mine/notes.txt")" = keep ] || fail "a user's file was touched"
+mkdir -p "$out/withsub/sub"
+touch "$out/withsub/.numens-report"
+refuse "$out/withsub" "holds a subdirectory"
+[ -d "$out/withsub/sub" ] || fail "a subdirectory was removed"
+# an empty directory is taken
+mkdir "$out/empty"
+"$numens" report --run run --out "$out/empty" > /dev/null
+[ -s "$out/empty/index.html" ] || fail "an empty --out directory was not used"
 echo "report e2e: ok"
