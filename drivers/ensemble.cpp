@@ -11,7 +11,6 @@
 // marker exists, so a rerun skips complete members and resumes the others from their last
 // checkpoint, bit for bit (the resume contract of numens train). A member that throws is recorded
 // in members/<m>/FAILED and the others go on; the command then exits non-zero.
-#include <mpi.h>
 #include <omp.h>
 #include <unistd.h>
 
@@ -46,38 +45,6 @@ struct Flags {
   std::vector<std::string> sets;
   int threads = 0;
   bool check = false;
-};
-
-// The next unclaimed member index, from the counter on rank 0.
-class WorkCounter {
- public:
-  WorkCounter() {
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Win_allocate(rank == 0 ? MPI_Aint(sizeof(int64_t)) : 0, int(sizeof(int64_t)), MPI_INFO_NULL,
-                     MPI_COMM_WORLD, &base_, &win_);
-    if (rank == 0) {
-      MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, win_);
-      *base_ = 0;
-      MPI_Win_unlock(0, win_);
-    }
-    MPI_Barrier(MPI_COMM_WORLD);
-  }
-  ~WorkCounter() { MPI_Win_free(&win_); }
-  WorkCounter(const WorkCounter&) = delete;
-  WorkCounter& operator=(const WorkCounter&) = delete;
-  int64_t next() {
-    const int64_t one = 1;
-    int64_t got = 0;
-    MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win_);
-    MPI_Fetch_and_op(&one, &got, MPI_INT64_T, 0, 0, MPI_SUM, win_);
-    MPI_Win_unlock(0, win_);
-    return got;
-  }
-
- private:
-  int64_t* base_ = nullptr;
-  MPI_Win win_ = MPI_WIN_NULL;
 };
 
 std::string read_text(const fs::path& p) {
@@ -198,13 +165,6 @@ int run(const Flags& f) {
   // failing rank reports, the others exit quietly.
   EnsembleSettings e;
   std::string error;
-  auto agree = [&](const std::string& err) {
-    int mine = err.empty() ? size : rank, first = size;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (first == size) return true;
-    if (first == rank) throw ConfigError(err);
-    return false;
-  };
   try {
     // --dir stands in for [ensemble] dir, which the file may then leave out.
     std::vector<std::string> sets = f.sets;
@@ -215,7 +175,7 @@ int run(const Flags& f) {
   } catch (const Error& err) {
     error = err.what();
   }
-  if (!agree(error)) return 1;
+  if (!mpi.agree(error)) return 1;
   const std::vector<Member> members = e.members();
   if (f.check) {
     if (rank == 0) {
@@ -231,7 +191,7 @@ int run(const Flags& f) {
       error = err.what();
     }
   }
-  if (!agree(error)) return 1;
+  if (!mpi.agree(error)) return 1;
 
   if (rank == 0) {
     std::printf("numens ensemble: %zu members (", members.size());
@@ -245,7 +205,7 @@ int run(const Flags& f) {
   const auto t0 = std::chrono::steady_clock::now();
   int64_t done_here = 0, skipped_here = 0, failed_here = 0;
   {
-    WorkCounter counter;
+    WorkCounter counter(mpi);
     for (int64_t i = counter.next(); i < int64_t(members.size()); i = counter.next()) {
       const Member& m = members[size_t(i)];
       const fs::path dir = e.member_dir(m);
@@ -271,7 +231,7 @@ int run(const Flags& f) {
   }
   int64_t local[3] = {done_here, skipped_here, failed_here}, total[3] = {0, 0, 0};
   // Every rank has written its FAILED markers before contributing, so rank 0 can list them.
-  MPI_Reduce(local, total, 3, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+  mpi.sum_to_root(local, total, 3);
   if (rank != 0) return failed_here ? 1 : 0;
   std::printf(
       "numens ensemble: %lld members trained, %lld already complete, %lld failed; %.1f s on %d "

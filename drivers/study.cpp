@@ -317,13 +317,6 @@ int run(const Flags& f) {
   const int ens_threads = f.threads > 0 ? f.threads : omp_get_max_threads();
   const int threads = f.stage_threads > 0 ? f.stage_threads : omp_get_num_procs();
 
-  auto agree = [&](const std::string& err) {
-    int mine = err.empty() ? size : rank, first = size;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (first == size) return true;
-    if (first == rank) throw ConfigError(err);
-    return false;
-  };
   if (f.out.empty()) throw ConfigError("study: --out DIR is required");
   const fs::path out = fs::absolute(f.out).lexically_normal();
   // The study owns the paths of its run directory; the configuration gives everything else.
@@ -352,7 +345,7 @@ int run(const Flags& f) {
   } catch (const Error& err) {
     error = err.what();
   }
-  if (!agree(error)) return 1;
+  if (!mpi.agree(error)) return 1;
   const std::vector<Stage> stages =
       plan(st, e, out, fs::absolute(f.config).string(), ens_sets, ens_threads, threads);
   if (f.check) {
@@ -394,7 +387,7 @@ int run(const Flags& f) {
       error = out.string() + ": " + err.what();
     }
   }
-  if (!agree(error)) return 1;
+  if (!mpi.agree(error)) return 1;
 
   std::unique_ptr<Timings> timings;
   if (rank == 0) {
@@ -442,7 +435,7 @@ int run(const Flags& f) {
     }
     int failed = 0;
     if (s.all_ranks) {
-      MPI_Allreduce(&rc, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+      failed = mpi.max_over_ranks(rc);
     } else {
       failed = mpi.share_from_root(rc);
     }
