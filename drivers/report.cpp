@@ -24,6 +24,7 @@
 #include "analysis/variability.hpp"
 #include "drivers/commands.hpp"
 #include "drivers/recorded_path.hpp"
+#include "io/atomic_file.hpp"
 #include "io/brainage_results.hpp"
 #include "io/cohort.hpp"
 #include "io/error.hpp"
@@ -584,6 +585,9 @@ std::vector<fs::path> write_dir(const fs::path& out, const Output& o) {
   std::error_code ec;
   fs::remove_all(tmp, ec);
   if (!fs::create_directory(tmp, ec)) fail(tmp, "cannot create: " + ec.message());
+  // Removed by SIGINT/SIGTERM/SIGHUP too (io::TempPath): the directory and each file in it.
+  std::vector<std::unique_ptr<io::TempPath>> guards;
+  guards.push_back(std::make_unique<io::TempPath>(tmp, /*directory=*/true));
   std::vector<std::pair<std::string, const std::string*>> all;
   for (const auto& [name, content] : o.files) all.emplace_back(name, &content);
   const std::string page = o.html.str();
@@ -592,6 +596,7 @@ std::vector<fs::path> write_dir(const fs::path& out, const Output& o) {
   all.emplace_back(kMarker, &marker);
   std::vector<fs::path> written;
   for (const auto& [name, content] : all) {
+    guards.push_back(std::make_unique<io::TempPath>(tmp / name));
     std::ofstream f(tmp / name, std::ios::binary);
     f.write(content->data(), std::streamsize(content->size()));
     f.close();
@@ -609,6 +614,7 @@ std::vector<fs::path> write_dir(const fs::path& out, const Output& o) {
     fail(out, "cannot rename " + tmp.string() + " into place: " + ec.message());
   }
   cleanup.p.clear();
+  guards.clear();
   fs::remove_all(old, ec);
   return written;
 }

@@ -2,8 +2,14 @@
 
 #include <fstream>
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -14,6 +20,105 @@ namespace numens::io {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The registry the signal handler reads. A slot is free (0), being filled (1), a live file (2) or
+// a live directory (3); the handler only reads slots in states 2 and 3, whose path is complete.
+struct Slot {
+  std::atomic<int> state{0};
+  char path[4096];
+};
+Slot g_slots[TempPath::kMaxTempPaths];
+struct sigaction g_previous[3];
+constexpr int kSignals[3] = {SIGINT, SIGTERM, SIGHUP};
+
+extern "C" void remove_temps_and_die(int sig) {
+  for (int pass = 2; pass <= 3; ++pass)
+    for (Slot& s : g_slots)
+      if (s.state.load(std::memory_order_acquire) == pass) {
+        if (pass == 2) {
+          ::unlink(s.path);
+        } else {
+          ::rmdir(s.path);
+        }
+      }
+  // Die of the signal as the process would have (or hand it to whoever handled it before).
+  for (int i = 0; i < 3; ++i)
+    if (kSignals[i] == sig) {
+      if (g_previous[i].sa_handler != SIG_DFL && g_previous[i].sa_handler != SIG_IGN &&
+          !(g_previous[i].sa_flags & SA_SIGINFO)) {
+        g_previous[i].sa_handler(sig);
+        return;
+      }
+    }
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  ::sigaction(sig, &dfl, nullptr);
+  ::raise(sig);
+}
+
+void install_handlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int i = 0; i < 3; ++i) {
+      struct sigaction sa {};
+      sa.sa_handler = remove_temps_and_die;
+      sigemptyset(&sa.sa_mask);
+      for (int s : kSignals) sigaddset(&sa.sa_mask, s);  // one cleanup at a time
+      ::sigaction(kSignals[i], nullptr, &g_previous[i]);
+      if (g_previous[i].sa_handler == SIG_IGN) continue;  // nohup: leave ignored signals ignored
+      ::sigaction(kSignals[i], &sa, nullptr);
+    }
+  });
+}
+
+}  // namespace
+
+void TempPath::hold(const fs::path& p, bool directory) {
+  release();
+  install_handlers();
+  const std::string s = p.string();
+  if (s.size() >= sizeof(g_slots[0].path)) return;
+  for (int i = 0; i < kMaxTempPaths; ++i) {
+    int expected = 0;
+    if (!g_slots[i].state.compare_exchange_strong(expected, 1)) continue;
+    std::memcpy(g_slots[i].path, s.c_str(), s.size() + 1);
+    g_slots[i].state.store(directory ? 3 : 2, std::memory_order_release);
+    slot_ = i;
+    return;
+  }
+}
+
+void TempPath::release() {
+  if (slot_ < 0) return;
+  g_slots[slot_].state.store(0, std::memory_order_release);
+  slot_ = -1;
+}
+
+void remove_stale_temps(const fs::path& target) {
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return;
+  for (const auto& e : it) {
+    const std::string name = e.path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t pid = pid_t(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH)
+      continue;  // alive, or not ours to judge
+    std::error_code rm;
+    const fs::path shown = target.has_parent_path() ? e.path() : e.path().filename();
+    if (fs::remove(e.path(), rm))
+      std::fprintf(
+          stderr, "numens: note: removed %s (a temp file of process %ld, which no longer exists)\n",
+          e.path().c_str(), long(pid));
+  }
+}
+
 AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)) {
   temp_ = target_;
   temp_ += ".tmp." + std::to_string(::getpid());
@@ -23,6 +128,8 @@ AtomicFile::AtomicFile(fs::path target) : target_(std::move(target)) {
     throw IoError(target_.string() + ": cannot write: directory " + dir.string() +
                   " does not exist");
   }
+  remove_stale_temps(target_);
+  guard_.hold(temp_);
 }
 
 void make_output_dir(const fs::path& dir) {
@@ -59,6 +166,7 @@ void AtomicFile::commit() {
                   " into place: " + ec.message());
   }
   committed_ = true;
+  guard_.release();
 }
 
 void write_text_atomic(const std::filesystem::path& path, const std::string& text) {

@@ -10,6 +10,27 @@
 
 namespace numens::io {
 
+// A path that must not outlive an interrupted write: a temp file or temp directory. While a
+// TempPath holds it, SIGINT, SIGTERM and SIGHUP remove it (files first, then directories, with
+// unlink/rmdir only, which are async-signal-safe) before the process dies of the signal as it
+// would have; release() (or the destructor) drops it from the list without touching it. At most
+// kMaxTempPaths at once (more are simply not covered); paths longer than 4095 bytes are not
+// covered.
+class TempPath {
+ public:
+  static constexpr int kMaxTempPaths = 256;
+  TempPath() = default;
+  explicit TempPath(const std::filesystem::path& p, bool directory = false) { hold(p, directory); }
+  ~TempPath() { release(); }
+  void hold(const std::filesystem::path& p, bool directory = false);
+  TempPath(const TempPath&) = delete;
+  TempPath& operator=(const TempPath&) = delete;
+  void release();
+
+ private:
+  int slot_ = -1;
+};
+
 class AtomicFile {
  public:
   // Reserves the temp name; the caller's writer creates the file. Throws IoError when the target's
@@ -32,7 +53,13 @@ class AtomicFile {
   std::filesystem::path target_;
   std::filesystem::path temp_;
   bool committed_ = false;
+  TempPath guard_;
 };
+
+// Temp files `<target>.tmp.<pid>` next to `target` whose process no longer exists (killed by
+// SIGKILL, a power cut): removed, one note line on stderr each. AtomicFile calls it for its
+// target, so the next write of the same output cleans up after a dead one.
+void remove_stale_temps(const std::filesystem::path& target);
 
 // Creates the output directory `dir` (and its parents) if needed. Throws IoError naming `dir` when
 // it exists and is not a directory, or cannot be made (the system's reason: no space, read-only
