@@ -358,6 +358,11 @@ void run(const SoftmaxPixel<mca::Sr, float>& ref, int64_t pixels) {
             _mm_storeu_ps(pc + l, L.div(_mm_loadu_ps(pc + l), _mm_load_ps(sum.acc + l), u + l,
                                         e0 + uint64_t(l), k));
         }
+        if (ref.lse != nullptr)  // two operations per pixel: the scalar policy
+          for (int64_t l = 0; l < len; ++l) {
+            mca::Draws dd = pol.draws(e0 + uint64_t(l), k);
+            ref.lse[px0 + l] = ref.log_partition(mx[l], sum.acc[l], dd);
+          }
       },
       ref);
 }

@@ -3,7 +3,10 @@
 // softmax_forward: per pixel, p_c = exp(z_c - max_k z_k) / sum_k exp(z_k - max_k z_k); the sum
 //   runs over c in order. softmax_backward: dz_c = p_c (dp_c - sum_k p_k dp_k).
 // ce_dice_loss, with M = N H W pixels, C classes, t the one-hot labels, w the weight map:
-//   CE   = (1/M) sum_pixels w (-log p_label)
+//   CE   = (1/M) sum_pixels w (-log p_label), computed as w (lse - z_label) with the pixel's
+//          log-partition lse = max_k z_k + log sum_k exp(z_k - max_k z_k): finite for finite
+//          logits, where -log of the rounded p_label is inf once p_label underflows
+//          (a logit 104 below the maximum in binary32)
 //   Dice = (1/C) sum_c (1 - 2 I_c / (U_c + smooth)),  I_c = sum p_c t_c,  U_c = sum (p_c + t_c)
 //   dCE/dz_c   = (w / M) (p_c - t_c)
 //   dDice/dp_c = -(1/C) (2 t_c (U_c + smooth) - 2 I_c) / (U_c + smooth)^2, then softmax_backward.

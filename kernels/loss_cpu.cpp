@@ -64,15 +64,18 @@ LossValue<T> ce_dice_loss(const P& pol, const Tensor<T>& logits, const Tensor<in
   // Labels are checked and counted on the host (copied when they live on the device).
   const Tensor<int32_t> host_labels = dev == Device::cpu ? labels : labels.to(Device::cpu);
   check_labels(op, host_labels, s.c);
-  softmax_forward(pol, logits, probs);
-
   const detail::PixelGeom g{s.c, s.plane()};
   const int64_t pixels = s.n * s.plane();
+  // softmax_forward's probabilities, and each pixel's log-partition for the CE term
+  Tensor<T> lse = Tensor<T>::empty(ls, dev);
+  detail::for_each_simd(
+      op, dev, pixels, detail::SoftmaxPixel<P, T>{pol, g, logits.data(), probs.data(), lse.data()});
+
   // Draw elements: [0, pixels) per pixel; then the CE reduction; then 2 reductions per class.
   uint64_t e = uint64_t(pixels);
   const T ce_sum = detail::chunked_sum_on<T>(
       op, dev, pol, e, pixels,
-      detail::CeTerm<P, T>{pol, g, probs.data(), labels.data(), weights.data()});
+      detail::CeTerm<P, T>{pol, g, logits.data(), lse.data(), labels.data(), weights.data()});
   e += reduce_elements(pixels);
   std::vector<T> inter(size_t(s.c)), uni(size_t(s.c));
   std::vector<int64_t> count(size_t(s.c), 0);

@@ -15,12 +15,15 @@ struct PixelGeom {
   NUMENS_HD int64_t offset(int64_t px) const { return (px / plane) * c * plane + px % plane; }
 };
 
+// Softmax of one pixel; with `lse`, also its log-partition mx + log(sum_k exp(z_k - mx)) (the
+// CE term's log-sum-exp form), two operations after the divisions.
 template <class P, class T>
 struct SoftmaxPixel {
   P pol;
   PixelGeom g;
   const T* logits;
   T* probs;
+  T* lse = nullptr;  // [pixels] or none
   NUMENS_HD void operator()(int64_t px) const {
     const T* z = logits + g.offset(px);
     T* p = probs + g.offset(px);
@@ -34,6 +37,10 @@ struct SoftmaxPixel {
     }
     const T sum = acc.result(pol, d);
     for (int64_t c = 0; c < g.c; ++c) p[c * g.plane] = pol.div(p[c * g.plane], sum, d);
+    if (lse != nullptr) lse[px] = log_partition(mx, sum, d);
+  }
+  NUMENS_HD T log_partition(T mx, T sum, mca::Draws& d) const {
+    return pol.add(mx, pol.log(sum, d), d);  // sum >= 1: finite for finite logits
   }
 };
 
@@ -57,17 +64,20 @@ struct SoftmaxBwdPixel {
   }
 };
 
-// w (-log p_label)
+// w (-log p_label) in log-sum-exp form: w (lse - z_label), lse the pixel's log-partition
+// (SoftmaxPixel). -log of the rounded probability would be inf where p_label underflows (a logit
+// 104 below the maximum in binary32) although the loss and its gradient are finite.
 template <class P, class T>
 struct CeTerm {
   P pol;
   PixelGeom g;
-  const T* probs;
+  const T* logits;
+  const T* lse;
   const int32_t* labels;
   const T* weights;
   NUMENS_HD T operator()(int64_t px, mca::Draws& d) const {
-    const T p = probs[g.offset(px) + labels[px] * g.plane];
-    return pol.mul(weights[px], pol.sub(T(0), pol.log(p, d), d), d);
+    const T z = logits[g.offset(px) + labels[px] * g.plane];
+    return pol.mul(weights[px], pol.sub(lse[px], z, d), d);
   }
 };
 

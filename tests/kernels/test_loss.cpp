@@ -91,3 +91,27 @@ TEST_CASE("ce + dice loss: labels outside the classes and shape errors") {
   CHECK_THROWS_WITH_AS(ce_dice_loss(ieee(), z, lab2, w, p, dz),
                        "ce_dice_loss: labels is [1, 1, 2, 3], expected [1, 1, 2, 2]", ShapeError);
 }
+
+TEST_CASE("ce + dice loss: a label logit far below the maximum keeps the loss finite (log-sum-exp)") {
+  // Pixel 0's label logit is 200 below the others: its probability underflows to 0 in binary32,
+  // so -log p would be inf; the log-sum-exp form gives lse - z = log(2 + e^-200) + 200.
+  auto z = Tensor<float>::zeros({1, 3, 1, 2}), p = Tensor<float>::zeros({1, 3, 1, 2}),
+       dz = Tensor<float>::zeros({1, 3, 1, 2}), w = Tensor<float>::zeros({1, 1, 1, 2});
+  auto lab = Tensor<int32_t>::zeros({1, 1, 1, 2});
+  z.data()[0] = -200.0f;  // class 0, pixel 0
+  w.data()[0] = 1.0f;
+  w.data()[1] = 1.0f;
+  lab.data()[1] = 1;  // pixel 1: uniform logits, label 1
+  const double ce0 = std::log(2.0) + 200.0, ce1 = std::log(3.0);
+  const double want = (ce0 + ce1) / 2;  // (1/M) sum w (lse - z)
+  const auto v = ce_dice_loss(ieee(), z, lab, w, p, dz);
+  CHECK(std::isfinite(v.ce));
+  CHECK(double(v.ce) == doctest::Approx(want).epsilon(1e-6));
+  CHECK(p.data()[0] == 0.0f);  // the underflow the old form took the log of
+  for (int64_t i = 0; i < dz.numel(); ++i) CHECK(std::isfinite(dz.data()[i]));
+  mca::Sr sr;
+  sr.stream = mca::Stream::make(3, 1, 9, 0);
+  const auto vs = ce_dice_loss(sr, z, lab, w, p, dz);
+  CHECK(std::isfinite(vs.ce));
+  CHECK(double(vs.ce) == doctest::Approx(want).epsilon(1e-5));
+}
