@@ -7,7 +7,10 @@
 #include <system_error>
 #include <vector>
 
+#include <unistd.h>
+
 #include "drivers/commands.hpp"
+#include "io/h5.hpp"
 #include "mca/error.hpp"
 #include "numens/version.hpp"
 
@@ -61,6 +64,13 @@ int main(int argc, char** argv) {
       }
   } catch (const numens::Error& e) {
     std::fprintf(stderr, "numens: error: %s\n", e.what());
+    // After a write failed on the storage, HDF5's own clean-up at exit would crash (SIGSEGV in
+    // H5F__close_cb); the outputs are already removed by the unwinding, so skip it.
+    if (numens::io::h5_storage_failed()) {
+      std::fflush(stdout);
+      std::fflush(stderr);
+      _exit(1);
+    }
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "numens: internal error: %s\n", e.what());

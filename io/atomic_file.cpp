@@ -172,10 +172,15 @@ void AtomicFile::commit() {
 void write_text_atomic(const std::filesystem::path& path, const std::string& text) {
   AtomicFile a(path);
   {
+    errno = 0;
     std::ofstream f(a.temp_path());
     f << text;
     f.close();
-    if (!f) throw IoError(path.string() + ": cannot write");
+    if (!f) {
+      const int e = errno;
+      throw IoError(path.string() + ": cannot write" +
+                    (e != 0 ? std::string(": ") + std::strerror(e) : std::string()));
+    }
   }
   a.commit();
 }

@@ -5,6 +5,9 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 #include <type_traits>
@@ -22,6 +25,25 @@ namespace {
 void quiet_hdf5() {
   static std::once_flag flag;
   std::call_once(flag, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+// A write, flush or close that failed on the storage (a full disk or quota, a read-only file
+// system, an I/O error) leaves HDF5's file state broken: the library then crashes in its own
+// clean-up at exit (H5F__close_cb). The flag tells the driver to exit without that clean-up.
+std::atomic<bool> g_storage_failed{false};
+
+// ": <the system's reason>" when the last system call failed on the storage, else "".
+// Callers clear errno before the HDF5 call.
+std::string storage_reason() {
+  const int e = errno;
+  if (e != ENOSPC && e != EDQUOT && e != EROFS && e != EIO && e != EFBIG) return "";
+  return std::string(": ") + std::strerror(e);
+}
+
+// The error for a failed write/flush/close: the storage's reason when there is one.
+H5Error write_failure(const std::string& what) {
+  g_storage_failed.store(true);
+  return H5Error(what + storage_reason());
 }
 
 hid_t native_type(DType t) {
@@ -467,8 +489,9 @@ void Dataset::append_raw(DType t, const void* data, std::uint64_t n) {
   count[0] = rows;
   const auto sp = block_spaces(id_.get(), start, count);
   if (!sp) throw H5Error(where() + "cannot select rows to append");
+  errno = 0;
   if (H5Dwrite(id_.get(), native_type(t), sp->mem.get(), sp->file.get(), H5P_DEFAULT, data) < 0)
-    throw H5Error(where() + "cannot write appended rows");
+    throw write_failure(where() + "cannot write appended rows");
 }
 
 void Dataset::write_block_raw(DType t, const Shape& offset, const Shape& count, const void* data,
@@ -493,8 +516,9 @@ void Dataset::write_block_raw(DType t, const Shape& offset, const Shape& count, 
   const std::vector<hsize_t> start = to_hsize(offset), cnt = to_hsize(count);
   const auto sp = block_spaces(id_.get(), start, cnt);
   if (!sp) throw H5Error(where() + "cannot select the block to write");
+  errno = 0;
   if (H5Dwrite(id_.get(), native_type(t), sp->mem.get(), sp->file.get(), H5P_DEFAULT, data) < 0)
-    throw H5Error(where() + "cannot write block");
+    throw write_failure(where() + "cannot write block");
 }
 
 // ---- Group --------------------------------------------------------------------------------------
@@ -583,8 +607,9 @@ Dataset Group::write_raw(std::string_view name, DType t, const void* data, std::
                           dcpl.get(), H5P_DEFAULT),
                close_dataset);
   if (!d.valid()) throw H5Error(at + "cannot create dataset");
+  errno = 0;
   if (n > 0 && H5Dwrite(d.get(), native_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-    throw H5Error(at + "cannot write data");
+    throw write_failure(at + "cannot write data");
   return Dataset(std::move(d), file_, child_path(nm));
 }
 
@@ -669,8 +694,9 @@ Dataset Group::write_strings(std::string_view name, const std::vector<std::strin
   std::vector<char> buf(values.size() * width, '\0');
   for (std::size_t i = 0; i < values.size(); ++i)
     std::copy(values[i].begin(), values[i].end(), buf.begin() + std::ptrdiff_t(i * width));
+  errno = 0;
   if (n > 0 && H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
-    throw H5Error(at + "cannot write data");
+    throw write_failure(at + "cannot write data");
   return Dataset(std::move(d), file_, child_path(nm));
 }
 
@@ -679,9 +705,12 @@ Dataset Group::write_strings(std::string_view name, const std::vector<std::strin
 File File::create(const std::filesystem::path& path) {
   quiet_hdf5();
   const std::string p = path.string();
+  errno = 0;
   detail::Id f(H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), close_file);
   if (!f.valid())
-    throw H5Error("h5: " + p + ": cannot create file (directory missing or not writable?)");
+    throw H5Error("h5: " + p + ": cannot create file" +
+                  (storage_reason().empty() ? std::string(" (directory missing or not writable?)")
+                                            : storage_reason()));
   return File(std::move(f), p);
 }
 
@@ -708,8 +737,15 @@ Group File::root() const {
 
 void File::close() {
   if (!id_.valid()) return;
-  if (H5Fflush(id_.get(), H5F_SCOPE_GLOBAL) < 0) throw H5Error("h5: " + path_ + ": cannot flush");
-  if (!id_.close()) throw H5Error("h5: " + path_ + ": cannot close");
+  errno = 0;
+  if (H5Fflush(id_.get(), H5F_SCOPE_GLOBAL) < 0)
+    throw write_failure("h5: " + path_ + ": cannot write the file to disk");
+  errno = 0;
+  if (!id_.close()) throw write_failure("h5: " + path_ + ": cannot close");
+}
+
+bool h5_storage_failed() {
+  return g_storage_failed.load();
 }
 
 // ---- provenance ---------------------------------------------------------------------------------

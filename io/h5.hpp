@@ -264,6 +264,11 @@ class File {
   std::string path_;
 };
 
+// Whether a write, flush or close of an HDF5 file failed on the storage in this process (a full
+// disk, a quota, a read-only file system). HDF5 then crashes in its own clean-up at exit, so a
+// driver that reported the error ends the process without it (drivers/main.cpp).
+bool h5_storage_failed();
+
 // The provenance every numens file carries, as attributes of the root group. Version and commit
 // are arguments (the driver passes numens/version.hpp's constants): io/ does not depend on the
 // build's generated header. creation_time is UTC ISO-8601 ("2026-11-23T08:31:17Z").
