@@ -50,11 +50,33 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
 
   const std::vector<numens::drivers::Command> commands = numens::drivers::register_commands(app);
-
+  // Unsigned options (counts, seeds): a negative value is an error, not a wrapped huge number.
+  for (const auto& c : commands)
+    for (CLI::Option* o : c.app->get_options())
+      if (o->get_type_name().rfind("UINT", 0) == 0)
+        o->check(CLI::Validator(
+            [](std::string& v) {
+              return v.find('-') == std::string::npos ? std::string()
+                                                      : "must not be negative, got " + v;
+            },
+            "", "non-negative"));
+  // An unknown command word: say so (CLI11 would only say that a subcommand is required).
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const auto& c : commands) known = known || c.app->check_name(argv[1]);
+    if (!known) {
+      std::fprintf(stderr, "numens: error: unknown command '%s' (numens --help lists them)\n",
+                   argv[1]);
+      return 1;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // A bad argument is an error like any other: one line, exit status 1.
+    std::fprintf(stderr, "numens: error: %s (see numens --help)\n", e.what());
+    return 1;
   }
   try {
     for (const auto& c : commands)

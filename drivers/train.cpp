@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <set>
@@ -42,10 +43,12 @@ constexpr uint32_t kDataStream = 0xDA7Au;
 constexpr uint32_t kAugmentStream = 0xA06Au;
 const char* const kHistoryHeader = "epoch,step,lr,loss,ce,dice_loss,val_dice,val_iou,seconds\n";
 
+constexpr int64_t kEpochsNotGiven = std::numeric_limits<int64_t>::min();
+
 struct TrainFlags {
   std::string config;
   std::string view;
-  int64_t epochs = 0;
+  int64_t epochs = kEpochsNotGiven;
   std::string out;
   std::string resume;
   std::vector<std::string> sets;
@@ -377,7 +380,12 @@ namespace {
 int run_train(const TrainFlags& f) {
   std::vector<std::string> overrides = f.sets;
   if (!f.view.empty()) overrides.push_back("data.view=\"" + f.view + "\"");
-  if (f.epochs > 0) overrides.push_back("train.epochs=" + std::to_string(f.epochs));
+  if (f.epochs != kEpochsNotGiven) {
+    if (f.epochs < 1)
+      throw ConfigError("--epochs must be at least 1 (the total number of epochs), got " +
+                        std::to_string(f.epochs));
+    overrides.push_back("train.epochs=" + std::to_string(f.epochs));
+  }
   TrainSettings s = load_train_settings(f.config, overrides);
   if (!f.out.empty()) s.out_dir = fs::absolute(f.out).string();
   TrainRun run;
