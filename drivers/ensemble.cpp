@@ -69,9 +69,9 @@ void validate(const EnsembleSettings& e) {
     check.log = null.get();
     train_view(e.member_settings(members.front(), v), check);  // slices, model vs slices, split
   }
-  if (!fs::exists(e.segment_cohort))
-    throw ConfigError(e.config_file.string() + ": [ensemble] segment_cohort: " +
-                      e.segment_cohort.string() + ": no such file");
+  if (const std::string why = io::file_problem(e.segment_cohort); !why.empty())
+    throw ConfigError(e.config_file.string() +
+                      ": [ensemble] segment_cohort: " + e.segment_cohort.string() + ": " + why);
   const io::CohortReader cohort(e.segment_cohort);
   for (const std::string& id : e.segment_subjects) (void)cohort.index_of(id);
 }

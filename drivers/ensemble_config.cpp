@@ -11,6 +11,7 @@
 
 #include "drivers/config_section.hpp"
 #include "io/ensemble.hpp"
+#include "io/error.hpp"
 
 namespace numens::drivers {
 
@@ -57,7 +58,8 @@ EnsembleSettings load_ensemble_settings(const fs::path& file,
                                         const std::vector<std::string>& overrides) {
   const std::string fname = file.string();
   if (file.empty()) throw ConfigError("ensemble: --config is required");
-  if (!fs::exists(file)) throw ConfigError(fname + ": no such file");
+  if (const std::string why = io::file_problem(file); !why.empty())
+    throw ConfigError(fname + ": " + why);
   EnsembleSettings e;
   e.config_file = file;
   e.overrides = overrides;

@@ -30,6 +30,7 @@
 #include "drivers/mpi_session.hpp"
 #include "drivers/train_config.hpp"
 #include "io/atomic_file.hpp"
+#include "io/error.hpp"
 #include "io/slices.hpp"
 #include "mca/error.hpp"
 
@@ -331,7 +332,8 @@ int run(const Flags& f) {
   std::string error;
   try {
     if (f.config.empty()) throw ConfigError("study: --config is required");
-    if (!fs::exists(f.config)) throw ConfigError(f.config + ": no such file");
+    if (const std::string why = io::file_problem(f.config); !why.empty())
+      throw ConfigError(f.config + ": " + why);
     e = load_ensemble_settings(f.config, ens_sets);
     st = load_study_settings(f.config, f.sets);
     if (!st.brainage_models.empty()) {

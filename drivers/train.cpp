@@ -221,8 +221,8 @@ void train_view(TrainSettings s, const TrainRun& run) {
       s.config_file.empty() ? std::string("(command line)") : s.config_file.string();
   // Everything is checked before the first step: slice file, model vs slices, split, output.
   const fs::path slices = s.slices_path();
-  if (!fs::exists(slices))
-    throw ConfigError(cfg_name + ": [data] slices: " + slices.string() + ": no such file");
+  if (const std::string why = io::file_problem(slices); !why.empty())
+    throw ConfigError(cfg_name + ": [data] slices: " + slices.string() + ": " + why);
   const io::SliceFile sf(slices);
   const io::SliceFileInfo& info = sf.info();
   bind_to_slices(s, info, slices);

@@ -9,6 +9,7 @@
 
 #include "drivers/config_section.hpp"
 #include "drivers/model_io.hpp"
+#include "io/error.hpp"
 #include "mca/config.hpp"
 
 namespace numens::drivers {
@@ -65,7 +66,8 @@ TrainSettings load_train_settings(const fs::path& file, const std::vector<std::s
   const std::string fname = file.empty() ? std::string("(command line)") : file.string();
   toml::table root;
   if (!file.empty()) {
-    if (!fs::exists(file)) throw ConfigError(fname + ": no such file");
+    if (const std::string why = io::file_problem(file); !why.empty())
+      throw ConfigError(fname + ": " + why);
     try {
       root = toml::parse_file(file.string());
     } catch (const toml::parse_error& e) {

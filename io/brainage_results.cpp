@@ -6,8 +6,8 @@
 namespace numens::io {
 
 BrainageResults read_brainage_results(const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path))
-    throw IoError("brainage: " + path.string() + ": file not found");
+  if (const std::string why = file_problem(path); !why.empty())
+    throw IoError("brainage: " + path.string() + ": " + why);
   const File file = File::open(path);
   const Group root = file.root();
   check_format(root, path, "brainage", "numens-brainage", 1);

@@ -167,13 +167,13 @@ void write_checkpoint(const fs::path& path, const Checkpoint& c, std::string_vie
 }
 
 Checkpoint read_checkpoint_header(const fs::path& path) {
-  if (!fs::exists(path)) fail(path, "no such file");
+  if (const std::string why = file_problem(path); !why.empty()) fail(path, why);
   const File f = File::open(path);
   return read_header(path, f);
 }
 
 Checkpoint read_checkpoint(const fs::path& path) {
-  if (!fs::exists(path)) fail(path, "no such file");
+  if (const std::string why = file_problem(path); !why.empty()) fail(path, why);
   const File f = File::open(path);
   Checkpoint c = read_header(path, f);
   const Group root = f.root();

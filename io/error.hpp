@@ -2,9 +2,24 @@
 // and the problem in one line, so a driver can print it as is.
 #pragma once
 
+#include <filesystem>
+#include <string>
+#include <system_error>
+
 #include "mca/error.hpp"
 
 namespace numens::io {
+
+// Why `path` cannot be read as a file, or "" when it is a regular file (or a link to one): one
+// wording for every reader ("file not found", "is a directory, a file was expected", ...).
+inline std::string file_problem(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (std::filesystem::is_regular_file(st)) return "";
+  if (!std::filesystem::exists(st)) return "file not found";
+  if (std::filesystem::is_directory(st)) return "is a directory, a file was expected";
+  return "not a regular file";
+}
 
 // Any failure to read or write a file that is not specific to one format (rename, temp files).
 struct IoError : numens::Error {

@@ -718,7 +718,8 @@ File File::open(const std::filesystem::path& path, Mode mode) {
   quiet_hdf5();
   const std::string p = path.string();
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw H5Error("h5: " + p + ": file not found");
+  if (const std::string why = file_problem(path); !why.empty())
+    throw H5Error("h5: " + p + ": " + why);
   // H5Fis_hdf5 tells "not HDF5" apart from other open failures, for a precise message.
   const htri_t is_h5 = H5Fis_hdf5(p.c_str());
   if (is_h5 == 0) throw H5Error("h5: " + p + ": not an HDF5 file (no HDF5 signature)");

@@ -109,8 +109,8 @@ Volume read_label_volume(const fs::path& p, const Volume& image, const fs::path&
 
 std::vector<CsvRow> read_subjects_csv(const fs::path& csv) {
   std::error_code ec;
-  if (!fs::is_regular_file(csv, ec))
-    throw IoError("import: " + csv.string() + ": CSV file not found");
+  if (const std::string why = file_problem(csv); !why.empty())
+    throw IoError("import: " + csv.string() + ": CSV " + why);
   std::ifstream in(csv);
   if (!in) throw IoError("import: " + csv.string() + ": cannot open CSV file");
   std::string line;
@@ -178,7 +178,8 @@ std::vector<CsvRow> read_subjects_csv(const fs::path& csv) {
 
 LabelTable read_lut_file(const fs::path& path) {
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw IoError("lut: " + path.string() + ": file not found");
+  if (const std::string why = file_problem(path); !why.empty())
+    throw IoError("lut: " + path.string() + ": " + why);
   std::ifstream in(path);
   if (!in) throw IoError("lut: " + path.string() + ": cannot open");
   LabelTable lut;

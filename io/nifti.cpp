@@ -75,8 +75,7 @@ T load(const unsigned char* p, bool swap) {
 // nifti2.h; both versions start with the int32 sizeof_hdr, which also reveals the byte order.
 HeaderFacts precheck_header(const fs::path& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) fail(path, "file not found");
-  if (!fs::is_regular_file(path, ec)) fail(path, "not a regular file");
+  if (const std::string why = file_problem(path); !why.empty()) fail(path, why);
 
   const std::string p = path.string();
   std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzopen(p.c_str(), "rb"), gzclose);

@@ -131,7 +131,7 @@ TEST_CASE("checkpoint: inconsistent content is refused at write, and no file is 
 TEST_CASE("checkpoint: damaged or foreign files are refused naming the file") {
   TempDir dir;
   write_checkpoint(dir / "good.h5", sample(), "0", "x");
-  check_error<IoError>([&] { read_checkpoint(dir / "none.h5"); }, "none.h5", "no such file");
+  check_error<IoError>([&] { read_checkpoint(dir / "none.h5"); }, "none.h5", "file not found");
   {  // a NaN parameter (a diverged run must not be resumed silently)
     Checkpoint c = sample();
     c.params[2].values[5] = std::nan("");
