@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <optional>
+#include <string>
+#include <tuple>
 
 #include "io/error.hpp"
 #include "io/h5.hpp"
@@ -26,7 +28,7 @@ struct SliceFile::Impl {
 SliceFile::SliceFile(const fs::path& path) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.path = path;
-  if (!fs::exists(path)) fail(path, "no such file");
+  if (const std::string why = file_problem(path); !why.empty()) fail(path, why);
   m.file.emplace(File::open(path));
   const Group root = m.file->root();
   check_format(root, path, "slice file", "numens-slices", 1);
@@ -37,6 +39,14 @@ SliceFile::SliceFile(const fs::path& path) : impl_(std::make_unique<Impl>()) {
   m.images.emplace(root.dataset("images"));
   m.labels.emplace(root.dataset("labels"));
   m.weights.emplace(root.dataset("weights"));
+  // The types the reads below take, checked here so that `train --check` refuses what a run would.
+  for (const auto& [name, ds, want] :
+       {std::tuple<const char*, const Dataset*, DType>{"images", &*m.images, DType::u8},
+        {"labels", &*m.labels, DType::i16},
+        {"weights", &*m.weights, DType::f32}})
+    if (ds->dtype() != want)
+      fail(path, std::string(name) + " are stored as " + dtype_name(ds->dtype()) + ", expected " +
+                     dtype_name(want));
   const Shape is = m.images->shape(), ls = m.labels->shape(), ws = m.weights->shape();
   if (is.size() != 4 || ls.size() != 3 || ws.size() != 3)
     fail(path, "images must be (N, T, H, W), labels and weights (N, H, W)");

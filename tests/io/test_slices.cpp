@@ -11,6 +11,7 @@
 
 #include "io/cohort.hpp"
 #include "io/h5.hpp"
+#include "io/slice_file.hpp"
 #include "io/slices.hpp"
 #include "tests/io/expect_error.hpp"
 #include "tests/io/tmpdir.hpp"
@@ -84,7 +85,8 @@ TEST_CASE("slices: weight map = capped median frequency + edge weight (numpy.gra
   // counts {2 (class 1), 1 (class 2)}: median 1.5 -> 0.75 and 1.5.
   CHECK(weight_map({1, 2, 1}, {3, 1, 1}, 5, 5) == std::vector<float>{5.75f, 1.5f, 5.75f});
   // counts 3 and 1, median 2: weights 2/3 and 2; a floor of 1 lifts only the frequent class
-  CHECK(weight_map({0, 0, 0, 1}, {4, 1, 1}, 5, 0) == std::vector<float>{2.f / 3, 2.f / 3, 2.f / 3, 2});
+  CHECK(weight_map({0, 0, 0, 1}, {4, 1, 1}, 5, 0) ==
+        std::vector<float>{2.f / 3, 2.f / 3, 2.f / 3, 2});
   CHECK(weight_map({0, 0, 0, 1}, {4, 1, 1}, 5, 0, 1.0) == std::vector<float>{1, 1, 1, 2});
   // The cap: counts {1, 100}, median 50.5 -> class 0 weight min(50.5, 5) = 5, class 1 0.505.
   std::vector<std::int16_t> v(101, 1);
@@ -201,4 +203,72 @@ TEST_CASE("slices: bad requests fail cleanly and leave nothing") {
                        "no subject has labels");
   CHECK(!fs::exists(out));
   CHECK(dir.entries() == 2);  // the two cohorts
+}
+
+TEST_CASE(
+    "slices: a slice file with other dataset types is refused when opened (what train --check "
+    "sees)") {
+  TempDir dir;
+  const fs::path cohort = tiny_cohort(dir);
+  SliceOptions opt;
+  opt.view = View::axial;
+  opt.min_labelled = 1;  // the tiny cohort's planes are small
+  const fs::path good = dir / "good.h5";
+  REQUIRE(write_slices(cohort, good, opt, "t", "c") > 0);
+  CHECK_NOTHROW(SliceFile{good});
+  // The same content with one dataset stored in another type, field by field.
+  auto copy_with = [&](const fs::path& out, const std::string& retyped) {
+    const File in = File::open(good);
+    const Group src = in.root();
+    File f = File::create(out);
+    Group r = f.root();
+    for (const char* a : {"format", "view", "cohort_creation_time", "seeds"})
+      r.set_attr(a, src.attr_string(a));
+    for (const char* a : {"format_version", "thickness"}) r.set_attr(a, src.attr_int(a));
+    const auto images = src.read<std::uint8_t>("images");
+    const auto labels = src.read<std::int16_t>("labels");
+    const auto weights = src.read<float>("weights");
+    if (retyped == "images") {
+      r.write<float>("images", std::vector<float>(images.data.begin(), images.data.end()),
+                     images.shape);
+    } else {
+      r.write<std::uint8_t>("images", images.data, images.shape);
+    }
+    if (retyped == "labels") {
+      r.write<std::int32_t>("labels",
+                            std::vector<std::int32_t>(labels.data.begin(), labels.data.end()),
+                            labels.shape);
+    } else {
+      r.write<std::int16_t>("labels", labels.data, labels.shape);
+    }
+    if (retyped == "weights") {
+      r.write<double>("weights", std::vector<double>(weights.data.begin(), weights.data.end()),
+                      weights.shape);
+    } else {
+      r.write<float>("weights", weights.data, weights.shape);
+    }
+    for (const char* d : {"subject_index", "slice_index"}) {
+      const auto v = src.read<std::int32_t>(d);
+      r.write<std::int32_t>(d, v.data, v.shape);
+    }
+    r.write_strings("subject_ids", src.dataset("subject_ids").read_strings());
+    const auto ages = src.read<double>("ages");
+    r.write<double>("ages", ages.data, ages.shape);
+    Group cg = r.create_group("classes");
+    const auto values = src.read<std::int16_t>("classes/values");
+    cg.write<std::int16_t>("values", values.data, values.shape);
+    cg.write_strings("names", src.dataset("classes/names").read_strings());
+    f.close();
+  };
+  copy_with(dir / "same.h5", "");
+  CHECK_NOTHROW(SliceFile{dir / "same.h5"});  // the copy itself is valid
+  copy_with(dir / "w64.h5", "weights");
+  check_error<IoError>([&] { SliceFile{dir / "w64.h5"}; }, "w64.h5",
+                       "weights are stored as float64, expected float32");
+  copy_with(dir / "img32.h5", "images");
+  check_error<IoError>([&] { SliceFile{dir / "img32.h5"}; }, "img32.h5",
+                       "images are stored as float32, expected uint8");
+  copy_with(dir / "lab32.h5", "labels");
+  check_error<IoError>([&] { SliceFile{dir / "lab32.h5"}; }, "lab32.h5",
+                       "labels are stored as int32, expected int16");
 }
