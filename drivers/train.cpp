@@ -277,8 +277,20 @@ void train_view(TrainSettings s, const TrainRun& run) {
   } else {
     tr = std::make_unique<nn::Trainer>(s.train);
   }
+  // A directory this run creates is removed again if the run fails before its first checkpoint
+  // (it then holds only the resolved configuration written here): no empty output is left.
+  struct NewDirGuard {
+    fs::path dir, toml;
+    bool armed = false;
+    ~NewDirGuard() {
+      if (!armed) return;
+      std::error_code ec;
+      fs::remove(toml, ec);
+      if (fs::is_empty(dir, ec)) fs::remove(dir, ec);
+    }
+  } new_dir{out, out / ("train_" + vname + ".toml"), !fs::exists(out)};
   io::make_output_dir(out);
-  io::write_text_atomic(out / ("train_" + vname + ".toml"), to_toml(s));
+  io::write_text_atomic(new_dir.toml, to_toml(s));
 
   std::fprintf(log, "numens train: %s view, %s, %lld parameters, %s\n", vname.c_str(),
                arch_name(s.train.net).c_str(), (long long)tr->net().parameter_count(),
@@ -309,6 +321,7 @@ void train_view(TrainSettings s, const TrainRun& run) {
     c.class_names = info.class_names;
     put_state(tr->net(), tr->state(), c);
     io::write_checkpoint(p, c, kVersion, kGitCommit);
+    new_dir.armed = false;  // the directory now holds a result
   };
 
   const mca::Stream aug = mca::Stream::make(s.augment_seed, kAugmentStream);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A full disk is a normal event: on a small tmpfs filled at several levels, each writer either
 # succeeds or exits 1 with one error line that says the disk is full, leaves neither its output
-# nor a temp file, and never crashes (HDF5's clean-up after a failed write used to SIGSEGV).
+# nor a temp file, and never crashes (HDF5's clean-up after a failed write used to SIGSEGV); a
+# training run leaves no run directory it created.
 # Needs root to mount a tmpfs; exits 77 (skipped) where it cannot.   disk_full.sh <numens> <dir>
 set -uo pipefail
 numens=$1 d=$2
@@ -39,5 +40,28 @@ for frac in 1 10 50 90 97 99; do
   attempt $((cohort_kb * frac / 100 + 4)) c.h5 synth --subjects 6 --voxel-size 2 --out "$mnt/c.h5"
   attempt $((slices_kb * frac / 100 + 4)) s.h5 slices --cohort ref.h5 --view axial --out "$mnt/s.h5"
 done
+# train: a checkpoint that does not fit; the run directory it created is removed again
+cat > dfull_train.toml <<'TOML'
+[data]
+slices = "ref_slices.h5"
+view = "axial"
+[model]
+filters = 2
+kernel = 3
+levels = 1
+[train]
+epochs = 1
+batch_size = 2
+steps_per_epoch = 1
+TOML
+umount "$mnt"
+mount -t tmpfs -o size=40k tmpfs "$mnt" || fail "remount"
+rc=0
+err=$("$numens" train --config dfull_train.toml --out "$mnt/run" 2>&1 > /dev/null) || rc=$?
+[ "$rc" -eq 1 ] || fail "train at 40k: exit status $rc ($err)"
+tail -1 <<< "$err" | grep -q "^numens: error: .*No space left on device" \
+  || fail "train at 40k: the error line does not say the disk is full: $err"
+[ -z "$(ls -A "$mnt")" ] || fail "train at 40k: left $(ls -A "$mnt")"
+echo "ok train 40k: $(tail -1 <<< "$err")"
 [ "$failed_clean" -ge 8 ] || fail "only $failed_clean of $checked attempts ran out of space"
 echo "disk_full: ok ($checked attempts, $failed_clean out of space, all clean)"
