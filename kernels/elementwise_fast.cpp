@@ -29,7 +29,7 @@ ElementwiseCpuImpl elementwise_cpu_impl() {
 
 namespace numens::kernels::detail {
 
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
 
 namespace {
 
@@ -662,7 +662,7 @@ void run(const PreluBwdInput<mca::Sr, float>& ref, int64_t n) {
       ref);
 }
 
-#else  // no AVX2: the functors run instead
+#else  // no AVX2 + FMA: the functors run instead
 
 bool elementwise_sr_fast_available(const mca::Sr&) {
   return false;
@@ -671,7 +671,7 @@ bool elementwise_sr_fast_available(const mca::Sr&) {
 #endif
 
 // The entry points: the SIMD path where it applies, else false (the kernel runs the functor).
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
 #define NUMENS_SIMD_PATH(F, ...)                                                 \
   bool simd_path(const F<mca::Sr, float>& f, Device d, int64_t count) {          \
     (void)count;                                                                 \

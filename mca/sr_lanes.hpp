@@ -11,12 +11,14 @@
 // and under the exact contract (sr_bits = 32) a sum binary64 did not hold exactly) is recomputed by
 // the scalar policy with the same draw, so every lane equals pol.op(a, b, pol.draws(e + l, k)).
 //
-// Applies (applies()) at t32 <= 24 and, for r-bit draws, where the r-bit rule has a bit below its
-// field (t + r <= 52); fused multiply-adds only with r-bit draws (binary64 seldom holds a * b + c
-// exactly, so under the exact contract nearly every lane would fall back).
+// AVX2 with FMA (the remainder terms of div and sqrt are fused multiply-adds, as in exact_div);
+// without them the kernels keep their functors. Applies (applies()) at t32 <= 24 and, for r-bit
+// draws, where the r-bit rule has a bit below its field (t + r <= 52); fused multiply-adds only
+// with r-bit draws (binary64 seldom holds a * b + c exactly, so under the exact contract nearly
+// every lane would fall back).
 #pragma once
 
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
 #include <cmath>
@@ -44,9 +46,6 @@ class SrLanes {
         r_(pol.sr_bits) {}
 
   static bool applies(const Sr& pol) {
-#if !defined(__FMA__)
-    return false;  // div needs the fused multiply-add of the scalar exact_div
-#endif
     if (pol.t32 < 1 || pol.t32 > 24) return false;
     if (pol.sr_bits < 32) return SrF32R::applies(pol.t32, pol.sr_bits);
     return !pol.fused;
