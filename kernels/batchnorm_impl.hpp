@@ -38,11 +38,13 @@ struct BnTrainStats {
     mca::Accumulator<P, T> sq(T(0));
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t q = 0; q < g.plane; ++q) {
-        const T dev = pol.sub(x[(n * g.c + c) * g.plane + q], mean, dv);
+        const T dev = deviation((n * g.c + c) * g.plane + q, mean, dv);
         sq.fma(pol, dev, dev, dv);
       }
     finish(c, mean, sq.result(pol, dv));
   }
+  // Term i of the variance sum before squaring.
+  NUMENS_HD T deviation(int64_t i, T mean, mca::Draws& d) const { return pol.sub(x[i], mean, d); }
 
   // The parts a SIMD path shares (kernels/elementwise_fast.cpp vectorises the variance pass).
   NUMENS_HD T channel_mean(int64_t c) const {
@@ -126,13 +128,17 @@ struct BnBwdStats {
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t q = 0; q < g.plane; ++q) {
         const int64_t i = (n * g.c + c) * g.plane + q;
-        const T xhat = pol.mul(pol.sub(x[i], mean[c], d), invstd[c], d);
+        const T xh = xhat(c, i, d);
         sum_dy_acc.add(pol, dy[i], d);
-        sum_dyx_acc.fma(pol, dy[i], xhat, d);
+        sum_dyx_acc.fma(pol, dy[i], xh, d);
       }
     const T sdy = sum_dy_acc.result(pol, d);
     const T sdyx = sum_dyx_acc.result(pol, d);
     finish(c, sdy, sdyx);
+  }
+  // Element i's normalised input (channel c), the term of the dgamma sum.
+  NUMENS_HD T xhat(int64_t c, int64_t i, mca::Draws& d) const {
+    return pol.mul(pol.sub(x[i], mean[c], d), invstd[c], d);
   }
   // The part a SIMD path shares (kernels/elementwise_fast.cpp vectorises the sums' terms).
   NUMENS_HD void finish(int64_t c, T sdy, T sdyx) const {

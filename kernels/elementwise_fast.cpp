@@ -175,82 +175,80 @@ __m128i load_u(const uint32_t* u) {
   return _mm_load_si128(reinterpret_cast<const __m128i*>(u));
 }
 
-void run(const BnTrainStats<mca::Sr, float>& ref) {
-  const mca::Sr& pol = ref.pol;
-  const BnGeom& g = ref.g;
-  const float* x = ref.x;
-  const mca::simd::SrLanes L(pol);
-  // The variance pass: term q is dev = x - mean (own draw 0), then sq += dev dev.
-  const TermDraws td{1, pol.fused ? 2u : 3u, 1, pol.tile};
+// body(c, run) for every channel c of g, channels split over the threads; `run` is a thread's
+// buffer for channel_terms' draws.
+template <class Body>
+void for_channels(const BnGeom& g, const Body& body) {
 #pragma omp parallel
   {
     alignas(64) uint32_t run[kRunDraws];
-    alignas(64) float dev[kRun];
 #pragma omp for schedule(static)
-    for (int64_t c = 0; c < g.c; ++c) {
-      const float mean = ref.channel_mean(c);
-      const uint64_t e = bn_channel_element(c, 1);
-      mca::Draws dv = pol.draws(e);
-      mca::Accumulator<mca::Sr, float> sq(0.0f);
-      const __m128 mv = _mm_set1_ps(mean);
-      channel_terms(
-          pol, g, c, e, td, run,
-          [&](int64_t i, const uint32_t* k, const uint32_t(*u)[4], int64_t l) {
-            _mm_store_ps(dev + l, L.op<1>(_mm_loadu_ps(x + i), mv, load_u(u[0]),
-                                          [&](int b) { return pol.draws(e, k[b]); }));
-          },
-          [&](int64_t i, uint32_t k, int64_t l) {
-            mca::Draws d = pol.draws(e, k);
-            dev[l] = pol.sub(x[i], mean, d);
-          },
-          [&](int64_t, uint32_t k, int64_t l) {
-            dv.next = k + 1;
-            sq.fma(pol, dev[l], dev[l], dv);
-          });
-      ref.finish(c, mean, sq.result(pol, dv));
-    }
+    for (int64_t c = 0; c < g.c; ++c) body(c, run);
   }
+}
+
+void run(const BnTrainStats<mca::Sr, float>& ref) {
+  const mca::Sr& pol = ref.pol;
+  const mca::simd::SrLanes L(pol);
+  // The variance pass: term q is dev = x - mean (own draw 0), then sq += dev dev.
+  const TermDraws td{1, pol.fused ? 2u : 3u, 1, pol.tile};
+  for_channels(ref.g, [&](int64_t c, uint32_t* run) {
+    alignas(64) float dev[kRun];
+    const float mean = ref.channel_mean(c);
+    const uint64_t e = bn_channel_element(c, 1);
+    mca::Draws dv = pol.draws(e);
+    mca::Accumulator<mca::Sr, float> sq(0.0f);
+    const __m128 mv = _mm_set1_ps(mean);
+    channel_terms(
+        pol, ref.g, c, e, td, run,
+        [&](int64_t i, const uint32_t* k, const uint32_t(*u)[4], int64_t l) {
+          _mm_store_ps(dev + l, L.op<1>(_mm_loadu_ps(ref.x + i), mv, load_u(u[0]),
+                                        [&](int b) { return pol.draws(e, k[b]); }));
+        },
+        [&](int64_t i, uint32_t k, int64_t l) {
+          mca::Draws d = pol.draws(e, k);
+          dev[l] = ref.deviation(i, mean, d);
+        },
+        [&](int64_t, uint32_t k, int64_t l) {
+          dv.next = k + 1;
+          sq.fma(pol, dev[l], dev[l], dv);
+        });
+    ref.finish(c, mean, sq.result(pol, dv));
+  });
 }
 
 void run(const BnBwdStats<mca::Sr, float>& ref) {
   const mca::Sr& pol = ref.pol;
-  const BnGeom& g = ref.g;
-  const float *dy = ref.dy, *x = ref.x, *mean = ref.mean, *invstd = ref.invstd;
   const mca::simd::SrLanes L(pol);
   // Term q: xhat = (x - mean) invstd (own draws 0, 1), then sum_dy += dy, sum_dyx += dy xhat.
   const TermDraws td{2, pol.fused ? 4u : 5u, 2, pol.tile};
-#pragma omp parallel
-  {
-    alignas(64) uint32_t run[kRunDraws];
+  for_channels(ref.g, [&](int64_t c, uint32_t* run) {
     alignas(64) float xhat[kRun];
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < g.c; ++c) {
-      const uint64_t e = bn_channel_element(c, 3);
-      mca::Draws d = pol.draws(e);
-      mca::Accumulator<mca::Sr, float> sdy(0.0f), sdyx(0.0f);
-      const __m128 mv = _mm_set1_ps(mean[c]), iv = _mm_set1_ps(invstd[c]);
-      channel_terms(
-          pol, g, c, e, td, run,
-          [&](int64_t i, const uint32_t* k, const uint32_t(*u)[4], int64_t l) {
-            const __m128 xc = L.op<1>(_mm_loadu_ps(x + i), mv, load_u(u[0]),
-                                      [&](int b) { return pol.draws(e, k[b]); });
-            _mm_store_ps(xhat + l, L.op<2>(xc, iv, load_u(u[1]),
-                                           [&](int b) { return pol.draws(e, k[b] + 1); }));
-          },
-          [&](int64_t i, uint32_t k, int64_t l) {
-            mca::Draws dd = pol.draws(e, k);
-            xhat[l] = pol.mul(pol.sub(x[i], mean[c], dd), invstd[c], dd);
-          },
-          [&](int64_t i, uint32_t k, int64_t l) {
-            d.next = k + 2;
-            sdy.add(pol, dy[i], d);
-            sdyx.fma(pol, dy[i], xhat[l], d);
-          });
-      const float s1 = sdy.result(pol, d);
-      const float s2 = sdyx.result(pol, d);
-      ref.finish(c, s1, s2);
-    }
-  }
+    const uint64_t e = bn_channel_element(c, 3);
+    mca::Draws d = pol.draws(e);
+    mca::Accumulator<mca::Sr, float> sdy(0.0f), sdyx(0.0f);
+    const __m128 mv = _mm_set1_ps(ref.mean[c]), iv = _mm_set1_ps(ref.invstd[c]);
+    channel_terms(
+        pol, ref.g, c, e, td, run,
+        [&](int64_t i, const uint32_t* k, const uint32_t(*u)[4], int64_t l) {
+          const __m128 xc = L.op<1>(_mm_loadu_ps(ref.x + i), mv, load_u(u[0]),
+                                    [&](int b) { return pol.draws(e, k[b]); });
+          _mm_store_ps(xhat + l, L.op<2>(xc, iv, load_u(u[1]),
+                                         [&](int b) { return pol.draws(e, k[b] + 1); }));
+        },
+        [&](int64_t i, uint32_t k, int64_t l) {
+          mca::Draws dd = pol.draws(e, k);
+          xhat[l] = ref.xhat(c, i, dd);
+        },
+        [&](int64_t i, uint32_t k, int64_t l) {
+          d.next = k + 2;
+          sdy.add(pol, ref.dy[i], d);
+          sdyx.fma(pol, ref.dy[i], xhat[l], d);
+        });
+    const float s1 = sdy.result(pol, d);
+    const float s2 = sdyx.result(pol, d);
+    ref.finish(c, s1, s2);
+  });
 }
 
 // ---- per-pixel functors over classes (kernels/loss_impl.hpp) -----------------------------------
@@ -421,6 +419,10 @@ void run(const LossGradPixel<mca::Sr, float>& ref, int64_t pixels) {
           }
         const float* p = ref.probs + g.offset(px0);
         float* dz = ref.dlogits + g.offset(px0);
+        // L's op with the draw and cursor of a LaneDraws::Pick
+        auto op = [&]<int Op>(__m128 x, __m128 y, const LaneDraws::Pick& pc) {
+          return L.op<Op>(x, y, pc.u, pc);
+        };
         LaneDraws D;
         D.pol = &pol;
         D.e0 = ref.element0 + uint64_t(px0);
@@ -447,9 +449,6 @@ void run(const LossGradPixel<mca::Sr, float>& ref, int64_t pixels) {
             const __m128i is = _mm_cmpeq_epi32(lv, cv), before = _mm_cmpgt_epi32(cv, lv);
             const __m128i off = _mm_or_si128(before, is);
             auto pk = [&](int rel, __m128i o) { return D.pick(l, rel, o); };
-            auto op = [&]<int Op>(__m128 x, __m128 y, const LaneDraws::Pick& pc) {
-              return L.op<Op>(x, y, pc.u, pc);
-            };
             const __m128 two_i = op.template operator()<2>(two, ic, pk(0, before));
             __m128 a = zero;
             if (_mm_movemask_ps(_mm_castsi128_ps(is)))
@@ -512,9 +511,6 @@ void run(const LossGradPixel<mca::Sr, float>& ref, int64_t pixels) {
             const __m128i lv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(lab + l));
             const __m128i is = _mm_cmpeq_epi32(lv, cv), before = _mm_cmpgt_epi32(cv, lv);
             const __m128i off = _mm_or_si128(before, is);
-            auto op = [&]<int Op>(__m128 x, __m128 y, const LaneDraws::Pick& pc) {
-              return L.op<Op>(x, y, pc.u, pc);
-            };
             const __m128 pc = _mm_loadu_ps(p + c * g.plane + l);
             const __m128 s1 = op.template operator()<1>(_mm_loadu_ps(dz + c * g.plane + l),
                                                         _mm_load_ps(dot + l), D.pick(l, 0, before));
