@@ -279,22 +279,16 @@ TEST_CASE(
 }
 
 TEST_CASE("conv2d sr fast paths with the cost options compute the reference's bits") {
-  struct Opt {
-    bool fused;
-    int sr_bits, rounds, tile;
-  };
+  constexpr auto split = mca::FmaMode::split, fused = mca::FmaMode::fused;
   // op with r-bit draws (split, fused), tile:k with 32- and r-bit draws (k = 16 divides the
   // 64-term blocks, 7 and 100 do not), 7 Philox rounds.
-  const Opt opts[] = {{false, 16, 10, 1},  {true, 16, 10, 1},  {true, 8, 7, 1},
-                      {false, 32, 10, 16}, {true, 16, 10, 16}, {false, 16, 7, 7},
-                      {true, 32, 10, 100}};
-  for (const Opt& o : opts) {
+  const mca::CostOptions opts[] = {{split, 16, 10, 1},  {fused, 16, 10, 1},  {fused, 8, 7, 1},
+                                   {split, 32, 10, 16}, {fused, 16, 10, 16}, {split, 16, 7, 7},
+                                   {fused, 32, 10, 100}};
+  for (const mca::CostOptions& o : opts) {
     for (int t : {24, 12}) {
       mca::ArithConfig cfg = config(mca::Mode::sr, t, 2);
-      cfg.fma = o.fused ? mca::FmaMode::fused : mca::FmaMode::split;
-      cfg.sr_bits = o.sr_bits;
-      cfg.rounds = o.rounds;
-      cfg.tile = o.tile;
+      cfg.set_cost(o);
       INFO(cfg.describe());
       const mca::Sr sr = mca::make_policy<mca::Mode::sr>(cfg).at(17, 3);
       fast_equals_reference(sr, false);

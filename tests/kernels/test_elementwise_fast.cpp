@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "kernels/activation.hpp"
 #include "kernels/batchnorm.hpp"
@@ -214,26 +215,20 @@ void flat_fast_equals_reference(const mca::Sr& pol, bool specials) {
 }  // namespace
 
 TEST_CASE("element-wise sr binary32 SIMD paths compute the functors' bits, every cost option") {
-  struct Opt {
-    int t;
-    bool fused;
-    int sr_bits, rounds, tile;
-  };
+  constexpr auto split = mca::FmaMode::split, fused = mca::FmaMode::fused;
   // t = 24 and 21 round with the draw shifted right, 12 and 8 shifted left; 32-, 16- and 8-bit
   // draws, split and fused (fused only with r-bit draws), 7 rounds, tile:16 (BN statistics).
-  const Opt opts[] = {{24, false, 32, 10, 1}, {21, false, 32, 10, 1}, {12, false, 32, 10, 1},
-                      {24, false, 16, 10, 1}, {24, true, 16, 10, 16}, {8, true, 8, 7, 1},
-                      {12, false, 16, 7, 16}, {24, true, 16, 10, 1}};
-  for (const Opt& o : opts) {
+  const std::pair<int, mca::CostOptions> opts[] = {
+      {24, {split, 32, 10, 1}}, {21, {split, 32, 10, 1}},  {12, {split, 32, 10, 1}},
+      {24, {split, 16, 10, 1}}, {24, {fused, 16, 10, 16}}, {8, {fused, 8, 7, 1}},
+      {12, {split, 16, 7, 16}}, {24, {fused, 16, 10, 1}}};
+  for (const auto& [t, o] : opts) {
     mca::ArithConfig cfg;
     cfg.mode = mca::Mode::sr;
-    cfg.t32 = o.t;
+    cfg.t32 = t;
     cfg.seed = 9;
     cfg.member = 4;
-    cfg.fma = o.fused ? mca::FmaMode::fused : mca::FmaMode::split;
-    cfg.sr_bits = o.sr_bits;
-    cfg.rounds = o.rounds;
-    cfg.tile = o.tile;
+    cfg.set_cost(o);
     INFO(cfg.describe());
     const mca::Sr sr = mca::make_policy<mca::Mode::sr>(cfg).at(31, 5);
 #if defined(__AVX2__) && defined(__FMA__)
