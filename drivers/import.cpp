@@ -5,6 +5,7 @@
 #include <string>
 
 #include "drivers/commands.hpp"
+#include "drivers/conform_flags.hpp"
 #include "io/import.hpp"
 #include "numens/version.hpp"
 
@@ -15,8 +16,7 @@ struct ImportFlags {
   std::string csv;
   std::string out;
   std::string lut;
-  double voxel_size = 1.0;
-  std::int64_t size = 256;
+  ConformFlags conform;
 };
 }  // namespace
 
@@ -28,13 +28,11 @@ Runner add_import(CLI::App& app) {
   sub->add_option("--out", f->out, "cohort file to write (HDF5)")->required();
   sub->add_option("--lut", f->lut,
                   "label table 'value name r g b [a]' (default: the label values present)");
-  sub->add_option("--voxel-size", f->voxel_size, "conformed voxel size in mm")
-      ->capture_default_str();
-  sub->add_option("--size", f->size, "conformed cube size in voxels")->capture_default_str();
+  f->conform.add_to(sub);
   return [f] {
     io::ImportOptions opt;
-    opt.conform.voxel_size = f->voxel_size;
-    opt.conform.size = f->size;
+    opt.conform = f->conform.parse();
+    opt.warn = [](const std::string& w) { std::fprintf(stderr, "warning: %s\n", w.c_str()); };
     if (!f->lut.empty()) opt.lut = f->lut;
     const std::size_t n = io::import_cohort(f->csv, f->out, opt, kVersion, kGitCommit);
     std::printf("numens import: %zu subjects -> %s\n", n, f->out.c_str());

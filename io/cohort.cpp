@@ -258,6 +258,7 @@ void CohortWriter::add(const Subject& s) {
   g.set_attr("has_labels", info.has_labels ? 1 : 0);
   write_geometry(g, info.geometry, "");
   write_geometry(g, info.original, "original_");
+  g.set_attr("original_orientation_known", info.original_orientation_known ? 1 : 0);
   const Shape shape = volume_shape(info.geometry);
   const WriteOptions opt = volume_options(info.geometry);
   g.write<std::uint8_t>("t1", s.t1, shape, opt);
@@ -338,6 +339,9 @@ CohortReader::CohortReader(const fs::path& path) {
     info.has_labels = g.attr_int("has_labels") != 0;
     info.geometry = read_geometry(g, "", path, who);
     info.original = read_geometry(g, "original_", path, who);
+    // Absent in cohorts written before numens recorded it: those were all written with codes.
+    info.original_orientation_known = !g.has_attr("original_orientation_known") ||
+                                      g.attr_int("original_orientation_known") != 0;
     m.index.emplace(id, m.subjects.size());
     m.subjects.push_back(std::move(info));
   }

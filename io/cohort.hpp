@@ -55,6 +55,8 @@ struct SubjectInfo {
   std::string sex;    // "F", "M" or "" when unknown
   Geometry geometry;  // the conformed grid the volumes below live on
   Geometry original;  // the grid of the source image (for export back to the user's space)
+  // False when the source had no orientation codes (io/nifti.hpp): export writes codes 0 back.
+  bool original_orientation_known = true;
   bool has_labels = false;
   std::string source;  // where the image came from (file path, or "synth:colin27 seed=..")
 };

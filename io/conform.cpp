@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -79,14 +80,70 @@ Geometry geometry_of(const Volume& v) {
   return g;
 }
 
-Geometry conformed_geometry(const Geometry& source, const ConformOptions& opt,
-                            const fs::path& file) {
-  if (!(std::isfinite(opt.voxel_size) && opt.voxel_size > 0 && opt.voxel_size <= 10))
-    throw IoError("conform: " + file.string() + ": voxel size " + std::to_string(opt.voxel_size) +
-                  " mm is not in (0, 10]");
+namespace {
+
+// The source's largest extent in mm (FastSurfer: max(zooms * shape)).
+double field_of_view(const Geometry& source) {
+  double fov = 0;
+  for (int a = 0; a < 3; ++a) fov = std::max(fov, source.voxel_size[a] * double(source.dims[a]));
+  return fov;
+}
+
+// Voxels of `v` mm that cover `mm`, FastSurfer's rounding: ceil after truncating to 1e-4, so that
+// 256.00000001 voxels of float noise stay 256.
+std::int64_t voxels_to_cover(double mm, double v) {
+  return std::int64_t(std::ceil(std::trunc(mm / v * 1e4) / 1e4));
+}
+
+}  // namespace
+
+ConformOptions resolve_conform(const Geometry& source, const ConformOptions& opt) {
+  ConformOptions r = opt;
+  if (r.voxel_size == 0) {
+    const double vmin =
+        std::min({source.voxel_size[0], source.voxel_size[1], source.voxel_size[2]});
+    r.voxel_size = std::min(std::round(vmin * 1e4) / 1e4, 1.0);
+  }
+  if (r.size == 0) {
+    const double v = r.voxel_size;
+    const std::int64_t cover = voxels_to_cover(field_of_view(source), v);
+    if (v == 1.0) {
+      r.size = 256;  // FreeSurfer's standard cube, whatever the field of view (FastSurfer too)
+    } else if (v < 1.0) {
+      r.size = std::max<std::int64_t>(256, cover);
+    } else {
+      // Not a FastSurfer case (it never goes above 1 mm): 256 voxels of 2 mm would be a half-metre
+      // cube, so the floor is 256 mm of extent instead of 256 voxels.
+      r.size = std::max(voxels_to_cover(256.0, v), cover);
+    }
+  }
+  return r;
+}
+
+Geometry conformed_geometry(const Geometry& source, const ConformOptions& options,
+                            const fs::path& file, std::vector<std::string>* warnings) {
+  if (!(std::isfinite(options.voxel_size) && options.voxel_size >= 0 && options.voxel_size <= 10))
+    throw IoError("conform: " + file.string() + ": voxel size " +
+                  std::to_string(options.voxel_size) + " mm is not in (0, 10]");
+  const ConformOptions opt = resolve_conform(source, options);
+  if (opt.voxel_size <= 0)
+    throw IoError("conform: " + file.string() + ": voxel size 0 mm from the source's grid");
   if (opt.size < 8 || opt.size > 1024)
     throw IoError("conform: " + file.string() + ": size " + std::to_string(opt.size) +
+                  (options.size == 0 ? " (to cover the field of view)" : "") +
                   " is not in 8..1024");
+  if (warnings) {
+    const double fov = field_of_view(source), cube = double(opt.size) * opt.voxel_size;
+    if (cube + 1e-6 < fov) {
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "a cube of %lld voxels of %g mm (%g mm) is smaller than the image's field of "
+                    "view (%g mm): anatomy beyond the cube is cut (%lld voxels would cover it)",
+                    static_cast<long long>(opt.size), opt.voxel_size, cube, fov,
+                    static_cast<long long>(voxels_to_cover(fov, opt.voxel_size)));
+      warnings->push_back("conform: " + file.string() + ": " + line);
+    }
+  }
   const double v = opt.voxel_size;
   Geometry g;
   g.dims = {opt.size, opt.size, opt.size};

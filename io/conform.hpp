@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "io/cohort.hpp"  // Geometry
@@ -15,9 +16,13 @@
 
 namespace numens::io {
 
+// 0 means "choose from the source", as FastSurfer does (docs/conform.md, "Grid size"):
+// voxel_size 0 is FastSurfer's "min" (the smallest source voxel size, rounded to 1e-4 mm, at most
+// 1 mm); size 0 is a cube that covers the source's field of view (256 at 1 mm, FreeSurfer's
+// standard; FastSurfer's rule below 1 mm; at least 256 mm of extent above 1 mm).
 struct ConformOptions {
-  double voxel_size = 1.0;  // mm, isotropic
-  std::int64_t size = 256;  // voxels per axis
+  double voxel_size = 1.0;  // mm, isotropic; 0: "min"
+  std::int64_t size = 0;    // voxels per axis; 0: from the field of view
 };
 
 // The geometry a NIfTI volume's data live on (dims, voxel sizes, the sform/qform affine).
@@ -28,9 +33,14 @@ Geometry geometry_of(const Volume& v);
 // When the source is already a signed permutation of the target axes at the same voxel size
 // (no resampling needed), the grid is moved by less than one voxel so that conformed voxels fall
 // exactly on source voxels: conforming is then a pure re-indexing, without interpolation blur.
-// Throws IoError naming `file` for a bad option.
+// Options of 0 are resolved from the source (ConformOptions). A cube given explicitly that is
+// smaller than the source's field of view cuts anatomy: one line in `warnings` (when not null)
+// says by how much. Throws IoError naming `file` for a bad option.
 Geometry conformed_geometry(const Geometry& source, const ConformOptions& opt,
-                            const std::filesystem::path& file);
+                            const std::filesystem::path& file,
+                            std::vector<std::string>* warnings = nullptr);
+// The options conformed_geometry uses for `source`, 0s resolved.
+ConformOptions resolve_conform(const Geometry& source, const ConformOptions& opt);
 
 // FastSurfer's robust intensity window (its getscale with f_low = 0, f_high = 0.999): a
 // 1000-bin histogram over [min, max] of all voxels; the window starts at the minimum and ends

@@ -250,8 +250,19 @@ std::size_t import_cohort(const fs::path& csv, const fs::path& out, const Import
   for (const auto& l : lut) known.set(std::size_t(std::uint16_t(l.value)));
 
   std::ostringstream config;
-  config << "[import]\ncsv = \"" << csv.string() << "\"\nvoxel_size = " << opt.conform.voxel_size
-         << "\nsize = " << opt.conform.size << "\nlut = \""
+  config << "[import]\ncsv = \"" << csv.string() << "\"\nvoxel_size = ";
+  if (opt.conform.voxel_size == 0) {
+    config << "\"min\"";
+  } else {
+    config << opt.conform.voxel_size;
+  }
+  config << "\nsize = ";
+  if (opt.conform.size == 0) {
+    config << "\"auto\"";
+  } else {
+    config << opt.conform.size;
+  }
+  config << "\nlut = \""
          << (opt.lut ? opt.lut->string() : std::string("(values present)")) << "\"\n";
   CohortWriter w(out, lut, numens_version, git_commit, config.str());
   for (const auto& r : rows) {
@@ -263,7 +274,11 @@ std::size_t import_cohort(const fs::path& csv, const fs::path& out, const Import
     s.info.sex = r.sex;
     s.info.source = r.image.string();
     s.info.original = geometry_of(img);
-    s.info.geometry = conformed_geometry(s.info.original, opt.conform, r.image);
+    std::vector<std::string> warnings = img.warnings;
+    s.info.original_orientation_known = img.orientation_known;
+    s.info.geometry = conformed_geometry(s.info.original, opt.conform, r.image, &warnings);
+    if (opt.warn)
+      for (const auto& line : warnings) opt.warn(line);
     s.t1 = conform_image(img, s.info.geometry);
     if (r.labels) {
       const Volume l = read_label_volume(*r.labels, img, r.image);
@@ -317,6 +332,7 @@ void export_volume(const fs::path& cohort, std::string_view id, std::string_view
   v.affine = info.original.affine;
   v.sform_code = 2;
   v.qform_code = 2;
+  v.orientation_known = info.original_orientation_known;
   NiftiType type = NiftiType::f32;
   switch (d.dtype()) {
     case DType::i16: {

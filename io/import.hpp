@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,8 @@ LabelTable read_lut_file(const std::filesystem::path& path);
 struct ImportOptions {
   ConformOptions conform;
   std::optional<std::filesystem::path> lut;  // default: the values present, named label_<v>
+  // Receives each header or conform warning (one line naming the file); nullptr: dropped.
+  std::function<void(const std::string&)> warn;
 };
 
 // Reads and validates the CSV, then every image (finite intensities) and label volume (integer

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -55,6 +56,7 @@ struct HeaderFacts {
   int version = 0;  // 1 or 2
   int datatype = 0;
   std::int64_t dim[8] = {};
+  double pixdim[8] = {};
   double vox_offset = 0;
 };
 
@@ -113,6 +115,7 @@ HeaderFacts precheck_header(const fs::path& path) {
       fail(path, "not a NIfTI file (bad magic at byte 344; ANALYZE 7.5 is not supported)");
     for (int i = 0; i < 8; ++i) f.dim[i] = load<std::int16_t>(h + 40 + 2 * i, swap);
     f.datatype = load<std::int16_t>(h + 70, swap);
+    for (int i = 0; i < 8; ++i) f.pixdim[i] = load<float>(h + 76 + 4 * i, swap);
     f.vox_offset = load<float>(h + 108, swap);
   } else {
     if (got < 540)
@@ -121,6 +124,7 @@ HeaderFacts precheck_header(const fs::path& path) {
       fail(path, "not a NIfTI file (bad NIfTI-2 magic at byte 4)");
     f.datatype = load<std::int16_t>(h + 12, swap);
     for (int i = 0; i < 8; ++i) f.dim[i] = load<std::int64_t>(h + 16 + 8 * i, swap);
+    for (int i = 0; i < 8; ++i) f.pixdim[i] = load<double>(h + 104 + 8 * i, swap);
     f.vox_offset = double(load<std::int64_t>(h + 168, swap));
   }
 
@@ -131,6 +135,17 @@ HeaderFacts precheck_header(const fs::path& path) {
     if (f.dim[i] <= 0)
       fail(path,
            "dimension " + std::to_string(i) + " is " + std::to_string(f.dim[i]) + ", must be >= 1");
+  }
+  // The library reads a voxel size <= 0 as 1 (or its absolute value) without a word, which moves
+  // anatomy by the wrong scale; a careful reader refuses it.
+  static const char* const kAxis[3] = {"x", "y", "z"};
+  for (int i = 1; i <= std::min<std::int64_t>(ndim, 3); ++i) {
+    if (!(std::isfinite(f.pixdim[i]) && f.pixdim[i] > 0)) {
+      std::ostringstream what;
+      what << "pixdim[" << i << "] (voxel size along " << kAxis[i - 1] << ") is " << f.pixdim[i]
+           << ": voxel sizes must be positive";
+      fail(path, what.str());
+    }
   }
   std::int64_t volumes = 1;
   for (int i = 4; i <= ndim; ++i) volumes *= f.dim[i];
@@ -261,10 +276,43 @@ Volume read_nifti(const fs::path& path) {
   v.scl_inter = nim->scl_inter;
   if (nim->sform_code > 0) {
     v.affine = from_dmat(nim->sto_xyz);
+    if (nim->qform_code > 0) {
+      // Both present: nibabel and FastSurfer take the sform without a word; a scanner's qform
+      // that points elsewhere is worth one line. The tolerance is float32 storage of a
+      // quaternion and offsets (~1e-5 mm on a 256 mm field), far below any real disagreement.
+      const Affine q = from_dmat(nim->qto_xyz);
+      double worst = 0;
+      for (int r = 0; r < 3; ++r)
+        for (int c = 0; c < 4; ++c) {
+          // Offsets in mm; 3x3 entries times half the field of view, the mm they move a corner.
+          const std::int64_t n[3] = {nim->nx, nim->ny, nim->nz};
+          const double scale = c == 3 ? 1.0 : 0.5 * double(n[c]);
+          worst = std::max(worst, std::abs(q[r][c] - v.affine[r][c]) * scale);
+        }
+      if (worst > 1e-3) {
+        std::ostringstream w;
+        w << "nifti: " << path.string() << ": qform (code " << nim->qform_code << ") and sform (code "
+          << nim->sform_code << ") disagree by up to " << worst
+          << " mm in the field of view; using the sform, as nibabel and FastSurfer do";
+        v.warnings.push_back(w.str());
+      }
+    }
   } else if (nim->qform_code > 0) {
     v.affine = from_dmat(nim->qto_xyz);
   } else {
-    v.affine = {{{nim->dx, 0, 0, 0}, {0, nim->dy, 0, 0}, {0, 0, nim->dz, 0}, {0, 0, 0, 1}}};
+    // nibabel's base affine (what FastSurfer conforms with): x mirrored, centre at the origin.
+    const double d[3] = {-nim->dx, nim->dy, nim->dz};
+    const std::int64_t n[3] = {nim->nx, nim->ny, nim->nz};
+    v.affine = Affine{};
+    for (int a = 0; a < 3; ++a) {
+      v.affine[a][a] = d[a];
+      v.affine[a][3] = -0.5 * double(n[a] - 1) * d[a];
+    }
+    v.affine[3][3] = 1;
+    v.orientation_known = false;
+    v.warnings.push_back("nifti: " + path.string() +
+                         ": no orientation (qform_code and sform_code are 0): read as nibabel "
+                         "and FastSurfer do (x mirrored, centred); left and right may be swapped");
   }
 
   const std::size_t n = v.voxel_count();
@@ -400,8 +448,10 @@ void write_nifti(const fs::path& path, const Volume& v, NiftiType type) {
   h.qoffset_x = float(qx);
   h.qoffset_y = float(qy);
   h.qoffset_z = float(qz);
-  const int sform = v.sform_code > 0 ? v.sform_code : (v.qform_code > 0 ? v.qform_code : 1);
-  const int qform = v.qform_code > 0 ? v.qform_code : sform;
+  const int sform = !v.orientation_known
+                        ? 0
+                        : (v.sform_code > 0 ? v.sform_code : (v.qform_code > 0 ? v.qform_code : 1));
+  const int qform = !v.orientation_known ? 0 : (v.qform_code > 0 ? v.qform_code : sform);
   h.sform_code = std::int16_t(sform);
   h.qform_code = std::int16_t(qform);
   for (int c = 0; c < 4; ++c) {

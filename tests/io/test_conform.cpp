@@ -235,3 +235,43 @@ TEST_CASE("import/export: NIfTI -> cohort -> NIfTI keeps data and geometry") {
     CHECK(bad == 0);
   }
 }
+
+TEST_CASE("conform: grid size from the scan (FastSurfer's 'min' and field-of-view rules)") {
+  const fs::path better = "/usr/share/mricron/templates/ch2better.nii.gz";  // 0.5 mm, 301x370x316
+  require_file(better, "mricron-data");
+  const Geometry src = geometry_of(read_nifti(better));
+  std::vector<std::string> warnings;
+
+  SUBCASE("'min' and 'auto': 0.5 mm, the 185 mm field of view covered (FastSurfer: 370)") {
+    const Geometry g = conformed_geometry(src, {0, 0}, better, &warnings);
+    CHECK(g.voxel_size == std::array<double, 3>{0.5, 0.5, 0.5});
+    CHECK(g.dims == std::array<std::int64_t, 3>{370, 370, 370});
+    CHECK(warnings.empty());
+  }
+  SUBCASE("1 mm: FreeSurfer's 256 cube whatever the field of view") {
+    CHECK(conformed_geometry(src, {1, 0}, better, &warnings).dims[0] == 256);
+    CHECK(warnings.empty());
+  }
+  SUBCASE("2 mm: at least 256 mm of extent, not 256 voxels") {
+    CHECK(conformed_geometry(src, {2, 0}, better, &warnings).dims[0] == 128);
+    CHECK(warnings.empty());
+  }
+  SUBCASE("an explicit cube too small for the scan: said, with the size that covers it") {
+    const Geometry g = conformed_geometry(src, {0.5, 256}, better, &warnings);
+    CHECK(g.dims[0] == 256);
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].find(better.string()) != std::string::npos);
+    CHECK(warnings[0].find("(128 mm) is smaller than the image's field of view (185 mm)") !=
+          std::string::npos);
+    CHECK(warnings[0].find("370 voxels would cover it") != std::string::npos);
+  }
+  SUBCASE("a 1 mm scan longer than 256 mm: the standard cube, and a warning") {
+    Geometry tall = src;
+    tall.dims = {181, 217, 300};
+    tall.voxel_size = {1, 1, 1};
+    tall.affine = {{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}};
+    CHECK(conformed_geometry(tall, {1, 0}, better, &warnings).dims[0] == 256);
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].find("300 voxels would cover it") != std::string::npos);
+  }
+}

@@ -312,3 +312,55 @@ TEST_CASE("nifti: NaN/inf check and write-side validation") {
   CHECK(dir.entries() == 1);  // nan.nii only
   CHECK_THROWS_AS(write_nifti(dir / "no/dir/x.nii", big, NiftiType::f32), numens::io::IoError);
 }
+
+TEST_CASE("nifti: header cases a careful user is told about") {
+  TempDir dir;
+  Volume v = small_volume(5, 4, 3, 7);
+  v.voxel_size = {1.5, 2.0, 2.5};
+  v.affine = {{{1.5, 0, 0, -10}, {0, 2, 0, 20}, {0, 0, 2.5, 5}, {0, 0, 0, 1}}};
+  v.qform_code = v.sform_code = 1;
+  const fs::path p = dir / "h.nii";
+  write_nifti(p, v, NiftiType::u8);
+  CHECK(read_nifti(p).warnings.empty());  // codes present, qform == sform
+
+  SUBCASE("voxel size zero, negative or NaN: refused, not reinterpreted") {
+    // pixdim[i] is the float at byte 76 + 4 i.
+    patch<float>(p, 84, 0.0f);
+    check_read_error(p, "pixdim[2] (voxel size along y) is 0");
+    patch<float>(p, 84, -2.0f);
+    check_read_error(p, "pixdim[2] (voxel size along y) is -2");
+    patch<float>(p, 84, 2.0f);
+    patch<float>(p, 88, std::numeric_limits<float>::quiet_NaN());
+    check_read_error(p, "pixdim[3] (voxel size along z) is nan");
+  }
+
+  SUBCASE("no orientation codes: nibabel's affine, one warning, codes 0 written back") {
+    patch<std::int16_t>(p, 252, 0);  // qform_code
+    patch<std::int16_t>(p, 254, 0);  // sform_code
+    const Volume r = read_nifti(p);
+    CHECK_FALSE(r.orientation_known);
+    // nibabel 5.0's get_best_affine() of this header (printed once with nibabel).
+    check_affine(r.affine,
+                 Affine{{{-1.5, 0, 0, 3}, {0, 2, 0, -3}, {0, 0, 2.5, -2.5}, {0, 0, 0, 1}}}, 1e-12);
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0].find(p.string()) != std::string::npos);
+    CHECK(r.warnings[0].find("no orientation") != std::string::npos);
+    const fs::path back = dir / "back.nii";
+    write_nifti(back, r, NiftiType::u8);
+    const Volume b = read_nifti(back);
+    CHECK(b.qform_code == 0);
+    CHECK(b.sform_code == 0);
+    CHECK_FALSE(b.orientation_known);
+    check_affine(b.affine, r.affine, 1e-6);
+  }
+
+  SUBCASE("qform and sform that disagree: the sform, and one warning saying so") {
+    patch<float>(p, 268, -10.0f + 4.0f);  // qoffset_x: the qform moved 4 mm along x
+    const Volume r = read_nifti(p);
+    check_affine(r.affine, v.affine, 1e-6);
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0].find(p.string()) != std::string::npos);
+    CHECK(r.warnings[0].find("disagree by up to 4 mm") != std::string::npos);
+    CHECK(r.warnings[0].find("using the sform") != std::string::npos);
+  }
+}
