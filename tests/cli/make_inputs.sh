@@ -27,6 +27,8 @@ cp good.nii bigdims.nii && printf '\x00\x46' | dd of=bigdims.nii bs=1 seek=42 co
 cp good.nii badndim.nii && printf '\x00\x09' | dd of=badndim.nii bs=1 seek=40 conv=notrunc 2>/dev/null
 # datatype (big-endian int16 at byte 70) = 1234
 cp good.nii baddtype.nii && printf '\x04\xd2' | dd of=baddtype.nii bs=1 seek=70 conv=notrunc 2>/dev/null
+# pixdim[1] (big-endian float32 at byte 80) = 0: a voxel size the nifti library would read as 1
+cp good.nii badpixdim.nii && printf '\x00\x00\x00\x00' | dd of=badpixdim.nii bs=1 seek=80 conv=notrunc 2>/dev/null
 # NaN: the committed NIfTI-2 float32 file with its first voxel set to a quiet NaN (little-endian)
 gzip -dc "$fixtures/nifti2_small.nii.gz" > nan.nii
 off=$(od -An -t d8 -j 168 -N 8 nan.nii | tr -d ' ')
@@ -40,6 +42,7 @@ csv badmagic.csv 'id,age,image\ns1,40,badmagic.nii\n'
 csv baddims.csv 'id,age,image\ns1,40,baddims.nii\n'
 csv bigdims.csv 'id,age,image\ns1,40,bigdims.nii\n'
 csv badndim.csv 'id,age,image\ns1,40,badndim.nii\n'
+csv badpixdim.csv 'id,age,image\ns1,40,badpixdim.nii\n'
 csv noimage.csv 'id,age\ns1,40\n'
 csv baddtype.csv 'id,age,image\ns1,40,baddtype.nii\n'
 csv nan.csv 'id,age,image\ns1,40,nan.nii\n'
