@@ -1,4 +1,5 @@
 #include "io/import.hpp"
+#include "io/label_palette.hpp"
 
 #include <algorithm>
 #include <bitset>
@@ -244,7 +245,10 @@ std::size_t import_cohort(const fs::path& csv, const fs::path& out, const Import
     }
     for (int v = -32768; v <= 32767; ++v)
       if (present.test(std::size_t(std::uint16_t(std::int16_t(v)))))
-        lut.push_back({std::int16_t(v), v == 0 ? "Unknown" : "label_" + std::to_string(v), {}});
+        // Names stay neutral (the values need not be FreeSurfer's); colours come from FreeSurfer's
+        // table where it has the value, so a preview is never black.
+        lut.push_back({std::int16_t(v), v == 0 ? "Unknown" : "label_" + std::to_string(v),
+                       default_label_colour(std::int16_t(v))});
   }
   std::bitset<65536> known;
   for (const auto& l : lut) known.set(std::size_t(std::uint16_t(l.value)));

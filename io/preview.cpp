@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include "io/label_palette.hpp"
 #include "mca/error.hpp"
 
 namespace numens::io {
@@ -61,10 +62,9 @@ SliceGrid slice_grid(const Geometry& g, View view, int slice) {
       int wrow = nr - 1 - r;
       if (flipped[std::size_t(wc)]) wcol = nc - 1 - wcol;
       if (flipped[std::size_t(wr)]) wrow = nr - 1 - wrow;
-      int wsl = flipped[std::size_t(ws)] ? ns - 1 - slice : slice;
       idx[std::size_t(ac)] = wcol;
       idx[std::size_t(ar)] = wrow;
-      idx[std::size_t(as)] = wsl;
+      idx[std::size_t(as)] = slice;  // as stored: what a viewer's voxel coordinates show
       out.voxel[std::size_t(r) * std::size_t(nc) + std::size_t(c)] =
           std::size_t(idx[0] + g.dims[0] * (idx[1] + g.dims[1] * idx[2]));
     }
@@ -91,25 +91,94 @@ Image zoom_image(const SliceGrid& grid, const std::vector<std::uint8_t>& rgb) {
   return img;
 }
 
+namespace {
+
+// 5x7 capitals for the orientation marks, one row per byte, bit 4 leftmost.
+struct Glyph {
+  char c;
+  std::uint8_t rows[7];
+};
+constexpr Glyph kGlyphs[] = {
+    {'A', {0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11}},
+    {'I', {0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'L', {0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F}},
+    {'P', {0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10}},
+    {'R', {0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11}},
+    {'S', {0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E}},
+};
+
+// Draws `c` with its top-left corner at (x, y), each font pixel `scale` pixels wide, in yellow
+// over a dark outline so that it reads on white matter and on background alike.
+void draw_glyph(Image& img, int x, int y, char c, int scale) {
+  const Glyph* g = nullptr;
+  for (const Glyph& k : kGlyphs)
+    if (k.c == c) g = &k;
+  if (!g) return;
+  auto put = [&](int px, int py, std::uint8_t r, std::uint8_t gr, std::uint8_t b) {
+    if (px < 0 || py < 0 || px >= img.width || py >= img.height) return;
+    const std::size_t o = (std::size_t(py) * std::size_t(img.width) + std::size_t(px)) * 3;
+    img.rgb[o] = r, img.rgb[o + 1] = gr, img.rgb[o + 2] = b;
+  };
+  for (int pass = 0; pass < 2; ++pass)
+    for (int row = 0; row < 7; ++row)
+      for (int col = 0; col < 5; ++col) {
+        if (!(g->rows[row] >> (4 - col) & 1)) continue;
+        for (int dy = 0; dy < scale; ++dy)
+          for (int dx = 0; dx < scale; ++dx) {
+            const int px = x + col * scale + dx, py = y + row * scale + dy;
+            if (pass == 0) {
+              for (int oy = -1; oy <= 1; ++oy)
+                for (int ox = -1; ox <= 1; ++ox) put(px + ox, py + oy, 0, 0, 0);
+            } else {
+              put(px, py, 255, 230, 0);
+            }
+          }
+      }
+}
+
+// The subject's directions at the four edges, by the display convention of slice_grid.
+void draw_marks(Image& img, View view) {
+  const int scale = std::max(1, img.width / 160);
+  const int w = 5 * scale, h = 7 * scale, m = 2 * scale;
+  const char* lr = view == View::sagittal ? "AP" : "LR";
+  const char* tb = view == View::axial ? "AP" : "SI";
+  draw_glyph(img, m, (img.height - h) / 2, lr[0], scale);
+  draw_glyph(img, img.width - w - m, (img.height - h) / 2, lr[1], scale);
+  draw_glyph(img, (img.width - w) / 2, m, tb[0], scale);
+  draw_glyph(img, (img.width - w) / 2, img.height - h - m, tb[1], scale);
+}
+
+}  // namespace
+
 Image render_slice(const Subject& s, const LabelTable& lut, View view, int slice, bool labels,
-                   double alpha) {
+                   double alpha, bool marks) {
   const SliceGrid grid = slice_grid(s.info.geometry, view, slice);
-  std::vector<const LabelInfo*> colour(65536, nullptr);
-  for (const LabelInfo& l : lut) colour[std::size_t(std::uint16_t(l.value))] = &l;
+  // A LUT without colours (all black, as cohorts imported before numens had a default palette)
+  // or without the value: the default palette, so labels never vanish into black.
+  bool any_colour = false;
+  for (const LabelInfo& l : lut) any_colour = any_colour || l.rgb != std::array<std::uint8_t, 3>{};
+  std::vector<std::array<std::uint8_t, 3>> colour(65536);
+  std::vector<bool> known(65536, false);
+  for (const LabelInfo& l : lut) {
+    colour[std::size_t(std::uint16_t(l.value))] = any_colour ? l.rgb : default_label_colour(l.value);
+    known[std::size_t(std::uint16_t(l.value))] = true;
+  }
   const bool show = labels && s.info.has_labels && !s.labels.empty();
   std::vector<std::uint8_t> rgb(grid.voxel.size() * 3);
   for (std::size_t p = 0; p < grid.voxel.size(); ++p) {
     const std::size_t v = grid.voxel[p];
     double px[3] = {double(s.t1[v]), double(s.t1[v]), double(s.t1[v])};
     if (show && s.labels[v] != 0) {
-      const LabelInfo* l = colour[std::size_t(std::uint16_t(s.labels[v]))];
-      if (l)
-        for (int ch = 0; ch < 3; ++ch)
-          px[ch] = (1 - alpha) * px[ch] + alpha * l->rgb[std::size_t(ch)];
+      const auto k = std::size_t(std::uint16_t(s.labels[v]));
+      const std::array<std::uint8_t, 3> c =
+          known[k] ? colour[k] : default_label_colour(s.labels[v]);
+      for (int ch = 0; ch < 3; ++ch) px[ch] = (1 - alpha) * px[ch] + alpha * c[std::size_t(ch)];
     }
     for (int ch = 0; ch < 3; ++ch) rgb[p * 3 + std::size_t(ch)] = std::uint8_t(std::lround(px[ch]));
   }
-  return zoom_image(grid, rgb);
+  Image img = zoom_image(grid, rgb);
+  if (marks) draw_marks(img, view);
+  return img;
 }
 
 }  // namespace numens::io

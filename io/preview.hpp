@@ -36,8 +36,11 @@ Image zoom_image(const SliceGrid& grid, const std::vector<std::uint8_t>& rgb);
 // convention: the subject's left on the image's left for axial and coronal (as seen from above and
 // from the front, "neurological"), anterior on the left for sagittal; superior / anterior up.
 // The image is upsampled by an integer factor to at least 256 pixels across. Labels (when asked
-// for and present) are blended at `alpha`. Throws ConfigError for a slice out of range.
+// for and present) are blended at `alpha`; labels the LUT lacks get io::default_label_colour.
+// `marks` letters the edges with the subject's directions (L/R, A/P, S/I). `slice` counts along
+// the stored index axis that the view cuts (as a viewer's voxel coordinates do), whichever way
+// that axis points. Throws ConfigError for a slice out of range.
 Image render_slice(const Subject& s, const LabelTable& lut, View view, int slice, bool labels,
-                   double alpha = 0.45);
+                   double alpha = 0.45, bool marks = true);
 
 }  // namespace numens::io

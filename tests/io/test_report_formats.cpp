@@ -161,7 +161,44 @@ TEST_CASE("slice_grid: the orientation render_slice uses, for overlays") {
   g.affine[0][0] = -1;                                     // x runs right to left
   const SliceGrid fl = slice_grid(g, View::axial, -1);
   CHECK(fl.voxel[0] == std::size_t(1 + 2 * (2 + 3 * 2)));
+  // The slice index is the stored one, whichever way the axis points: slice 0 of a grid whose z
+  // runs downwards is stored plane z = 0 (not the lowest plane in the world).
+  g.affine[0][0] = 1;
+  g.affine[2][2] = -1;
+  CHECK(slice_grid(g, View::axial, 0).voxel[0] == std::size_t(0 + 2 * (2 + 3 * 0)));
+  CHECK(slice_grid(g, View::axial, 3).voxel[0] == std::size_t(0 + 2 * (2 + 3 * 3)));
   const Image z = zoom_image(ax, std::vector<std::uint8_t>(ax.voxel.size() * 3, 7));
   CHECK(z.width == 2 * ax.zoom);
   CHECK(std::max(z.width, z.height) >= 256);  // the longer side
+}
+
+TEST_CASE("render_slice: orientation marks, and labels coloured without a colour table") {
+  Subject s;
+  s.info.geometry.dims = {64, 64, 64};
+  for (int i = 0; i < 4; ++i) s.info.geometry.affine[i][i] = 1;
+  s.t1.assign(64 * 64 * 64, 100);
+  s.info.has_labels = true;
+  s.labels.assign(s.t1.size(), 17);
+  const LabelTable black{{0, "Unknown", {0, 0, 0}}, {17, "label_17", {0, 0, 0}}};
+  const Image plain = render_slice(s, black, View::coronal, -1, true, 0.45, false);
+  // A LUT without colours: FreeSurfer's Left-Hippocampus yellow (220, 216, 20), blended 0.45.
+  CHECK(int(plain.rgb[0]) == int(std::lround(0.55 * 100 + 0.45 * 220)));
+  CHECK(int(plain.rgb[2]) == int(std::lround(0.55 * 100 + 0.45 * 20)));
+  const Image marked = render_slice(s, black, View::coronal, -1, true);
+  // The marks are the only difference: yellow letters (255, 230, 0) at the four edges.
+  std::size_t yellow = 0, changed = 0;
+  for (std::size_t p = 0; p < marked.rgb.size(); p += 3) {
+    changed += marked.rgb[p] != plain.rgb[p] || marked.rgb[p + 2] != plain.rgb[p + 2];
+    yellow += marked.rgb[p] == 255 && marked.rgb[p + 1] == 230 && marked.rgb[p + 2] == 0;
+  }
+  CHECK(yellow > 0);
+  CHECK(changed < marked.rgb.size() / 3 / 20);  // letters, not a repaint
+  // Left edge, middle row band: the 'L' is there (a yellow pixel within the first 16 columns).
+  bool left_mark = false;
+  for (int y = marked.height / 2 - 12; y < marked.height / 2 + 12; ++y)
+    for (int x = 0; x < 16; ++x) {
+      const std::size_t o = (std::size_t(y) * std::size_t(marked.width) + std::size_t(x)) * 3;
+      left_mark = left_mark || (marked.rgb[o] == 255 && marked.rgb[o + 1] == 230);
+    }
+  CHECK(left_mark);
 }
