@@ -325,78 +325,6 @@ io::Box to_box(const analysis::BoxStats& b) {
   return {b.q1, b.median, b.q3, b.whisker_lo, b.whisker_hi, b.outliers};
 }
 
-// T1 window: its 1st and 99th percentiles (type-7 quantiles, read off the histogram of the
-// uint8 intensities, so a whole brain needs no sort).
-std::pair<double, double> t1_window(const std::vector<std::uint8_t>& t1) {
-  std::vector<std::size_t> hist(256, 0);
-  for (std::uint8_t v : t1) ++hist[v];
-  auto at_rank = [&](std::size_t k) {  // the k-th smallest value, from 0
-    std::size_t seen = 0;
-    for (std::size_t v = 0; v < 256; ++v) {
-      seen += hist[v];
-      if (seen > k) return double(v);
-    }
-    return 255.0;
-  };
-  auto q = [&](double p) {
-    const double h = double(t1.size() - 1) * p;
-    const auto lo = std::size_t(std::floor(h));
-    const double a = at_rank(lo), b = at_rank(std::min(lo + 1, t1.size() - 1));
-    return a + (h - double(lo)) * (b - a);
-  };
-  if (t1.empty()) return {0, 255};
-  return {q(0.01), q(0.99)};
-}
-
-// "Hot" colour map from dark red (lowest non-zero entropy) to white (every member differs), so
-// the smallest disagreement still stands out from the grey anatomy.
-std::array<double, 3> heat(double x) {
-  const double t = 0.3 + 0.7 * std::clamp(x, 0.0, 1.0);
-  return {std::clamp(3 * t, 0.0, 1.0) * 255, std::clamp(3 * t - 1, 0.0, 1.0) * 255,
-          std::clamp(3 * t - 2, 0.0, 1.0) * 255};
-}
-
-// Three orthogonal mid slices side by side: T1 in grey, entropy blended on top where non-zero.
-io::Image entropy_panel(const io::Subject& subj, const std::vector<std::uint8_t>& entropy) {
-  const auto [lo, hi] = t1_window(subj.t1);
-  const double span = hi > lo ? hi - lo : 1.0;
-  std::vector<io::Image> views;
-  for (io::View v : {io::View::axial, io::View::coronal, io::View::sagittal}) {
-    const io::SliceGrid g = io::slice_grid(subj.info.geometry, v, -1);
-    std::vector<std::uint8_t> rgb(g.voxel.size() * 3);
-    for (std::size_t p = 0; p < g.voxel.size(); ++p) {
-      const double grey = std::clamp((double(subj.t1[g.voxel[p]]) - lo) / span, 0.0, 1.0) * 255;
-      std::array<double, 3> px{grey, grey, grey};
-      const std::uint8_t e = entropy[g.voxel[p]];
-      if (e > 0) {
-        const auto c = heat(e / 255.0);
-        for (int ch = 0; ch < 3; ++ch)
-          px[std::size_t(ch)] = 0.25 * grey + 0.75 * c[std::size_t(ch)];
-      }
-      for (int ch = 0; ch < 3; ++ch)
-        rgb[p * 3 + std::size_t(ch)] = std::uint8_t(std::lround(px[std::size_t(ch)]));
-    }
-    views.push_back(io::zoom_image(g, rgb));
-  }
-  constexpr int kGap = 4;
-  io::Image out;
-  for (const auto& v : views)
-    out.width += v.width + kGap, out.height = std::max(out.height, v.height);
-  out.width -= kGap;
-  out.rgb.assign(std::size_t(out.width) * std::size_t(out.height) * 3, 0);
-  int x0 = 0;
-  for (const auto& v : views) {
-    for (int y = 0; y < v.height; ++y)
-      std::copy_n(
-          v.rgb.begin() + std::ptrdiff_t(std::size_t(y) * std::size_t(v.width) * 3),
-          std::size_t(v.width) * 3,
-          out.rgb.begin() +
-              std::ptrdiff_t((std::size_t(y) * std::size_t(out.width) + std::size_t(x0)) * 3));
-    x0 += v.width + kGap;
-  }
-  return out;
-}
-
 void entropy_section(Output& o, const Flags& f, const io::SummaryReader& reader,
                      const fs::path& run_dir) {
   const io::SummaryTables& t = reader.tables();
@@ -458,7 +386,7 @@ void entropy_section(Output& o, const Flags& f, const io::SummaryReader& reader,
       continue;
     }
     const io::ArmMaps maps = reader.maps(subject, arm);
-    const io::Image img = entropy_panel(*subj, maps.entropy);
+    const io::Image img = io::entropy_panel(*subj, maps.entropy);
     const std::vector<std::uint8_t> png = io::encode_png_rgb(img.width, img.height, img.rgb);
     const std::string name = "entropy_" + std::to_string(a) + "_" + file_token(arm) + ".png";
     h << "<figure><img alt=\"entropy map of arm " << esc(arm) << "\" width=\"" << img.width
