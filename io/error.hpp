@@ -36,4 +36,9 @@ struct NiftiError : IoError {
   using IoError::IoError;
 };
 
+// FreeSurfer MGH/MGZ: missing, not MGH, corrupt/truncated, or a valid file numens does not support.
+struct MghError : IoError {
+  using IoError::IoError;
+};
+
 }  // namespace numens::io
