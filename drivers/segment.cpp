@@ -37,12 +37,7 @@ namespace fs = std::filesystem;
 
 constexpr io::View kViews[3] = {io::View::axial, io::View::coronal, io::View::sagittal};
 
-struct Model {
-  io::View view;
-  fs::path path;
-  io::Checkpoint ckpt;
-  nn::NetConfig net;
-};
+using Model = ViewModel;
 
 [[noreturn]] void fail(const fs::path& file, const std::string& what) {
   throw io::IoError("segment: " + file.string() + ": " + what);
@@ -57,8 +52,8 @@ std::vector<std::string> split_ids(const std::string& s) {
   return out;
 }
 
-// Which checkpoint serves which view: --models DIR/ckpt_<view>.h5 where present, or the files
-// named one by one; never both.
+}  // namespace
+
 std::vector<std::pair<io::View, fs::path>> checkpoint_paths(const SegmentFlags& f) {
   std::vector<std::pair<io::View, fs::path>> out;
   const bool named = !f.ckpt[0].empty() || !f.ckpt[1].empty() || !f.ckpt[2].empty();
@@ -81,10 +76,8 @@ std::vector<std::pair<io::View, fs::path>> checkpoint_paths(const SegmentFlags& 
   return out;
 }
 
-// Every model readable, of the view it serves, all on one class table and thickness, and every
-// class a label of the cohort.
-std::vector<Model> load_models(const std::vector<std::pair<io::View, fs::path>>& paths,
-                               const io::CohortReader& cohort) {
+std::vector<ViewModel> load_models(const std::vector<std::pair<io::View, fs::path>>& paths,
+                                   const io::CohortReader* cohort) {
   std::vector<Model> models;
   for (const auto& [view, path] : paths) {
     if (!fs::exists(path)) fail(path, "checkpoint not found");
@@ -107,17 +100,82 @@ std::vector<Model> load_models(const std::vector<std::pair<io::View, fs::path>>&
         fail(path, "thick slices of " + std::to_string(m.net.in_channels) + " planes, " +
                        ref.path.string() + " takes " + std::to_string(ref.net.in_channels));
     }
-    for (auto v : m.ckpt.class_values) {
-      bool known = false;
-      for (const auto& l : cohort.lut()) known = known || l.value == v;
-      if (!known)
-        fail(path, "class value " + std::to_string(v) + " is not in the label table of " +
-                       cohort.path().string());
+    if (cohort) {
+      for (auto v : m.ckpt.class_values) {
+        bool known = false;
+        for (const auto& l : cohort->lut()) known = known || l.value == v;
+        if (!known)
+          fail(path, "class value " + std::to_string(v) + " is not in the label table of " +
+                         cohort->path().string());
+      }
     }
     models.push_back(std::move(m));
   }
   return models;
 }
+
+ModelSet::ModelSet(std::vector<ViewModel> m) : models(std::move(m)) {
+  for (const ViewModel& vm : models) {
+    nets.push_back(std::make_unique<nn::FastSurferNet<float>>(vm.net));
+    load_weights(*nets.back(), vm.ckpt, vm.path);
+    views += (views.empty() ? "" : ",") + std::string(io::view_name(vm.view));
+  }
+}
+
+nn::Segmentation ModelSet::segment(std::span<const std::uint8_t> t1,
+                                   const std::array<std::int64_t, 3>& dims,
+                                   const mca::ArithConfig& arith,
+                                   const nn::SegmentOptions& opt) const {
+  std::vector<nn::SegmenterView> sv;
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const io::View v = models[i].view;
+    const io::PlaneLayout L = io::plane_layout(v, dims);
+    nn::SegmenterView x;
+    x.code = int(v);
+    x.net = nets[i].get();
+    x.planes = L.planes, x.rows = L.rows, x.cols = L.cols;
+    x.plane_stride = L.plane_stride, x.row_stride = L.row_stride;
+    x.col_stride = L.col_stride;
+    const int T = models[i].net.in_channels;
+    x.thick_slice = [t1, dims, v, T](int64_t p, std::span<uint8_t> out, int64_t rows,
+                                     int64_t cols) {
+      io::thick_slice(t1, dims, v, p, T, out, rows, cols);
+    };
+    sv.push_back(std::move(x));
+  }
+  return nn::segment(sv, t1, dims, arith, opt);
+}
+
+void SegmentFlags::check_run_options() const {
+  if (threads < 0) throw ConfigError("segment: --threads must be >= 0");
+  if (batch < 1 || batch > 1024)
+    throw ConfigError("segment: --batch " + std::to_string(batch) + " is not in 1..1024");
+  if (accumulator != "float16" && accumulator != "float32")
+    throw ConfigError("segment: --accumulator '" + accumulator + "' is not float16 or float32");
+}
+
+nn::SegmentOptions SegmentFlags::segment_options(std::uint32_t subject) const {
+  nn::SegmentOptions opt;
+  opt.batch = batch;
+  opt.subject = subject;
+  opt.crop = !no_crop;
+  opt.accumulator = accumulator == "float32" ? nn::Accumulator::float32 : nn::Accumulator::float16;
+  return opt;
+}
+
+mca::ArithConfig SegmentFlags::arith() const {
+  mca::ArithConfig a;
+  a.mode = mca::parse_mode(mode);
+  a.t32 = t32;
+  a.t64 = t64;
+  a.seed = seed;
+  a.member = member;
+  cost.apply(a);
+  a.validate();
+  return a;
+}
+
+namespace {
 
 std::string describe(const SegmentFlags& f, const std::vector<Model>& models,
                      const mca::ArithConfig& arith, const std::vector<std::size_t>& subjects,
@@ -140,22 +198,12 @@ void segment_cohort(const SegmentFlags& f) {
   std::FILE* log = f.log ? f.log : stdout;
   if (f.threads < 0) throw ConfigError("segment: --threads must be >= 0");
   if (f.threads > 0) omp_set_num_threads(f.threads);
-  mca::ArithConfig arith;
-  arith.mode = mca::parse_mode(f.mode);
-  arith.t32 = f.t32;
-  arith.t64 = f.t64;
-  arith.seed = f.seed;
-  arith.member = f.member;
-  f.cost.apply(arith);
-  arith.validate();
-  if (f.batch < 1 || f.batch > 1024)
-    throw ConfigError("segment: --batch " + std::to_string(f.batch) + " is not in 1..1024");
-  if (f.accumulator != "float16" && f.accumulator != "float32")
-    throw ConfigError("segment: --accumulator '" + f.accumulator + "' is not float16 or float32");
+  const mca::ArithConfig arith = f.arith();
+  f.check_run_options();
 
   const auto paths = checkpoint_paths(f);
   const io::CohortReader cohort(f.cohort);
-  const std::vector<Model> models = load_models(paths, cohort);
+  const std::vector<Model> models = load_models(paths, &cohort);
   std::vector<std::size_t> subjects;
   if (f.subjects.empty()) {
     for (std::size_t s = 0; s < cohort.subjects().size(); ++s) subjects.push_back(s);
@@ -175,13 +223,8 @@ void segment_cohort(const SegmentFlags& f) {
                               std::to_string(nn::kMaxSegmentSubjects) + " subjects");
 
   // The networks, loaded once.
-  std::vector<std::unique_ptr<nn::FastSurferNet<float>>> nets;
-  std::string view_list;
-  for (const Model& m : models) {
-    nets.push_back(std::make_unique<nn::FastSurferNet<float>>(m.net));
-    load_weights(*nets.back(), m.ckpt, m.path);
-    view_list += (view_list.empty() ? "" : ",") + std::string(io::view_name(m.view));
-  }
+  const ModelSet set(models);
+  const std::string& view_list = set.views;
 
   io::SegmentationInfo info;
   info.config = describe(f, models, arith, subjects, cohort);
@@ -205,29 +248,7 @@ void segment_cohort(const SegmentFlags& f) {
     const auto t0 = std::chrono::steady_clock::now();
     const io::Subject subj = cohort.read(s);
     const auto dims = subj.info.geometry.dims;
-    std::vector<nn::SegmenterView> views;
-    for (std::size_t i = 0; i < models.size(); ++i) {
-      const io::View v = models[i].view;
-      const io::PlaneLayout L = io::plane_layout(v, dims);
-      nn::SegmenterView sv;
-      sv.code = int(v);
-      sv.net = nets[i].get();
-      sv.planes = L.planes, sv.rows = L.rows, sv.cols = L.cols;
-      sv.plane_stride = L.plane_stride, sv.row_stride = L.row_stride;
-      sv.col_stride = L.col_stride;
-      const int T = models[i].net.in_channels;
-      sv.thick_slice = [&subj, dims, v, T](int64_t p, std::span<uint8_t> out, int64_t rows,
-                                           int64_t cols) {
-        io::thick_slice(subj.t1, dims, v, p, T, out, rows, cols);
-      };
-      views.push_back(std::move(sv));
-    }
-    nn::SegmentOptions opt;
-    opt.batch = f.batch;
-    opt.subject = uint32_t(s);
-    opt.crop = !f.no_crop;
-    opt.accumulator =
-        f.accumulator == "float32" ? nn::Accumulator::float32 : nn::Accumulator::float16;
+    nn::SegmentOptions opt = f.segment_options(uint32_t(s));
     writer.begin_subject(subj.info.id, subj.info.geometry, f.probs);
     if (f.probs) {
       opt.probs = [&writer](int64_t first, int64_t count, std::span<const uint8_t> p) {
@@ -235,7 +256,7 @@ void segment_cohort(const SegmentFlags& f) {
       };
       opt.probs_block_voxels = writer.probs_block_voxels();
     }
-    const nn::Segmentation seg = nn::segment(views, subj.t1, dims, arith, opt);
+    const nn::Segmentation seg = set.segment(subj.t1, dims, arith, opt);
     std::vector<int16_t> labels(seg.classes.size());
     for (std::size_t n = 0; n < labels.size(); ++n)
       labels[n] = info.class_values[std::size_t(seg.classes[n])];
@@ -264,13 +285,19 @@ Runner add_segment(CLI::App& app) {
   auto f = std::make_shared<SegmentFlags>();
   CLI::App* sub = app.add_subcommand(
       "segment", "Segment a cohort with the view models (logits aggregated 0.4/0.4/0.2)");
-  sub->add_option("--cohort", f->cohort, "cohort file (HDF5)")->required();
+  sub->add_option("--cohort", f->cohort, "cohort file (HDF5)");
+  sub->add_option("--t1", f->t1,
+                  "one scan (.nii, .nii.gz, .mgz, .mgh) instead of a cohort: --out is then a new "
+                  "subject directory (docs/real-data.md)");
+  f->conform.add_to(sub);
   sub->add_option("--models", f->models,
                   "directory with ckpt_axial.h5, ckpt_coronal.h5, ckpt_sagittal.h5 (any subset)");
   sub->add_option("--axial", f->ckpt[0], "axial checkpoint (instead of --models)");
   sub->add_option("--coronal", f->ckpt[1], "coronal checkpoint (instead of --models)");
   sub->add_option("--sagittal", f->ckpt[2], "sagittal checkpoint (instead of --models)");
-  sub->add_option("--out", f->out, "segmentation file to write (HDF5)")->required();
+  sub->add_option("--out", f->out,
+                  "segmentation file to write (HDF5), or with --t1 the subject directory")
+      ->required();
   sub->add_option("--subjects", f->subjects, "comma-separated subject ids (default: all)");
   sub->add_option("--mode", f->mode, "arithmetic: ieee | sr | rr | pb | mca | sr_equal")
       ->capture_default_str();
@@ -292,7 +319,12 @@ Runner add_segment(CLI::App& app) {
   sub->add_option("--threads", f->threads, "OpenMP threads (0: OMP_NUM_THREADS or all cores)")
       ->capture_default_str();
   return [f] {
-    segment_cohort(*f);
+    if (!f->t1.empty()) {
+      segment_scan(*f);
+    } else {
+      if (f->cohort.empty()) throw ConfigError("segment: give --cohort FILE or --t1 SCAN");
+      segment_cohort(*f);
+    }
     return 0;
   };
 }

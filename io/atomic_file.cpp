@@ -33,15 +33,13 @@ struct sigaction g_previous[3];
 constexpr int kSignals[3] = {SIGINT, SIGTERM, SIGHUP};
 
 extern "C" void remove_temps_and_die(int sig) {
-  for (int pass = 2; pass <= 3; ++pass)
-    for (Slot& s : g_slots)
-      if (s.state.load(std::memory_order_acquire) == pass) {
-        if (pass == 2) {
-          ::unlink(s.path);
-        } else {
-          ::rmdir(s.path);
-        }
-      }
+  for (Slot& s : g_slots)
+    if (s.state.load(std::memory_order_acquire) == 2) ::unlink(s.path);
+  // rmdir only removes empty directories: a parent that still held a subdirectory (a subject
+  // directory's mri/) goes on a later pass. Three passes cover the nesting numens writes.
+  for (int pass = 0; pass < 3; ++pass)
+    for (int i = TempPath::kMaxTempPaths - 1; i >= 0; --i)
+      if (g_slots[i].state.load(std::memory_order_acquire) == 3) ::rmdir(g_slots[i].path);
   // Die of the signal as the process would have (or hand it to whoever handled it before).
   for (int i = 0; i < 3; ++i)
     if (kSignals[i] == sig) {

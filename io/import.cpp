@@ -1,5 +1,6 @@
 #include "io/import.hpp"
 #include "io/label_palette.hpp"
+#include "io/volume_file.hpp"
 
 #include <algorithm>
 #include <bitset>
@@ -86,7 +87,7 @@ std::string voxel_at(std::size_t n, const std::array<std::int64_t, 3>& d) {
 
 // Reads a label volume and checks it is integral, in int16's range and on the image's grid.
 Volume read_label_volume(const fs::path& p, const Volume& image, const fs::path& image_path) {
-  Volume l = read_nifti(p);
+  Volume l = read_volume(p);
   check_finite(l, p);
   if (l.dims != image.dims)
     throw IoError("import: " + p.string() + ": label dimensions (" + std::to_string(l.dims[0]) +
@@ -238,7 +239,7 @@ std::size_t import_cohort(const fs::path& csv, const fs::path& out, const Import
     present.set(0);
     for (const auto& r : rows) {
       if (!r.labels) continue;
-      const Volume l = read_nifti(*r.labels);
+      const Volume l = read_volume(*r.labels);
       for (float x : l.data)
         if (x == std::floor(x) && x >= -32768.f && x <= 32767.f)
           present.set(std::size_t(std::uint16_t(std::int16_t(x))));
@@ -270,7 +271,7 @@ std::size_t import_cohort(const fs::path& csv, const fs::path& out, const Import
          << (opt.lut ? opt.lut->string() : std::string("(values present)")) << "\"\n";
   CohortWriter w(out, lut, numens_version, git_commit, config.str());
   for (const auto& r : rows) {
-    const Volume img = read_nifti(r.image);
+    const Volume img = read_volume(r.image);
     check_finite(img, r.image);
     Subject s;
     s.info.id = r.id;

@@ -7,11 +7,12 @@
 #include <vector>
 
 #include "io/cohort.hpp"
+#include "io/slices.hpp"
 
 namespace numens::io {
 
-enum class View { axial, coronal, sagittal };
-View parse_view(const std::string& name);  // throws ConfigError
+// View is io/slices.hpp's (one enum for the planes the networks and the previews cut).
+View parse_view(const std::string& name);  // throws ConfigError (a command-line flag)
 
 struct Image {
   int width = 0, height = 0;

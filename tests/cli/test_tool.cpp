@@ -41,6 +41,7 @@
 #include "io/segmentation.hpp"
 #include "io/slices.hpp"
 #include "io/summary.hpp"
+#include "io/volume_file.hpp"
 #include "nn/trainer.hpp"
 
 using namespace numens;
@@ -383,6 +384,19 @@ int same_summary(const char* a_path, const char* b_path) {
   return diff.empty() ? 0 : 1;
 }
 
+// volume-header FILE: dims, the affine's top three rows (%.9g) and the count of non-zero
+// voxels, one line each; what the shell tests compare across files.
+int volume_header(const char* path) {
+  const io::Volume v = io::read_volume(path);
+  std::printf("dims %lld %lld %lld\naffine", static_cast<long long>(v.dims[0]),
+              static_cast<long long>(v.dims[1]), static_cast<long long>(v.dims[2]));
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 4; ++c) std::printf(" %.9g", v.affine[std::size_t(r)][std::size_t(c)]);
+  std::printf("\nnonzero %zu\n", static_cast<std::size_t>(std::count_if(
+                                       v.data.begin(), v.data.end(), [](float x) { return x != 0; })));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -392,6 +406,7 @@ int main(int argc, char** argv) {
     if (argc == 4 && std::strcmp(argv[1], "differ") == 0) return compare(argv[2], argv[3], false);
     if (argc >= 2 && std::strcmp(argv[1], "ensemble") == 0) return make_ensemble(argc, argv);
     if (argc >= 2 && std::strcmp(argv[1], "verify-summary") == 0) return verify_summary(argc, argv);
+    if (argc == 3 && std::strcmp(argv[1], "volume-header") == 0) return volume_header(argv[2]);
     if (argc == 4 && std::strcmp(argv[1], "same-summary") == 0)
       return same_summary(argv[2], argv[3]);
   } catch (const std::exception& e) {
@@ -400,6 +415,6 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "usage: numens_test_tool checkpoint ... | same A B | differ A B | ensemble ... | "
-               "verify-summary ... | same-summary A B\n");
+               "verify-summary ... | same-summary A B | volume-header FILE\n");
   return 2;
 }

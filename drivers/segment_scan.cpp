@@ -1,0 +1,424 @@
+// numens segment --t1 SCAN: one user's scan in, a FastSurfer-like subject directory out
+// (docs/real-data.md). The scan is conformed in memory (io/conform), segmented by one model set or
+// by every member of an ensemble run directory (ModelSet, drivers/segment.cpp), and the directory
+// is written through a temporary sibling renamed into place, so an interrupted or failed run leaves
+// nothing at --out.
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "analysis/overlap.hpp"
+#include "analysis/variability.hpp"
+#include "drivers/segment.hpp"
+#include "io/atomic_file.hpp"
+#include "io/conform.hpp"
+#include "io/ensemble.hpp"
+#include "io/error.hpp"
+#include "io/html.hpp"
+#include "io/label_palette.hpp"
+#include "io/png.hpp"
+#include "io/preview.hpp"
+#include "io/volume_file.hpp"
+#include "numens/version.hpp"
+
+namespace numens::drivers {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void fail(const fs::path& file, const std::string& what) {
+  throw io::IoError("segment: " + file.string() + ": " + what);
+}
+
+// One model set: a member of an ensemble, or the only set of a plain models directory.
+struct MemberModels {
+  std::string name;  // "m0003 (mca #2)" or the directory
+  std::int64_t id = 0;
+  std::vector<ViewModel> views;
+};
+
+std::vector<std::pair<io::View, fs::path>> views_in(const fs::path& dir) {
+  std::vector<std::pair<io::View, fs::path>> out;
+  for (io::View v : {io::View::axial, io::View::coronal, io::View::sagittal}) {
+    const fs::path p = dir / ("ckpt_" + std::string(io::view_name(v)) + ".h5");
+    if (fs::exists(p)) out.emplace_back(v, p);
+  }
+  if (out.empty()) fail(dir, "holds none of ckpt_axial.h5, ckpt_coronal.h5, ckpt_sagittal.h5");
+  return out;
+}
+
+// --models DIR is an ensemble run directory (members/ inside) or one model set; --axial etc. name
+// one set's files. Every set must agree with the first on classes and thickness.
+std::vector<MemberModels> model_sets(const SegmentFlags& f) {
+  std::vector<MemberModels> sets;
+  if (!f.models.empty() && fs::is_directory(fs::path(f.models) / "members")) {
+    const bool named = !f.ckpt[0].empty() || !f.ckpt[1].empty() || !f.ckpt[2].empty();
+    if (named) throw ConfigError("segment: give --models DIR or --axial/--coronal/--sagittal, not both");
+    const io::EnsembleDir e = io::read_ensemble_dir(f.models);
+    if (e.members.empty()) fail(f.models, "ensemble run directory without members");
+    for (const io::MemberRecord& m : e.members)
+      sets.push_back({io::member_dir_name(m.id) + " (" + m.arm + " #" + std::to_string(m.index) + ")",
+                      m.id, load_models(views_in(m.dir), nullptr)});
+  } else {
+    sets.push_back({f.models.empty() ? "models" : f.models, 0,
+                    load_models(checkpoint_paths(f), nullptr)});
+  }
+  const ViewModel& ref = sets.front().views.front();
+  for (const MemberModels& s : sets)
+    for (const ViewModel& v : s.views) {
+      if (v.ckpt.class_values != ref.ckpt.class_values)
+        fail(v.path, "class values differ from those of " + ref.path.string());
+      if (v.net.in_channels != ref.net.in_channels)
+        fail(v.path, "thick slices of " + std::to_string(v.net.in_channels) + " planes, " +
+                         ref.path.string() + " takes " + std::to_string(ref.net.in_channels));
+    }
+  return sets;
+}
+
+std::string view_list(const std::vector<ViewModel>& views) {
+  std::string s;
+  for (const ViewModel& v : views) s += (s.empty() ? "" : ",") + std::string(io::view_name(v.view));
+  return s;
+}
+
+// --out must be new (or an empty directory): a subject directory is never merged into.
+void check_new_dir(const fs::path& out) {
+  std::error_code ec;
+  const fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  if (!fs::is_directory(parent, ec)) fail(out, "its directory " + parent.string() + " does not exist");
+  if (!fs::exists(fs::symlink_status(out, ec))) return;
+  if (!fs::is_directory(out, ec)) fail(out, "exists and is not a directory");
+  if (!fs::is_empty(out, ec))
+    fail(out, "exists and is not empty: numens writes a new subject directory and never into one "
+              "that holds files; remove it or choose another --out");
+}
+
+// Files go into <out>.tmp-<pid>/ and the directory is renamed into place at the end. The
+// temporary directory, its subdirectories and each file are registered with io::TempPath, so
+// SIGINT/SIGTERM/SIGHUP remove them too.
+class SubjectDir {
+ public:
+  explicit SubjectDir(fs::path out) : out_(std::move(out)) {
+    tmp_ = (out_.parent_path().empty() ? fs::path(".") : out_.parent_path()) /
+           (out_.filename().string() + ".tmp-" + std::to_string(::getpid()));
+    std::error_code ec;
+    fs::remove_all(tmp_, ec);
+    for (const fs::path& d : {tmp_, tmp_ / "mri", tmp_ / "stats"}) {
+      if (!fs::create_directory(d, ec)) fail(d, "cannot create: " + ec.message());
+      guards_.push_back(std::make_unique<io::TempPath>(d, /*directory=*/true));
+    }
+  }
+  ~SubjectDir() {
+    if (committed_) return;
+    std::error_code ec;
+    fs::remove_all(tmp_, ec);
+  }
+  SubjectDir(const SubjectDir&) = delete;
+  SubjectDir& operator=(const SubjectDir&) = delete;
+
+  void mkdir(const std::string& rel) {
+    std::error_code ec;
+    if (!fs::create_directory(tmp_ / rel, ec)) fail(tmp_ / rel, "cannot create: " + ec.message());
+    guards_.push_back(std::make_unique<io::TempPath>(tmp_ / rel, true));
+  }
+  // The temporary path of `rel`, guarded; `written` lists its final path.
+  fs::path file(const std::string& rel) {
+    guards_.push_back(std::make_unique<io::TempPath>(tmp_ / rel));
+    written_.push_back(out_ / rel);
+    return tmp_ / rel;
+  }
+  void text(const std::string& rel, const std::string& content) {
+    const fs::path p = file(rel);
+    std::ofstream o(p, std::ios::binary);
+    o.write(content.data(), std::streamsize(content.size()));
+    o.close();
+    if (!o) fail(out_ / rel, "write failed (disk full?)");
+  }
+  void commit() {
+    std::error_code ec;
+    if (fs::exists(out_, ec)) fs::remove(out_, ec);  // an empty directory (check_new_dir)
+    fs::rename(tmp_, out_, ec);
+    if (ec) fail(out_, "cannot rename " + tmp_.string() + " into place: " + ec.message());
+    committed_ = true;
+    guards_.clear();
+  }
+  const std::vector<fs::path>& written() const { return written_; }
+
+ private:
+  fs::path out_, tmp_;
+  std::vector<std::unique_ptr<io::TempPath>> guards_;
+  std::vector<fs::path> written_;
+  bool committed_ = false;
+};
+
+io::Volume volume_on(const io::Geometry& g, const io::Volume& like) {
+  io::Volume v;
+  v.dims = g.dims;
+  v.voxel_size = g.voxel_size;
+  v.affine = g.affine;
+  v.orientation_known = like.orientation_known;
+  v.sform_code = like.sform_code > 0 ? like.sform_code : like.qform_code;
+  v.qform_code = like.qform_code > 0 ? like.qform_code : like.sform_code;
+  return v;
+}
+
+template <class T>
+std::vector<float> as_float(const std::vector<T>& x) {
+  return std::vector<float>(x.begin(), x.end());
+}
+
+std::string fmt(double x, int digits) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", digits, x);
+  return b;
+}
+
+// Three orthogonal mid slices of the conformed T1 with the labels, side by side.
+io::Image label_panel(const io::Subject& s, const io::LabelTable& lut) {
+  std::vector<io::Image> tiles;
+  for (io::View v : {io::View::axial, io::View::coronal, io::View::sagittal})
+    tiles.push_back(io::render_slice(s, lut, v, -1, true));
+  io::Image out;
+  for (const auto& t : tiles) out.width += t.width + 4, out.height = std::max(out.height, t.height);
+  out.width -= 4;
+  out.rgb.assign(std::size_t(out.width) * std::size_t(out.height) * 3, 0);
+  int x0 = 0;
+  for (const auto& t : tiles) {
+    for (int y = 0; y < t.height; ++y)
+      std::copy_n(t.rgb.begin() + std::ptrdiff_t(std::size_t(y) * std::size_t(t.width) * 3),
+                  std::size_t(t.width) * 3,
+                  out.rgb.begin() + std::ptrdiff_t((std::size_t(y) * std::size_t(out.width) +
+                                                    std::size_t(x0)) *
+                                                   3));
+    x0 += t.width + 4;
+  }
+  return out;
+}
+
+}  // namespace
+
+void segment_scan(const SegmentFlags& f) {
+  std::FILE* log = f.log ? f.log : stdout;
+  const auto t_start = std::chrono::steady_clock::now();
+  if (!f.cohort.empty()) throw ConfigError("segment: give --cohort or --t1, not both");
+  if (f.probs)
+    throw ConfigError("segment: --probs writes a cohort's segmentation file; with --t1 the "
+                      "subject directory holds labels (and, for an ensemble, the entropy map)");
+  if (!f.subjects.empty()) throw ConfigError("segment: --subjects selects cohort subjects, not --t1");
+  f.check_run_options();
+  if (f.threads > 0) omp_set_num_threads(f.threads);
+  const mca::ArithConfig base_arith = f.arith();
+  const io::ConformOptions conform = f.conform.parse();
+  const fs::path scan(f.t1), out(f.out);
+  check_new_dir(out);
+  const std::vector<MemberModels> sets = model_sets(f);
+  const io::Checkpoint& ck = sets.front().views.front().ckpt;
+
+  // The scan: read (NIfTI or MGZ), checked, conformed in memory.
+  const io::Volume img = io::read_volume(scan);
+  io::check_finite(img, scan);
+  std::vector<std::string> warnings = img.warnings;
+  const io::Geometry original = io::geometry_of(img);
+  const io::Geometry grid = io::conformed_geometry(original, conform, scan, &warnings);
+  for (const auto& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  io::Subject subj;
+  subj.info.id = "scan";
+  subj.info.geometry = grid;
+  subj.t1 = io::conform_image(img, grid);
+  std::fprintf(log, "numens segment: %s -> %lld^3 voxels of %g mm; %zu model set%s, views %s, %s\n",
+               scan.c_str(), static_cast<long long>(grid.dims[0]), grid.voxel_size[0],
+               sets.size(), sets.size() == 1 ? "" : "s", view_list(sets.front().views).c_str(),
+               base_arith.describe().c_str());
+  std::fflush(log);
+
+  // Each member's labels (LUT values on the conformed grid). Perturbed inference gives each
+  // member its own random stream (MCA member key = its position), so members differ by design.
+  std::vector<std::vector<std::int16_t>> members;
+  for (std::size_t m = 0; m < sets.size(); ++m) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const ModelSet set(sets[m].views);
+    mca::ArithConfig arith = base_arith;
+    arith.member = f.member + std::uint32_t(m);
+    const nn::Segmentation seg = set.segment(subj.t1, grid.dims, arith, f.segment_options(0));
+    std::vector<std::int16_t> labels(seg.classes.size());
+    for (std::size_t n = 0; n < labels.size(); ++n)
+      labels[n] = ck.class_values[std::size_t(seg.classes[n])];
+    members.push_back(std::move(labels));
+    std::fprintf(log, "  %s  %.1f s\n", sets[m].name.c_str(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    std::fflush(log);
+  }
+  const std::size_t M = members.size();
+  std::vector<analysis::LabelSpan> spans(members.begin(), members.end());
+  analysis::VoxelMaps maps;
+  if (M > 1) maps = analysis::voxel_maps(spans);
+  const std::vector<std::int16_t>& labels = M > 1 ? maps.majority : members.front();
+
+  // The label table: the models' classes, FreeSurfer's colours where it has the value.
+  io::LabelTable lut;
+  for (std::size_t c = 0; c < ck.class_values.size(); ++c)
+    lut.push_back({ck.class_values[c], ck.class_names[c], io::default_label_colour(ck.class_values[c])});
+  subj.info.has_labels = true;
+  subj.labels = labels;
+
+  // Volumes per region on the conformed grid (FreeSurfer's aseg.stats counts there too).
+  std::vector<std::int16_t> regions;
+  for (std::size_t c = 1; c < ck.class_values.size(); ++c) regions.push_back(ck.class_values[c]);
+  const analysis::RegionIndex index(regions);
+  const double voxel_mm3 = grid.voxel_size[0] * grid.voxel_size[1] * grid.voxel_size[2];
+  const std::vector<std::int64_t> counts = analysis::region_counts(labels, index);
+
+  SubjectDir dir(out);
+  // Conformed T1 and segmentation, both formats; the segmentation on the scan's own grid.
+  io::Volume v = volume_on(grid, img);
+  v.data = as_float(subj.t1);
+  io::write_volume(dir.file("mri/orig.mgz"), v, io::NiftiType::u8);
+  io::write_volume(dir.file("mri/orig.nii.gz"), v, io::NiftiType::u8);
+  v.data = as_float(labels);
+  io::write_volume(dir.file("mri/seg.mgz"), v, io::NiftiType::i16);
+  io::write_volume(dir.file("mri/seg.nii.gz"), v, io::NiftiType::i16);
+  io::Volume native = volume_on(original, img);
+  native.data = as_float(io::resample_nearest(labels, grid, original));
+  io::write_volume(dir.file("mri/seg.native.nii.gz"), native, io::NiftiType::i16);
+  io::write_volume(dir.file("mri/seg.native.mgz"), native, io::NiftiType::i16);
+  dir.text("seg-lut.txt", io::write_lut_text(lut, "numens segment: labels of " + scan.string()));
+
+  std::ostringstream cmd;
+  cmd << "numens segment --t1 " << f.t1 << " --models "
+      << (f.models.empty() ? sets.front().views.front().path.parent_path().string() : f.models)
+      << " --voxel-size " << f.conform.voxel_size << " --size " << f.conform.size << " --mode "
+      << f.mode;
+  std::int64_t labelled = 0;
+  for (auto c : counts) labelled += c;
+  std::ostringstream st;
+  st << "# Title Segmentation Statistics\n"
+     << "# generating_program numens " << kVersion << " (" << kGitCommit << ")\n"
+     << "# cmdline " << cmd.str() << "\n"
+     << "# InputFile " << scan.string() << "\n"
+     << "# SegVolFile mri/seg.mgz\n"
+     << "# ColorTable seg-lut.txt\n"
+     << "# ModelSets " << M << (M > 1 ? " (ensemble; seg.mgz is their voxel-wise majority)" : "")
+     << "\n"
+     << "# Arithmetic " << base_arith.describe() << "\n"
+     << "# ConformedGrid " << grid.dims[0] << "^3 voxels of " << grid.voxel_size[0] << " mm\n"
+     << "# VoxelVolume_mm3 " << voxel_mm3 << "\n"
+     << "# Measure Labelled, LabelledVoxels, Voxels of every label but Unknown, " << labelled
+     << ", voxels\n"
+     << "# Measure Labelled, LabelledVol, Volume of every label but Unknown, "
+     << fmt(double(labelled) * voxel_mm3, 3) << ", mm^3\n"
+     << "# NTableCols 5\n"
+     << "# ColHeaders\tIndex\tSegId\tNVoxels\tVolume_mm3\tStructName\n";
+  for (std::size_t r = 0; r < regions.size(); ++r)
+    st << r + 1 << '\t' << regions[r] << '\t' << counts[r] << '\t'
+       << fmt(double(counts[r]) * voxel_mm3, 3) << '\t' << ck.class_names[r + 1] << '\n';
+  dir.text("stats/seg.stats", st.str());
+
+  const io::Image panel = label_panel(subj, lut);
+  io::write_png_rgb(dir.file("seg-preview.png"), panel.width, panel.height, panel.rgb);
+
+  if (M > 1) {
+    // Numerical uncertainty of this scan: voxel label entropy, per-region volume spread.
+    dir.mkdir("mri/members");
+    for (std::size_t m = 0; m < M; ++m) {
+      v.data = as_float(members[m]);
+      io::write_volume(dir.file("mri/members/" + io::member_dir_name(sets[m].id) + ".seg.mgz"), v,
+                       io::NiftiType::i16);
+    }
+    v.data = as_float(maps.entropy);
+    io::write_volume(dir.file("mri/entropy.mgz"), v, io::NiftiType::u8);
+    io::write_volume(dir.file("mri/entropy.nii.gz"), v, io::NiftiType::u8);
+    const analysis::PairwiseDice pd = analysis::pairwise_dice(spans, index);
+    std::vector<std::vector<std::int64_t>> mc;
+    for (const auto& m : members) mc.push_back(analysis::region_counts(m, index));
+    std::ostringstream sp;
+    sp << "SegId\tStructName\tmembers\tmean_mm3\tsd_mm3\tmin_mm3\tmax_mm3\tcv_percent\t"
+          "min_pairwise_dice\tmean_pairwise_dice\n";
+    struct Row {
+      std::size_t r;
+      analysis::Spread s;
+      double lo, hi;
+    };
+    std::vector<Row> rows;
+    for (std::size_t r = 0; r < regions.size(); ++r) {
+      std::vector<double> vol;
+      for (const auto& c : mc) vol.push_back(double(c[r]) * voxel_mm3);
+      const analysis::Spread s = analysis::spread(vol);
+      const auto [lo, hi] = std::minmax_element(vol.begin(), vol.end());
+      rows.push_back({r, s, *lo, *hi});
+      sp << regions[r] << '\t' << ck.class_names[r + 1] << '\t' << M << '\t' << fmt(s.mean, 3)
+         << '\t' << fmt(s.std, 3) << '\t' << fmt(*lo, 3) << '\t' << fmt(*hi, 3) << '\t'
+         << (std::isnan(s.cv) ? std::string("nan") : fmt(100 * s.cv, 3)) << '\t'
+         << fmt(pd.min[r], 4) << '\t' << fmt(pd.mean[r], 4) << '\n';
+    }
+    dir.text("stats/seg-spread.tsv", sp.str());
+
+    std::size_t uncertain = 0, brain = 0;
+    double ent_sum = 0;
+    for (std::size_t n = 0; n < labels.size(); ++n) {
+      if (labels[n] == 0 && maps.entropy[n] == 0) continue;
+      ++brain;
+      uncertain += maps.entropy[n] > 0;
+      ent_sum += maps.entropy[n] / 255.0;
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+      return (std::isnan(a.s.cv) ? -1 : a.s.cv) > (std::isnan(b.s.cv) ? -1 : b.s.cv);
+    });
+    const io::Image ep = io::entropy_panel(subj, maps.entropy);
+    const std::vector<std::uint8_t> png = io::encode_png_rgb(ep.width, ep.height, ep.rgb);
+    std::ostringstream h;
+    h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>numens: numerical "
+         "uncertainty of "
+      << io::xml_escape(scan.filename().string())
+      << "</title><style>body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 "
+         "1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px "
+         "8px}th{background:#f0f0f0}.note{color:#666}</style></head><body>\n"
+      << "<h1>Numerical uncertainty of " << io::xml_escape(scan.string()) << "</h1>\n"
+      << "<p>" << M << " members of <code>" << io::xml_escape(f.models) << "</code>, inference "
+      << io::xml_escape(base_arith.describe()) << ", conformed to " << grid.dims[0] << "^3 voxels of "
+      << grid.voxel_size[0] << " mm. <code>mri/seg.mgz</code> is the members' voxel-wise "
+      << "majority; <code>mri/entropy.mgz</code> the label entropy, 255 when every member "
+         "differs.</p>\n"
+      << "<p>" << uncertain << " of " << brain << " labelled voxels ("
+      << fmt(brain ? 100.0 * double(uncertain) / double(brain) : 0, 2)
+      << " %) get different labels from different members; mean normalised entropy over them "
+      << fmt(brain ? ent_sum / double(brain) : 0, 4) << ".</p>\n"
+      << "<figure><img src=\"" << io::data_uri("image/png", png)
+      << "\" alt=\"entropy\"><figcaption>Label entropy over the T1 (axial, coronal, sagittal "
+         "mid slices; dark red: low, white: every member differs)</figcaption></figure>\n"
+      << "<h2>Regional volumes across members (largest coefficient of variation first)</h2>\n"
+      << "<table><tr><th>region</th><th>id</th><th>mean mm&sup3;</th><th>sd</th><th>min</th>"
+         "<th>max</th><th>CV %</th><th>min pairwise Dice</th></tr>\n";
+    for (const Row& row : rows)
+      h << "<tr><td>" << io::xml_escape(ck.class_names[row.r + 1]) << "</td><td>"
+        << regions[row.r] << "</td><td>" << fmt(row.s.mean, 1) << "</td><td>"
+        << fmt(row.s.std, 1) << "</td><td>" << fmt(row.lo, 1) << "</td><td>" << fmt(row.hi, 1)
+        << "</td><td>" << (std::isnan(row.s.cv) ? std::string("-") : fmt(100 * row.s.cv, 2))
+        << "</td><td>" << fmt(pd.min[row.r], 4) << "</td></tr>\n";
+    h << "</table>\n<p class=\"note\">" << io::xml_escape(cmd.str()) << "</p></body></html>\n";
+    dir.text("summary.html", h.str());
+  }
+  dir.text("segment.toml", "[segment]\nt1 = \"" + scan.string() + "\"\nmodels = \"" + f.models +
+                               "\"\nmembers = " + std::to_string(M) + "\narith = \"" +
+                               base_arith.describe() + "\"\nvoxel_size = " +
+                               std::to_string(grid.voxel_size[0]) +
+                               "\nsize = " + std::to_string(grid.dims[0]) + "\n");
+  dir.commit();
+  std::fprintf(log, "numens segment: %lld labelled voxels (%.1f cm^3) in %.1f s\nwrote %s\n",
+               static_cast<long long>(labelled), double(labelled) * voxel_mm3 / 1000.0,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(),
+               out.c_str());
+  std::fflush(log);
+}
+
+}  // namespace numens::drivers
