@@ -1,5 +1,5 @@
-// Building a cohort from the user's NIfTI files (`numens import`) and writing a cohort volume
-// back into a subject's own space (`numens export`). The drivers only parse flags and call these.
+// Building a cohort from the user's NIfTI or MGZ files (`numens import`); the way back is
+// io/export.hpp. The drivers only parse flags and call these.
 #pragma once
 
 #include <filesystem>
@@ -50,13 +50,5 @@ struct ImportOptions {
 std::size_t import_cohort(const std::filesystem::path& csv, const std::filesystem::path& out,
                           const ImportOptions& opt, std::string_view numens_version,
                           std::string_view git_commit);
-
-// Writes dataset `dataset` of subject `id` ("t1", "labels", or a path under the subject's group
-// holding a uint8, int16 or float32 volume on the conformed grid) as NIfTI at `out`, resampled
-// back onto the subject's original grid with its original affine: nearest neighbour for int16
-// (labels), trilinear otherwise; outside the conformed cube the value is 0. Throws IoError/
-// H5Error/NiftiError naming the file and the problem; a failure leaves no file at `out`.
-void export_volume(const std::filesystem::path& cohort, std::string_view id,
-                   std::string_view dataset, const std::filesystem::path& out);
 
 }  // namespace numens::io

@@ -58,4 +58,35 @@ fi
 grep -q "cohort.h5: cohort recorded in ../ens/members/m0000/seg.h5 not found" "$out/err.txt" \
   || fail "message for a cohort found nowhere: $(cat "$out/err.txt")"
 [ ! -e "$out/none.h5" ] || fail "summary written despite the error"
+# numens export of what variability and segment wrote: the summary's voxel maps and a member's
+# labels, on the scan's grid (found through the cohort each file names) and on the conformed one,
+# as NIfTI and MGZ; geometry compared with the cohort's own export of the T1.
+"$numens" export --in cohort.h5 --subject sub-0000 --out "$out/t1.nii.gz" > /dev/null
+t1geo=$("$tool" volume-header "$out/t1.nii.gz" | head -2)
+for spec in "summary.h5 entropy" "summary.h5 majority" "summary.h5 disagreement"; do
+  set -- $spec
+  for ext in nii.gz mgz; do
+    "$numens" export --in "$out/$1" --subject sub-0000 --dataset "$2" --arm seed \
+      --out "$out/$2.$ext" > /dev/null || fail "export $spec .$ext"
+    [ "$("$tool" volume-header "$out/$2.$ext" | head -2)" = "$t1geo" ] ||
+      fail "export $spec .$ext: not on the scan's grid"
+  done
+done
+[ "$("$tool" volume-header "$out/entropy.nii.gz" | awk '/^nonzero/ {print $2}')" -gt 0 ] ||
+  fail "exported seed-arm entropy is all zero"
+"$numens" export --in ens/members/m1000/seg.h5 --subject sub-0001 --out "$out/seg.mgz" \
+  > /dev/null || fail "export of a member's labels"
+"$numens" export --in ens/members/m1000/seg.h5 --subject sub-0001 --space conformed \
+  --out "$out/segc.nii" > /dev/null || fail "conformed export"
+"$numens" export --in cohort.h5 --subject sub-0001 --dataset labels --space conformed \
+  --out "$out/labc.nii" > /dev/null
+[ "$("$tool" volume-header "$out/segc.nii" | head -2)" = \
+  "$("$tool" volume-header "$out/labc.nii" | head -2)" ] || fail "conformed grids differ"
+if "$numens" export --in ens/members/m1000/seg.h5 --subject sub-0001 --dataset probs \
+     --out "$out/p.nii" 2> "$out/err.txt"; then fail "probs of a file without them"; fi
+grep -q "has no probabilities" "$out/err.txt" || fail "probs message: $(cat "$out/err.txt")"
+if "$numens" export --in "$out/summary.h5" --subject sub-0000 --arm nope \
+     --out "$out/n.nii" 2> "$out/err.txt"; then fail "unknown arm"; fi
+grep -q "in arm 'nope'" "$out/err.txt" || fail "arm message: $(cat "$out/err.txt")"
+[ ! -e "$out/p.nii" ] && [ ! -e "$out/n.nii" ] || fail "output left by a failed export"
 echo "variability e2e: ok"

@@ -16,6 +16,7 @@
 
 #include "io/cohort.hpp"
 #include "io/conform.hpp"
+#include "io/export.hpp"
 #include "io/import.hpp"
 #include "io/nifti.hpp"
 #include "tests/fixtures/conform_expected.hpp"
