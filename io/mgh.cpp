@@ -241,6 +241,12 @@ Volume read_mgh(const fs::path& path) {
   v.affine = vox2ras(g, v.dims);
   v.datatype = int(to_nifti(type));
   v.qform_code = v.sform_code = 1;
+  if (!g.good) {
+    v.orientation_known = false;
+    v.warnings.push_back("mgh: " + path.string() +
+                         ": no geometry (goodRASflag is 0): read with nibabel's default "
+                         "orientation and 1 mm voxels; left and right may be swapped");
+  }
 
   const std::size_t n = std::size_t(nvox), bpv = bytes_per_voxel(type);
   std::vector<unsigned char> raw(n * bpv);

@@ -167,6 +167,12 @@ TEST_CASE("mgh: goodRASflag 0 gives nibabel's default geometry") {
   const fs::path p = kFixtures / kNoRas.file;
   const Volume v = read_mgh(p);
   check_matches(v, kNoRas);
+  // Said, as a NIfTI file without orientation codes is, and kept as unknown for writing back.
+  CHECK_FALSE(v.orientation_known);
+  REQUIRE(v.warnings.size() == 1);
+  CHECK(v.warnings[0].find(p.string()) != std::string::npos);
+  CHECK(v.warnings[0].find("no geometry (goodRASflag is 0)") != std::string::npos);
+  CHECK(read_mgh(kFixtures / "mgh_oblique_u8.mgz").warnings.empty());
   SUBCASE("a negative flag is treated as 0 (FreeSurfer reads geometry only when > 0)") {
     TempDir dir;
     const fs::path q = dir / "neg_flag.mgh";
