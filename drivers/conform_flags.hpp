@@ -21,8 +21,9 @@ struct ConformFlags {
     sub->add_option("--voxel-size", voxel_size,
                     "conformed voxel size in mm, or 'min' (the scan's smallest, at most 1 mm)")
         ->capture_default_str();
-    sub->add_option("--size", size,
-                    "conformed cube size in voxels, or 'auto' (256 at 1 mm, else the field of view)")
+    sub->add_option(
+           "--size", size,
+           "conformed cube size in voxels, or 'auto' (256 at 1 mm, else the field of view)")
         ->capture_default_str();
   }
 

@@ -289,6 +289,9 @@ Runner add_segment(CLI::App& app) {
   sub->add_option("--t1", f->t1,
                   "one scan (.nii, .nii.gz, .mgz, .mgh) instead of a cohort: --out is then a new "
                   "subject directory (docs/real-data.md)");
+  sub->add_option("--csv", f->csv,
+                  "many scans instead of a cohort: a CSV with columns id, image (import's CSV, age "
+                  "optional); --out is then a new directory with one subject directory per id");
   f->conform.add_to(sub);
   sub->add_option("--models", f->models,
                   "directory with ckpt_axial.h5, ckpt_coronal.h5, ckpt_sagittal.h5 (any subset)");
@@ -319,10 +322,11 @@ Runner add_segment(CLI::App& app) {
   sub->add_option("--threads", f->threads, "OpenMP threads (0: OMP_NUM_THREADS or all cores)")
       ->capture_default_str();
   return [f] {
-    if (!f->t1.empty()) {
+    if (!f->t1.empty() || !f->csv.empty()) {
       segment_scan(*f);
     } else {
-      if (f->cohort.empty()) throw ConfigError("segment: give --cohort FILE or --t1 SCAN");
+      if (f->cohort.empty())
+        throw ConfigError("segment: give --cohort FILE, --t1 SCAN or --csv FILE");
       segment_cohort(*f);
     }
     return 0;

@@ -27,6 +27,7 @@ namespace numens::drivers {
 struct SegmentFlags {
   std::string cohort, models, out;
   std::string t1;        // --t1 SCAN: one scan to a subject directory (segment_scan)
+  std::string csv;       // --csv FILE: many scans (columns id, image), one directory each
   ConformFlags conform;  // --voxel-size, --size (with --t1)
   std::string ckpt[3];   // --axial, --coronal, --sagittal
   std::string subjects;  // comma-separated ids ("" : all)

@@ -25,6 +25,7 @@
 #include "io/ensemble.hpp"
 #include "io/error.hpp"
 #include "io/html.hpp"
+#include "io/import.hpp"
 #include "io/label_palette.hpp"
 #include "io/png.hpp"
 #include "io/preview.hpp"
@@ -64,15 +65,17 @@ std::vector<MemberModels> model_sets(const SegmentFlags& f) {
   std::vector<MemberModels> sets;
   if (!f.models.empty() && fs::is_directory(fs::path(f.models) / "members")) {
     const bool named = !f.ckpt[0].empty() || !f.ckpt[1].empty() || !f.ckpt[2].empty();
-    if (named) throw ConfigError("segment: give --models DIR or --axial/--coronal/--sagittal, not both");
+    if (named)
+      throw ConfigError("segment: give --models DIR or --axial/--coronal/--sagittal, not both");
     const io::EnsembleDir e = io::read_ensemble_dir(f.models);
     if (e.members.empty()) fail(f.models, "ensemble run directory without members");
     for (const io::MemberRecord& m : e.members)
-      sets.push_back({io::member_dir_name(m.id) + " (" + m.arm + " #" + std::to_string(m.index) + ")",
-                      m.id, load_models(views_in(m.dir), nullptr)});
+      sets.push_back(
+          {io::member_dir_name(m.id) + " (" + m.arm + " #" + std::to_string(m.index) + ")", m.id,
+           load_models(views_in(m.dir), nullptr)});
   } else {
-    sets.push_back({f.models.empty() ? "models" : f.models, 0,
-                    load_models(checkpoint_paths(f), nullptr)});
+    sets.push_back(
+        {f.models.empty() ? "models" : f.models, 0, load_models(checkpoint_paths(f), nullptr)});
   }
   const ViewModel& ref = sets.front().views.front();
   for (const MemberModels& s : sets)
@@ -96,36 +99,37 @@ std::string view_list(const std::vector<ViewModel>& views) {
 void check_new_dir(const fs::path& out) {
   std::error_code ec;
   const fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
-  if (!fs::is_directory(parent, ec)) fail(out, "its directory " + parent.string() + " does not exist");
+  if (!fs::is_directory(parent, ec))
+    fail(out, "its directory " + parent.string() + " does not exist");
   if (!fs::exists(fs::symlink_status(out, ec))) return;
   if (!fs::is_directory(out, ec)) fail(out, "exists and is not a directory");
   if (!fs::is_empty(out, ec))
-    fail(out, "exists and is not empty: numens writes a new subject directory and never into one "
-              "that holds files; remove it or choose another --out");
+    fail(out,
+         "exists and is not empty: numens writes a new subject directory and never into one "
+         "that holds files; remove it or choose another --out");
 }
 
-// Files go into <out>.tmp-<pid>/ and the directory is renamed into place at the end. The
+// Files go into <out>.tmp-<pid>/ (one subject directory, or one per CSV row under it) and the
+// directory is renamed into place at the end, when every subject is done. The
 // temporary directory, its subdirectories and each file are registered with io::TempPath, so
 // SIGINT/SIGTERM/SIGHUP remove them too.
-class SubjectDir {
+class OutDir {
  public:
-  explicit SubjectDir(fs::path out) : out_(std::move(out)) {
+  explicit OutDir(fs::path out) : out_(std::move(out)) {
     tmp_ = (out_.parent_path().empty() ? fs::path(".") : out_.parent_path()) /
            (out_.filename().string() + ".tmp-" + std::to_string(::getpid()));
     std::error_code ec;
     fs::remove_all(tmp_, ec);
-    for (const fs::path& d : {tmp_, tmp_ / "mri", tmp_ / "stats"}) {
-      if (!fs::create_directory(d, ec)) fail(d, "cannot create: " + ec.message());
-      guards_.push_back(std::make_unique<io::TempPath>(d, /*directory=*/true));
-    }
+    if (!fs::create_directory(tmp_, ec)) fail(tmp_, "cannot create: " + ec.message());
+    guards_.push_back(std::make_unique<io::TempPath>(tmp_, /*directory=*/true));
   }
-  ~SubjectDir() {
+  ~OutDir() {
     if (committed_) return;
     std::error_code ec;
     fs::remove_all(tmp_, ec);
   }
-  SubjectDir(const SubjectDir&) = delete;
-  SubjectDir& operator=(const SubjectDir&) = delete;
+  OutDir(const OutDir&) = delete;
+  OutDir& operator=(const OutDir&) = delete;
 
   void mkdir(const std::string& rel) {
     std::error_code ec;
@@ -196,11 +200,11 @@ io::Image label_panel(const io::Subject& s, const io::LabelTable& lut) {
   int x0 = 0;
   for (const auto& t : tiles) {
     for (int y = 0; y < t.height; ++y)
-      std::copy_n(t.rgb.begin() + std::ptrdiff_t(std::size_t(y) * std::size_t(t.width) * 3),
-                  std::size_t(t.width) * 3,
-                  out.rgb.begin() + std::ptrdiff_t((std::size_t(y) * std::size_t(out.width) +
-                                                    std::size_t(x0)) *
-                                                   3));
+      std::copy_n(
+          t.rgb.begin() + std::ptrdiff_t(std::size_t(y) * std::size_t(t.width) * 3),
+          std::size_t(t.width) * 3,
+          out.rgb.begin() +
+              std::ptrdiff_t((std::size_t(y) * std::size_t(out.width) + std::size_t(x0)) * 3));
     x0 += t.width + 4;
   }
   return out;
@@ -208,23 +212,16 @@ io::Image label_panel(const io::Subject& s, const io::LabelTable& lut) {
 
 }  // namespace
 
-void segment_scan(const SegmentFlags& f) {
-  std::FILE* log = f.log ? f.log : stdout;
-  const auto t_start = std::chrono::steady_clock::now();
-  if (!f.cohort.empty()) throw ConfigError("segment: give --cohort or --t1, not both");
-  if (f.probs)
-    throw ConfigError("segment: --probs writes a cohort's segmentation file; with --t1 the "
-                      "subject directory holds labels (and, for an ensemble, the entropy map)");
-  if (!f.subjects.empty()) throw ConfigError("segment: --subjects selects cohort subjects, not --t1");
-  f.check_run_options();
-  if (f.threads > 0) omp_set_num_threads(f.threads);
-  const mca::ArithConfig base_arith = f.arith();
-  const io::ConformOptions conform = f.conform.parse();
-  const fs::path scan(f.t1), out(f.out);
-  check_new_dir(out);
-  const std::vector<MemberModels> sets = model_sets(f);
-  const io::Checkpoint& ck = sets.front().views.front().ckpt;
+namespace {
 
+// One scan into `prefix` of the output directory ("" for --t1, "<id>/" for --csv).
+void segment_one(const SegmentFlags& f, const fs::path& scan, OutDir& dir,
+                 const std::string& prefix, const std::vector<MemberModels>& sets,
+                 const std::vector<std::unique_ptr<ModelSet>>& nets,
+                 const mca::ArithConfig& base_arith, const io::ConformOptions& conform,
+                 std::FILE* log) {
+  const auto t_start = std::chrono::steady_clock::now();
+  const io::Checkpoint& ck = sets.front().views.front().ckpt;
   // The scan: read (NIfTI or MGZ), checked, conformed in memory.
   const io::Volume img = io::read_volume(scan);
   io::check_finite(img, scan);
@@ -237,8 +234,8 @@ void segment_scan(const SegmentFlags& f) {
   subj.info.geometry = grid;
   subj.t1 = io::conform_image(img, grid);
   std::fprintf(log, "numens segment: %s -> %lld^3 voxels of %g mm; %zu model set%s, views %s, %s\n",
-               scan.c_str(), static_cast<long long>(grid.dims[0]), grid.voxel_size[0],
-               sets.size(), sets.size() == 1 ? "" : "s", view_list(sets.front().views).c_str(),
+               scan.c_str(), static_cast<long long>(grid.dims[0]), grid.voxel_size[0], sets.size(),
+               sets.size() == 1 ? "" : "s", view_list(sets.front().views).c_str(),
                base_arith.describe().c_str());
   std::fflush(log);
 
@@ -247,7 +244,7 @@ void segment_scan(const SegmentFlags& f) {
   std::vector<std::vector<std::int16_t>> members;
   for (std::size_t m = 0; m < sets.size(); ++m) {
     const auto t0 = std::chrono::steady_clock::now();
-    const ModelSet set(sets[m].views);
+    const ModelSet& set = *nets[m];
     mca::ArithConfig arith = base_arith;
     arith.member = f.member + std::uint32_t(m);
     const nn::Segmentation seg = set.segment(subj.t1, grid.dims, arith, f.segment_options(0));
@@ -268,7 +265,8 @@ void segment_scan(const SegmentFlags& f) {
   // The label table: the models' classes, FreeSurfer's colours where it has the value.
   io::LabelTable lut;
   for (std::size_t c = 0; c < ck.class_values.size(); ++c)
-    lut.push_back({ck.class_values[c], ck.class_names[c], io::default_label_colour(ck.class_values[c])});
+    lut.push_back(
+        {ck.class_values[c], ck.class_names[c], io::default_label_colour(ck.class_values[c])});
   subj.info.has_labels = true;
   subj.labels = labels;
 
@@ -279,23 +277,26 @@ void segment_scan(const SegmentFlags& f) {
   const double voxel_mm3 = grid.voxel_size[0] * grid.voxel_size[1] * grid.voxel_size[2];
   const std::vector<std::int64_t> counts = analysis::region_counts(labels, index);
 
-  SubjectDir dir(out);
+  if (!prefix.empty()) dir.mkdir(prefix);
+  dir.mkdir(prefix + "mri");
+  dir.mkdir(prefix + "stats");
   // Conformed T1 and segmentation, both formats; the segmentation on the scan's own grid.
   io::Volume v = volume_on(grid, img);
   v.data = as_float(subj.t1);
-  io::write_volume(dir.file("mri/orig.mgz"), v, io::NiftiType::u8);
-  io::write_volume(dir.file("mri/orig.nii.gz"), v, io::NiftiType::u8);
+  io::write_volume(dir.file(prefix + "mri/orig.mgz"), v, io::NiftiType::u8);
+  io::write_volume(dir.file(prefix + "mri/orig.nii.gz"), v, io::NiftiType::u8);
   v.data = as_float(labels);
-  io::write_volume(dir.file("mri/seg.mgz"), v, io::NiftiType::i16);
-  io::write_volume(dir.file("mri/seg.nii.gz"), v, io::NiftiType::i16);
+  io::write_volume(dir.file(prefix + "mri/seg.mgz"), v, io::NiftiType::i16);
+  io::write_volume(dir.file(prefix + "mri/seg.nii.gz"), v, io::NiftiType::i16);
   io::Volume native = volume_on(original, img);
   native.data = as_float(io::resample_nearest(labels, grid, original));
-  io::write_volume(dir.file("mri/seg.native.nii.gz"), native, io::NiftiType::i16);
-  io::write_volume(dir.file("mri/seg.native.mgz"), native, io::NiftiType::i16);
-  dir.text("seg-lut.txt", io::write_lut_text(lut, "numens segment: labels of " + scan.string()));
+  io::write_volume(dir.file(prefix + "mri/seg.native.nii.gz"), native, io::NiftiType::i16);
+  io::write_volume(dir.file(prefix + "mri/seg.native.mgz"), native, io::NiftiType::i16);
+  dir.text(prefix + "seg-lut.txt",
+           io::write_lut_text(lut, "numens segment: labels of " + scan.string()));
 
   std::ostringstream cmd;
-  cmd << "numens segment --t1 " << f.t1 << " --models "
+  cmd << "numens segment --t1 " << scan.string() << " --models "
       << (f.models.empty() ? sets.front().views.front().path.parent_path().string() : f.models)
       << " --voxel-size " << f.conform.voxel_size << " --size " << f.conform.size << " --mode "
       << f.mode;
@@ -322,22 +323,23 @@ void segment_scan(const SegmentFlags& f) {
   for (std::size_t r = 0; r < regions.size(); ++r)
     st << r + 1 << '\t' << regions[r] << '\t' << counts[r] << '\t'
        << fmt(double(counts[r]) * voxel_mm3, 3) << '\t' << ck.class_names[r + 1] << '\n';
-  dir.text("stats/seg.stats", st.str());
+  dir.text(prefix + "stats/seg.stats", st.str());
 
   const io::Image panel = label_panel(subj, lut);
-  io::write_png_rgb(dir.file("seg-preview.png"), panel.width, panel.height, panel.rgb);
+  io::write_png_rgb(dir.file(prefix + "seg-preview.png"), panel.width, panel.height, panel.rgb);
 
   if (M > 1) {
     // Numerical uncertainty of this scan: voxel label entropy, per-region volume spread.
-    dir.mkdir("mri/members");
+    dir.mkdir(prefix + "mri/members");
     for (std::size_t m = 0; m < M; ++m) {
       v.data = as_float(members[m]);
-      io::write_volume(dir.file("mri/members/" + io::member_dir_name(sets[m].id) + ".seg.mgz"), v,
-                       io::NiftiType::i16);
+      io::write_volume(
+          dir.file(prefix + "mri/members/" + io::member_dir_name(sets[m].id) + ".seg.mgz"), v,
+          io::NiftiType::i16);
     }
     v.data = as_float(maps.entropy);
-    io::write_volume(dir.file("mri/entropy.mgz"), v, io::NiftiType::u8);
-    io::write_volume(dir.file("mri/entropy.nii.gz"), v, io::NiftiType::u8);
+    io::write_volume(dir.file(prefix + "mri/entropy.mgz"), v, io::NiftiType::u8);
+    io::write_volume(dir.file(prefix + "mri/entropy.nii.gz"), v, io::NiftiType::u8);
     const analysis::PairwiseDice pd = analysis::pairwise_dice(spans, index);
     std::vector<std::vector<std::int64_t>> mc;
     for (const auto& m : members) mc.push_back(analysis::region_counts(m, index));
@@ -361,7 +363,7 @@ void segment_scan(const SegmentFlags& f) {
          << (std::isnan(s.cv) ? std::string("nan") : fmt(100 * s.cv, 3)) << '\t'
          << fmt(pd.min[r], 4) << '\t' << fmt(pd.mean[r], 4) << '\n';
     }
-    dir.text("stats/seg-spread.tsv", sp.str());
+    dir.text(prefix + "stats/seg-spread.tsv", sp.str());
 
     std::size_t uncertain = 0, brain = 0;
     double ent_sum = 0;
@@ -385,8 +387,9 @@ void segment_scan(const SegmentFlags& f) {
          "8px}th{background:#f0f0f0}.note{color:#666}</style></head><body>\n"
       << "<h1>Numerical uncertainty of " << io::xml_escape(scan.string()) << "</h1>\n"
       << "<p>" << M << " members of <code>" << io::xml_escape(f.models) << "</code>, inference "
-      << io::xml_escape(base_arith.describe()) << ", conformed to " << grid.dims[0] << "^3 voxels of "
-      << grid.voxel_size[0] << " mm. <code>mri/seg.mgz</code> is the members' voxel-wise "
+      << io::xml_escape(base_arith.describe()) << ", conformed to " << grid.dims[0]
+      << "^3 voxels of " << grid.voxel_size[0]
+      << " mm. <code>mri/seg.mgz</code> is the members' voxel-wise "
       << "majority; <code>mri/entropy.mgz</code> the label entropy, 255 when every member "
          "differs.</p>\n"
       << "<p>" << uncertain << " of " << brain << " labelled voxels ("
@@ -400,24 +403,66 @@ void segment_scan(const SegmentFlags& f) {
       << "<table><tr><th>region</th><th>id</th><th>mean mm&sup3;</th><th>sd</th><th>min</th>"
          "<th>max</th><th>CV %</th><th>min pairwise Dice</th></tr>\n";
     for (const Row& row : rows)
-      h << "<tr><td>" << io::xml_escape(ck.class_names[row.r + 1]) << "</td><td>"
-        << regions[row.r] << "</td><td>" << fmt(row.s.mean, 1) << "</td><td>"
-        << fmt(row.s.std, 1) << "</td><td>" << fmt(row.lo, 1) << "</td><td>" << fmt(row.hi, 1)
-        << "</td><td>" << (std::isnan(row.s.cv) ? std::string("-") : fmt(100 * row.s.cv, 2))
-        << "</td><td>" << fmt(pd.min[row.r], 4) << "</td></tr>\n";
+      h << "<tr><td>" << io::xml_escape(ck.class_names[row.r + 1]) << "</td><td>" << regions[row.r]
+        << "</td><td>" << fmt(row.s.mean, 1) << "</td><td>" << fmt(row.s.std, 1) << "</td><td>"
+        << fmt(row.lo, 1) << "</td><td>" << fmt(row.hi, 1) << "</td><td>"
+        << (std::isnan(row.s.cv) ? std::string("-") : fmt(100 * row.s.cv, 2)) << "</td><td>"
+        << fmt(pd.min[row.r], 4) << "</td></tr>\n";
     h << "</table>\n<p class=\"note\">" << io::xml_escape(cmd.str()) << "</p></body></html>\n";
-    dir.text("summary.html", h.str());
+    dir.text(prefix + "summary.html", h.str());
   }
-  dir.text("segment.toml", "[segment]\nt1 = \"" + scan.string() + "\"\nmodels = \"" + f.models +
-                               "\"\nmembers = " + std::to_string(M) + "\narith = \"" +
-                               base_arith.describe() + "\"\nvoxel_size = " +
-                               std::to_string(grid.voxel_size[0]) +
-                               "\nsize = " + std::to_string(grid.dims[0]) + "\n");
-  dir.commit();
-  std::fprintf(log, "numens segment: %lld labelled voxels (%.1f cm^3) in %.1f s\nwrote %s\n",
+  dir.text(prefix + "segment.toml", "[segment]\nt1 = \"" + scan.string() + "\"\nmodels = \"" +
+                                        f.models + "\"\nmembers = " + std::to_string(M) +
+                                        "\narith = \"" + base_arith.describe() +
+                                        "\"\nvoxel_size = " + std::to_string(grid.voxel_size[0]) +
+                                        "\nsize = " + std::to_string(grid.dims[0]) + "\n");
+  std::fprintf(log, "numens segment: %lld labelled voxels (%.1f cm^3) in %.1f s -> %s\n",
                static_cast<long long>(labelled), double(labelled) * voxel_mm3 / 1000.0,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(),
-               out.c_str());
+               prefix.empty() ? "." : prefix.c_str());
+  std::fflush(log);
+}
+
+}  // namespace
+
+void segment_scan(const SegmentFlags& f) {
+  std::FILE* log = f.log ? f.log : stdout;
+  if (!f.cohort.empty()) throw ConfigError("segment: give --cohort or --t1/--csv, not both");
+  if (!f.t1.empty() && !f.csv.empty())
+    throw ConfigError("segment: give --t1 SCAN or --csv FILE, not both");
+  if (f.probs)
+    throw ConfigError(
+        "segment: --probs writes a cohort's segmentation file; with --t1 the "
+        "subject directory holds labels (and, for an ensemble, the entropy map)");
+  if (!f.subjects.empty())
+    throw ConfigError("segment: --subjects selects cohort subjects, not scans");
+  f.check_run_options();
+  if (f.threads > 0) omp_set_num_threads(f.threads);
+  const mca::ArithConfig base_arith = f.arith();
+  const io::ConformOptions conform = f.conform.parse();
+  const fs::path out(f.out);
+  check_new_dir(out);
+  // Every scan named is there before any work (the CSV reader checks its rows' files).
+  std::vector<std::pair<std::string, fs::path>> scans;
+  if (!f.csv.empty()) {
+    for (const io::CsvRow& r : io::read_subjects_csv(f.csv, /*age_required=*/false)) {
+      if (const std::string why = io::file_problem(r.image); !why.empty())
+        fail(f.csv, "line " + std::to_string(r.line) + ": subject '" + r.id + "': image " +
+                        r.image.string() + ": " + why);
+      scans.emplace_back(r.id + "/", r.image);
+    }
+  } else {
+    if (const std::string why = io::file_problem(f.t1); !why.empty()) fail(f.t1, why);
+    scans.emplace_back("", f.t1);
+  }
+  const std::vector<MemberModels> sets = model_sets(f);
+  std::vector<std::unique_ptr<ModelSet>> nets;
+  for (const MemberModels& m : sets) nets.push_back(std::make_unique<ModelSet>(m.views));
+  OutDir dir(out);
+  for (const auto& [prefix, scan] : scans)
+    segment_one(f, scan, dir, prefix, sets, nets, base_arith, conform, log);
+  dir.commit();
+  std::fprintf(log, "wrote %s\n", out.c_str());
   std::fflush(log);
 }
 

@@ -74,7 +74,8 @@ Source from_segmentation(const ExportRequest& q, std::string& cohort) {
   const auto& ids = r.subject_ids();
   bool found = false;
   for (const auto& id : ids) found = found || id == q.subject;
-  if (!found) fail(q.in, "no subject '" + q.subject + "' (" + std::to_string(ids.size()) + " segmented)");
+  if (!found)
+    fail(q.in, "no subject '" + q.subject + "' (" + std::to_string(ids.size()) + " segmented)");
   cohort = r.info().cohort;
   Source s;
   s.grid = r.geometry(q.subject);

@@ -19,8 +19,8 @@ struct ExportRequest {
   // segmentation: "labels" | "probs"; summary: "entropy" | "disagreement" | "majority".
   // Empty: "t1" for a cohort, "labels" for a segmentation, "entropy" for a summary.
   std::string dataset;
-  std::string label;  // probs: the class, by LUT value or name
-  std::string arm;    // summary maps: the arm ("": the first arm with maps of the subject)
+  std::string label;   // probs: the class, by LUT value or name
+  std::string arm;     // summary maps: the arm ("": the first arm with maps of the subject)
   bool native = true;  // false: the conformed grid, as stored
 };
 

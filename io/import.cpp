@@ -109,7 +109,7 @@ Volume read_label_volume(const fs::path& p, const Volume& image, const fs::path&
 
 }  // namespace
 
-std::vector<CsvRow> read_subjects_csv(const fs::path& csv) {
+std::vector<CsvRow> read_subjects_csv(const fs::path& csv, bool age_required) {
   std::error_code ec;
   if (const std::string why = file_problem(csv); !why.empty())
     throw IoError("import: " + csv.string() + ": CSV " + why);
@@ -136,7 +136,7 @@ std::vector<CsvRow> read_subjects_csv(const fs::path& csv) {
         col[f[i]] = i;
       }
       for (const char* need : {"id", "age", "image"})
-        if (!col.count(need))
+        if (!col.count(need) && (age_required || std::string(need) != "age"))
           csv_fail(csv, lineno, std::string("header has no '") + need + "' column");
       ncols = f.size();
       continue;
@@ -155,12 +155,16 @@ std::vector<CsvRow> read_subjects_csv(const fs::path& csv) {
           "subject id '" + r.id + "' is not well-formed (1-128 of [A-Za-z0-9._-], not all dots)");
     }
     if (!ids.insert(r.id).second) csv_fail(csv, lineno, "duplicate subject id '" + r.id + "'");
-    const std::string& age = f[col["age"]];
-    if (age.empty()) csv_fail(csv, lineno, "subject '" + r.id + "': age is missing");
-    if (!parse_double(age, &r.age))
-      csv_fail(csv, lineno, "subject '" + r.id + "': age '" + age + "' is not a number");
-    if (!(std::isfinite(r.age) && r.age > 0 && r.age < 130))
-      csv_fail(csv, lineno, "subject '" + r.id + "': age " + age + " is outside (0, 130) years");
+    const std::string age = col.count("age") ? f[col["age"]] : std::string();
+    if (age.empty() && !age_required) {
+      r.age = 0;  // not asked for (segment --csv); present ages are still checked below
+    } else {
+      if (age.empty()) csv_fail(csv, lineno, "subject '" + r.id + "': age is missing");
+      if (!parse_double(age, &r.age))
+        csv_fail(csv, lineno, "subject '" + r.id + "': age '" + age + "' is not a number");
+      if (!(std::isfinite(r.age) && r.age > 0 && r.age < 130))
+        csv_fail(csv, lineno, "subject '" + r.id + "': age " + age + " is outside (0, 130) years");
+    }
     if (col.count("sex")) {
       r.sex = f[col["sex"]];
       if (r.sex != "F" && r.sex != "M" && !r.sex.empty())

@@ -31,7 +31,8 @@ struct CsvRow {
 // and the problem: missing/unknown/duplicate column, wrong field count, id not well-formed or
 // duplicated, age missing, not a number or outside (0, 130), sex other than F/M/empty, empty
 // image path, no subject rows.
-std::vector<CsvRow> read_subjects_csv(const std::filesystem::path& csv);
+// With age_required false (numens segment --csv) the age column may be absent or empty (age 0).
+std::vector<CsvRow> read_subjects_csv(const std::filesystem::path& csv, bool age_required = true);
 
 // Reads a FreeSurfer-style colour table: lines "value name r g b [a]", '#' comments and blank
 // lines ignored; value in int16's range, r g b in 0..255. The table must list 0 (background).

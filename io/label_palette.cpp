@@ -73,12 +73,24 @@ std::array<std::uint8_t, 3> default_label_colour(std::int16_t value) {
   const double x = 1.0 - std::abs(std::fmod(hue, 2.0) - 1.0);
   double r = 0, g = 0, b = 0;
   switch (int(hue)) {
-    case 0: r = 1, g = x; break;
-    case 1: r = x, g = 1; break;
-    case 2: g = 1, b = x; break;
-    case 3: g = x, b = 1; break;
-    case 4: r = x, b = 1; break;
-    default: r = 1, b = x; break;
+    case 0:
+      r = 1, g = x;
+      break;
+    case 1:
+      r = x, g = 1;
+      break;
+    case 2:
+      g = 1, b = x;
+      break;
+    case 3:
+      g = x, b = 1;
+      break;
+    case 4:
+      r = x, b = 1;
+      break;
+    default:
+      r = 1, b = x;
+      break;
   }
   auto c = [](double v) { return std::uint8_t(std::lround(40 + 215 * v)); };
   return {c(r), c(g), c(b)};

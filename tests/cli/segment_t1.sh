@@ -85,6 +85,19 @@ grep -q "pixdim\|warning" "$w/log3" && fail "anatomical.nii: unexpected warning:
 [ "$("$tool" volume-header "$w/from_mgz/mri/seg.mgz")" = \
   "$("$tool" volume-header "$w/subj0/mri/seg.mgz")" ] || fail "MGZ input: different segmentation"
 
+# Many scans from a CSV (import's format; age optional, paths relative to the CSV): one subject
+# directory per id, the same files as --t1 gives.
+printf 'id,image\ncolin,%s\nanat,%s\n' "${scans[0]}" "${scans[3]}" > "$w/scans.csv"
+"$numens" segment --csv "$w/scans.csv" --models "$d/models" --voxel-size 5 --out "$w/many" \
+  > /dev/null
+[ "$(ls "$w/many")" = "$(printf 'anat\ncolin')" ] || fail "--csv: $(ls "$w/many")"
+cmp -s "$w/many/colin/stats/seg.stats" "$w/subj0/stats/seg.stats" ||
+  diff <(grep -v '^# cmdline' "$w/many/colin/stats/seg.stats") \
+    <(grep -v '^# cmdline' "$w/subj0/stats/seg.stats") > /dev/null ||
+  fail "--csv: colin's table differs from --t1's"
+[ "$("$tool" volume-header "$w/many/anat/mri/seg.native.nii.gz")" = \
+  "$("$tool" volume-header "$w/subj3/mri/seg.native.nii.gz")" ] || fail "--csv: anat differs"
+
 # An ensemble run directory (three members whose models differ by training seed): the majority
 # segmentation, each member's, the entropy map, the spread table, the one-page summary.
 for m in 0 1 2; do
@@ -133,6 +146,9 @@ expect_fail "not both" segment --t1 "${scans[0]}" --cohort "$d/cohort.h5" --mode
 expect_fail "--probs" segment --t1 "${scans[0]}" --models "$d/models" --probs --out "$w/x3"
 expect_fail "--voxel-size 'big'" segment --t1 "${scans[0]}" --models "$d/models" \
   --voxel-size big --out "$w/x4"
-for x in x1 x2 x3 x4; do [ ! -e "$w/$x" ] || fail "$x left behind"; done
+printf 'id,image\nok,%s\nbad,%s\n' "${scans[0]}" "$w/nowhere.nii" > "$w/bad.csv"
+expect_fail "nowhere.nii" segment --csv "$w/bad.csv" --models "$d/models" --voxel-size 5 \
+  --out "$w/x5"
+for x in x1 x2 x3 x4 x5; do [ ! -e "$w/$x" ] || fail "$x left behind"; done
 compgen -G "$w/*.tmp-*" > /dev/null && fail "temporary directory left behind"
-echo "segment --t1: ${#scans[@]} real scans, MGZ input, ensemble of 3 and 5 faults checked"
+echo "segment --t1: ${#scans[@]} real scans, MGZ input, --csv, ensemble of 3 and 6 faults checked"
