@@ -32,12 +32,6 @@ struct CostFlags {
     a.rounds = rounds;
     a.tile = mca::parse_granularity(granularity);
   }
-  void set_from(const mca::ArithConfig& a) {
-    fma = std::string(mca::to_string(a.fma));
-    sr_bits = a.sr_bits;
-    rounds = a.rounds;
-    granularity = mca::granularity_string(a.tile);
-  }
 };
 
 }  // namespace numens::drivers

@@ -137,14 +137,7 @@ void run_member(const EnsembleSettings& e, const Member& m, int rank) {
   sf.out = (dir / "seg.h5").string();
   for (std::size_t i = 0; i < e.segment_subjects.size(); ++i)
     sf.subjects += (i ? "," : "") + e.segment_subjects[i];
-  if (e.segment_member_arith) {
-    sf.mode = std::string(mca::to_string(m.arith.mode));
-    sf.t32 = m.arith.t32;
-    sf.t64 = m.arith.t64;
-    sf.seed = m.arith.seed;
-    sf.member = m.arith.member;
-    sf.cost.set_from(m.arith);
-  }
+  if (e.segment_member_arith) sf.typed_arith = m.arith;
   sf.member_id = m.id;
   sf.batch = e.segment_batch;
   sf.log = log.get();

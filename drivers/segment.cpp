@@ -164,6 +164,10 @@ nn::SegmentOptions SegmentFlags::segment_options(std::uint32_t subject) const {
 }
 
 mca::ArithConfig SegmentFlags::arith() const {
+  if (typed_arith) {
+    typed_arith->validate();
+    return *typed_arith;
+  }
   mca::ArithConfig a;
   a.mode = mca::parse_mode(mode);
   a.t32 = t32;

@@ -35,6 +35,9 @@ struct SegmentFlags {
   int t32 = 24, t64 = 53;
   uint32_t seed = 0, member = 0;
   CostFlags cost;  // --fma, --sr-bits, --rounds, --granularity
+  // Set by a caller that already holds a typed arithmetic (numens ensemble: the member's own);
+  // it then replaces --mode, --t32, --t64, --seed, --member and the cost flags.
+  std::optional<mca::ArithConfig> typed_arith;
   std::optional<int64_t> member_id;
   bool probs = false;
   int batch = 8;
