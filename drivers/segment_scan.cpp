@@ -193,21 +193,7 @@ io::Image label_panel(const io::Subject& s, const io::LabelTable& lut) {
   std::vector<io::Image> tiles;
   for (io::View v : {io::View::axial, io::View::coronal, io::View::sagittal})
     tiles.push_back(io::render_slice(s, lut, v, -1, true));
-  io::Image out;
-  for (const auto& t : tiles) out.width += t.width + 4, out.height = std::max(out.height, t.height);
-  out.width -= 4;
-  out.rgb.assign(std::size_t(out.width) * std::size_t(out.height) * 3, 0);
-  int x0 = 0;
-  for (const auto& t : tiles) {
-    for (int y = 0; y < t.height; ++y)
-      std::copy_n(
-          t.rgb.begin() + std::ptrdiff_t(std::size_t(y) * std::size_t(t.width) * 3),
-          std::size_t(t.width) * 3,
-          out.rgb.begin() +
-              std::ptrdiff_t((std::size_t(y) * std::size_t(out.width) + std::size_t(x0)) * 3));
-    x0 += t.width + 4;
-  }
-  return out;
+  return io::side_by_side(tiles, 4);
 }
 
 }  // namespace

@@ -234,21 +234,24 @@ Image entropy_panel(const Subject& subj, const std::vector<std::uint8_t>& entrop
     }
     views.push_back(zoom_image(g, rgb));
   }
-  constexpr int kGap = 4;
+  return side_by_side(views, 4);
+}
+
+Image side_by_side(const std::vector<Image>& tiles, int gap) {
   Image out;
-  for (const auto& v : views)
-    out.width += v.width + kGap, out.height = std::max(out.height, v.height);
-  out.width -= kGap;
+  for (const auto& t : tiles)
+    out.width += t.width + gap, out.height = std::max(out.height, t.height);
+  out.width = std::max(0, out.width - gap);
   out.rgb.assign(std::size_t(out.width) * std::size_t(out.height) * 3, 0);
   int x0 = 0;
-  for (const auto& v : views) {
-    for (int y = 0; y < v.height; ++y)
+  for (const auto& t : tiles) {
+    for (int y = 0; y < t.height; ++y)
       std::copy_n(
-          v.rgb.begin() + std::ptrdiff_t(std::size_t(y) * std::size_t(v.width) * 3),
-          std::size_t(v.width) * 3,
+          t.rgb.begin() + std::ptrdiff_t(std::size_t(y) * std::size_t(t.width) * 3),
+          std::size_t(t.width) * 3,
           out.rgb.begin() +
               std::ptrdiff_t((std::size_t(y) * std::size_t(out.width) + std::size_t(x0)) * 3));
-    x0 += v.width + kGap;
+    x0 += t.width + gap;
   }
   return out;
 }

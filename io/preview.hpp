@@ -44,6 +44,9 @@ Image zoom_image(const SliceGrid& grid, const std::vector<std::uint8_t>& rgb);
 Image render_slice(const Subject& s, const LabelTable& lut, View view, int slice, bool labels,
                    double alpha = 0.45, bool marks = true);
 
+// Images next to each other, top-aligned, `gap` black pixels apart.
+Image side_by_side(const std::vector<Image>& tiles, int gap);
+
 // Three orthogonal mid slices side by side (axial, coronal, sagittal): the T1 in grey (windowed
 // at its 1st and 99th percentiles), `entropy` (uint8 per voxel of the subject's grid, 255 = every
 // member differs) blended on top where non-zero in a dark-red-to-white heat map.
