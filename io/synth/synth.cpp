@@ -446,21 +446,28 @@ void Synthesizer::Impl::prepare() {
   }
 
   // Output grid: the template's field of view (5% larger, for big heads) at the requested voxel
-  // size, axis-aligned RAS, centred on the template's centre.
+  // size, centred on the template's centre, in the conformed orientation LIA (x -> left,
+  // y -> inferior, z -> anterior): the grid FastSurfer's conform gives a real scan, and the one
+  // io/slices' views assume, so that a network trained here sees real scans the way it saw these.
   centre = apply_affine(t.affine, 0.5 * double(nx - 1), 0.5 * double(ny - 1), 0.5 * double(nz - 1));
   world_to_template = invert_affine(t.affine, "template");
   const double vs = opt.voxel_size;
   geom.voxel_size = {vs, vs, vs};
-  for (int a = 0; a < 3; ++a) {
-    const double fov = double(t.dims[std::size_t(a)]) * t.voxel_size[std::size_t(a)] * 1.05;
-    geom.dims[std::size_t(a)] = std::max<std::int64_t>(8, std::int64_t(std::ceil(fov / vs)));
+  std::array<double, 3> extent{};  // mm along R, A, S of the template's box
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c)
+      extent[std::size_t(r)] += std::abs(t.affine[r][c]) * double(t.dims[std::size_t(c)]);
+  auto voxels = [&](double mm) {
+    return std::max<std::int64_t>(8, std::int64_t(std::ceil(mm * 1.05 / vs)));
+  };
+  geom.dims = {voxels(extent[0]), voxels(extent[2]), voxels(extent[1])};  // L, I, A
+  geom.affine = Affine{{{-vs, 0, 0, 0}, {0, 0, vs, 0}, {0, -vs, 0, 0}, {0, 0, 0, 1}}};
+  for (int r = 0; r < 3; ++r) {
+    double mid = 0;
+    for (int c = 0; c < 3; ++c)
+      mid += geom.affine[r][c] * 0.5 * double(geom.dims[std::size_t(c)] - 1);
+    geom.affine[r][3] = centre[std::size_t(r)] - mid;
   }
-  geom.affine = Affine{};
-  for (int a = 0; a < 3; ++a) {
-    geom.affine[a][a] = vs;
-    geom.affine[a][3] = centre[std::size_t(a)] - 0.5 * vs * double(geom.dims[std::size_t(a)] - 1);
-  }
-  geom.affine[3][3] = 1.0;
 }
 
 std::vector<float> Synthesizer::Impl::thresholds(const SubjectParams& p) const {
@@ -581,9 +588,11 @@ Subject Synthesizer::make(std::size_t index, const SubjectParams& p) const {
           std::clamp((thr[std::size_t(m.vent_wm_group[side])] - 1.0f) / 1.5f, 0.0f, 1.0f);
 
   // Displacement field: three smooth fields on a coarse lattice over the output box.
-  const auto lo = apply_affine(g.affine, 0, 0, 0);
-  const auto hi =
+  auto lo = apply_affine(g.affine, 0, 0, 0);
+  auto hi =
       apply_affine(g.affine, double(g.dims[0] - 1), double(g.dims[1] - 1), double(g.dims[2] - 1));
+  for (std::size_t a = 0; a < 3; ++a)
+    if (lo[a] > hi[a]) std::swap(lo[a], hi[a]);  // the LIA grid runs against R and S
   const Rng wr(m.opt.seed, subject, Site::warp);
   const LatticeNoise ux(wr, lo, hi, kWarpSpacing, 0), uy(wr, lo, hi, kWarpSpacing, 1),
       uz(wr, lo, hi, kWarpSpacing, 2);
