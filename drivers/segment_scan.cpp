@@ -282,10 +282,17 @@ void segment_one(const SegmentFlags& f, const fs::path& scan, OutDir& dir,
            io::write_lut_text(lut, "numens segment: labels of " + scan.string()));
 
   std::ostringstream cmd;
-  cmd << "numens segment --t1 " << scan.string() << " --models "
-      << (f.models.empty() ? sets.front().views.front().path.parent_path().string() : f.models)
-      << " --voxel-size " << f.conform.voxel_size << " --size " << f.conform.size << " --mode "
+  cmd << "numens segment --t1 " << scan.string();
+  if (!f.models.empty()) {
+    cmd << " --models " << f.models;
+  } else {
+    for (const ViewModel& vm : sets.front().views)
+      cmd << " --" << io::view_name(vm.view) << ' ' << vm.path.string();
+  }
+  cmd << " --voxel-size " << f.conform.voxel_size << " --size " << f.conform.size << " --mode "
       << f.mode;
+  if (base_arith.mode != mca::Mode::ieee)
+    cmd << " --t32 " << f.t32 << " --seed " << f.seed << " --member " << f.member;
   std::int64_t labelled = 0;
   for (auto c : counts) labelled += c;
   std::ostringstream st;
