@@ -23,6 +23,8 @@
 //           optimizer: 0 adam_step
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/tensor.hpp"
@@ -73,6 +75,43 @@ inline constexpr uint32_t slope_sum = 56, slope_accumulate = 57;
 inline constexpr uint32_t pool_bwd = 42, unpool_bwd = 43, skip_maxout_bwd = 44, grad_sum = 45;
 inline constexpr uint32_t loss = 0, loss_scale = 1, adam = 0;
 }  // namespace op
+
+// The numbering above as the compiler sees it: every op index of a block (4 convs, 5 BNs, 4 PReLU
+// uses, 3 maxouts, the accumulations and the level ops) distinct and inside the 6-bit op field, so a
+// new op that reuses a number fails to compile instead of silently sharing random draws.
+namespace detail {
+inline constexpr int kBlockOps = 4 * 4 + 5 * 3 + 4 * 2 + 3 + 5 * 2 + 6;
+constexpr std::array<uint32_t, kBlockOps> block_ops() {
+  std::array<uint32_t, kBlockOps> a{};
+  std::size_t n = 0;
+  for (int i = 0; i < 4; ++i)
+    for (uint32_t x : {op::conv_fwd(i), op::conv_dgrad(i), op::conv_wgrad(i), op::conv_bgrad(i)})
+      a[n++] = x;
+  for (int j = 0; j < 5; ++j)
+    for (uint32_t x : {op::bn_train(j), op::bn_eval(j), op::bn_bwd(j)}) a[n++] = x;
+  for (int u = 0; u < 4; ++u)
+    for (uint32_t x : {op::prelu_fwd(u), op::prelu_bwd(u)}) a[n++] = x;
+  for (int i = 1; i <= 3; ++i) a[n++] = op::maxout_bwd(i);
+  for (int j = 0; j < 5; ++j)
+    for (int w = 0; w < 2; ++w) a[n++] = op::bn_accumulate(j, w);
+  for (uint32_t x : {op::slope_sum, op::slope_accumulate, op::pool_bwd, op::unpool_bwd,
+                     op::skip_maxout_bwd, op::grad_sum})
+    a[n++] = x;
+  return a;
+}
+constexpr bool distinct_and_in_field(const std::array<uint32_t, kBlockOps>& a) {
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] >= 64) return false;
+    for (std::size_t j = 0; j < i; ++j)
+      if (a[i] == a[j]) return false;
+  }
+  return true;
+}
+}  // namespace detail
+static_assert(detail::distinct_and_in_field(detail::block_ops()),
+              "two ops of a block share an MCA site number, or one leaves the 6-bit op field");
+static_assert(2 * kMaxLevels + 3 < kLossModule, "decoder modules would reach the loss module");
+static_assert(kInferenceMicro < 16 && kOptimizerModule < 64, "site fields are 4 and 6 bits");
 
 inline constexpr uint32_t site(uint32_t micro, uint32_t module, uint32_t op_index) {
   return micro << 12 | module << 6 | op_index;
