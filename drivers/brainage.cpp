@@ -17,6 +17,7 @@
 
 #include "analysis/brainage.hpp"
 #include "drivers/commands.hpp"
+#include "drivers/timing.hpp"
 #include "io/atomic_file.hpp"
 #include "io/error.hpp"
 #include "io/h5.hpp"
@@ -315,7 +316,7 @@ int run(const Flags& f) {
       f.seed);
   const auto t0 = std::chrono::steady_clock::now();
   const analysis::StudyResult r = analysis::run_study(t, cfg);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = seconds_since(t0);
 
   std::string csv =
       "n,combinations,mae_reference_mean,mae_reference_sd,mae_reference_min,"

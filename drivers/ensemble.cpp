@@ -28,6 +28,7 @@
 #include "drivers/ensemble_config.hpp"
 #include "drivers/mpi_session.hpp"
 #include "drivers/segment.hpp"
+#include "drivers/timing.hpp"
 #include "drivers/train.hpp"
 #include "io/atomic_file.hpp"
 #include "io/checkpoint.hpp"
@@ -52,10 +53,6 @@ std::string read_text(const fs::path& p) {
   std::ostringstream s;
   s << f.rdbuf();
   return s.str();
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 // Everything checked before any member starts; identical on every rank.

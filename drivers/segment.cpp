@@ -20,6 +20,7 @@
 #include "drivers/commands.hpp"
 #include "drivers/model_io.hpp"
 #include "drivers/segment.hpp"
+#include "drivers/timing.hpp"
 #include "io/checkpoint.hpp"
 #include "io/cohort.hpp"
 #include "io/error.hpp"
@@ -267,8 +268,7 @@ void segment_cohort(const SegmentFlags& f) {
     double dice = std::nan("");
     if (subj.info.has_labels) dice = analysis::mean_dice(labels, subj.labels);
     writer.end_subject(labels, dice);
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = seconds_since(t0);
     if (subj.info.has_labels) {
       std::fprintf(log, "  %s  %.2f s  mean Dice %.4f\n", subj.info.id.c_str(), secs, dice);
       if (!std::isnan(dice)) dice_sum += dice, ++dice_n;

@@ -20,6 +20,7 @@
 #include "analysis/overlap.hpp"
 #include "analysis/variability.hpp"
 #include "drivers/segment.hpp"
+#include "drivers/timing.hpp"
 #include "io/atomic_file.hpp"
 #include "io/conform.hpp"
 #include "io/ensemble.hpp"
@@ -211,6 +212,7 @@ void segment_one(const SegmentFlags& f, const fs::path& scan, OutDir& dir,
   // The scan: read (NIfTI or MGZ), checked, conformed in memory.
   const io::Volume img = io::read_volume(scan);
   io::check_finite(img, scan);
+  io::check_not_constant(img, scan);
   std::vector<std::string> warnings = img.warnings;
   const io::Geometry original = io::geometry_of(img);
   const io::Geometry grid = io::conformed_geometry(original, conform, scan, &warnings);
@@ -238,8 +240,7 @@ void segment_one(const SegmentFlags& f, const fs::path& scan, OutDir& dir,
     for (std::size_t n = 0; n < labels.size(); ++n)
       labels[n] = ck.class_values[std::size_t(seg.classes[n])];
     members.push_back(std::move(labels));
-    std::fprintf(log, "  %s  %.1f s\n", sets[m].name.c_str(),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    std::fprintf(log, "  %s  %.1f s\n", sets[m].name.c_str(), seconds_since(t0));
     std::fflush(log);
   }
   const std::size_t M = members.size();
@@ -411,8 +412,7 @@ void segment_one(const SegmentFlags& f, const fs::path& scan, OutDir& dir,
                                         "\nsize = " + std::to_string(grid.dims[0]) + "\n");
   std::fprintf(log, "numens segment: %lld labelled voxels (%.1f cm^3) in %.1f s -> %s\n",
                static_cast<long long>(labelled), double(labelled) * voxel_mm3 / 1000.0,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(),
-               prefix.empty() ? "." : prefix.c_str());
+               seconds_since(t_start), prefix.empty() ? "." : prefix.c_str());
   std::fflush(log);
 }
 

@@ -28,6 +28,7 @@
 #include "drivers/config_section.hpp"
 #include "drivers/ensemble_config.hpp"
 #include "drivers/mpi_session.hpp"
+#include "drivers/timing.hpp"
 #include "drivers/train_config.hpp"
 #include "io/atomic_file.hpp"
 #include "io/error.hpp"
@@ -302,10 +303,6 @@ std::vector<Stage> plan(const StudySettings& st, const EnsembleSettings& e, cons
                         {out / "report" / "index.html"},
                         reports_in}}});
   return stages;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 int run(const Flags& f) {

@@ -23,6 +23,7 @@
 
 #include "drivers/commands.hpp"
 #include "drivers/model_io.hpp"
+#include "drivers/timing.hpp"
 #include "drivers/train.hpp"
 #include "drivers/train_config.hpp"
 #include "io/atomic_file.hpp"
@@ -350,16 +351,14 @@ void train_view(TrainSettings s, const TrainRun& run) {
       ce += r.ce / double(steps);
       dl += r.dice / double(steps);
       lr = r.lr;
-      const double secs =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double secs = seconds_since(t0);
       progress.set_step_seconds(secs / double(st + 1));
       progress.update(vname, epoch + 1, s.epochs, st + 1, steps, r.loss, r.lr,
                       double((st + 1) * per_step) / secs);
     }
     progress.end_epoch();
     const Validation v = validate(*tr, sf, sp.val, B);
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = seconds_since(t0);
     char line[256];
     std::snprintf(line, sizeof line, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.3f\n",
                   (long long)epoch + 1, (long long)tr->steps_taken(), lr, loss, ce, dl, v.dice,

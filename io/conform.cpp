@@ -160,7 +160,7 @@ Geometry conformed_geometry(const Geometry& source, const ConformOptions& option
     g.affine[r][3] = centre_world[r] - (g.affine[r][0] + g.affine[r][1] + g.affine[r][2]) * half;
 
   // Re-indexing case: make the vox2vox translation integral (moves the grid < 1 voxel).
-  Affine m = multiply_affine(invert_affine(source.affine, "conform source"), g.affine);
+  Affine m = multiply_affine(invert_affine(source.affine, "conform: " + file.string()), g.affine);
   Affine rot = m;
   for (int r = 0; r < 3; ++r) rot[r][3] = 0;
   if (snap_integer(rot, 1e-6) && is_signed_permutation(rot)) {
@@ -277,6 +277,17 @@ template std::vector<std::int16_t> resample_nearest(const std::vector<std::int16
                                                     const Geometry&, const Geometry&);
 template std::vector<float> resample_nearest(const std::vector<float>&, const Geometry&,
                                              const Geometry&);
+
+void check_not_constant(const Volume& v, const fs::path& file) {
+  if (v.data.empty()) return;
+  const float first = v.data.front();
+  for (float x : v.data)
+    if (x != first) return;
+  char what[128];
+  std::snprintf(what, sizeof what, "every voxel is %g: a constant image has no anatomy to conform",
+                double(first));
+  throw IoError("conform: " + file.string() + ": " + what);
+}
 
 std::vector<std::uint8_t> conform_image(const Volume& v, const Geometry& target) {
   const Geometry from = geometry_of(v);

@@ -61,6 +61,10 @@ template <class T>
 std::vector<T> resample_nearest(const std::vector<T>& src, const Geometry& from,
                                 const Geometry& to);
 
+// Throws IoError naming `file` when every voxel has the same value: a constant image holds no
+// anatomy, and the robust window would divide by zero (FastSurfer turns it into a block of 255).
+void check_not_constant(const Volume& v, const std::filesystem::path& file);
+
 // The conformed T1: resampled trilinearly, then (unless the source is stored as uint8, which
 // FastSurfer leaves unscaled) rescaled with robust_scale computed on the source voxels, voxels
 // that resample to exactly 0 kept at 0, rounded half to even and clipped to 0..255.

@@ -277,6 +277,7 @@ std::size_t import_cohort(const fs::path& csv, const fs::path& out, const Import
   for (const auto& r : rows) {
     const Volume img = read_volume(r.image);
     check_finite(img, r.image);
+    check_not_constant(img, r.image);
     Subject s;
     s.info.id = r.id;
     s.info.age = r.age;

@@ -249,10 +249,21 @@ Volume read_mgh(const fs::path& path) {
   }
 
   const std::size_t n = std::size_t(nvox), bpv = bytes_per_voxel(type);
-  std::vector<unsigned char> raw(n * bpv);
-  const std::size_t have = read_some(gz.get(), raw.data(), raw.size(), path);
-  if (have < raw.size())
-    fail(path, "truncated image data: expected " + std::to_string(raw.size()) + " bytes, got " +
+  // Grown as the data arrive, 64 MiB at a time: a damaged header that promises gigabytes of a
+  // few-kilobyte file then costs a few kilobytes, not an allocation of what it promised.
+  const std::size_t want = n * bpv;
+  constexpr std::size_t kChunk = std::size_t(64) << 20;
+  std::vector<unsigned char> raw;
+  std::size_t have = 0;
+  while (have < want) {
+    const std::size_t len = std::min(want - have, kChunk);
+    raw.resize(have + len);
+    const std::size_t r = read_some(gz.get(), raw.data() + have, len, path);
+    have += r;
+    if (r < len) break;
+  }
+  if (have < want)
+    fail(path, "truncated image data: expected " + std::to_string(want) + " bytes, got " +
                    std::to_string(have));
   // Read through the tail of a gzip stream: zlib checks the stream's CRC and length only at its
   // end, and a damaged .mgz must not pass just because the damage sits after the voxels.

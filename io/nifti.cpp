@@ -128,6 +128,14 @@ HeaderFacts precheck_header(const fs::path& path) {
     f.vox_offset = double(load<std::int64_t>(h + 168, swap));
   }
 
+  // Where the data start: a NaN, a negative or an absurd offset would be cast to a size below.
+  const double min_offset = f.version == 1 ? 348.0 : 540.0;
+  if (!(std::isfinite(f.vox_offset) && f.vox_offset >= min_offset && f.vox_offset < 1e12)) {
+    std::ostringstream what;
+    what << "vox_offset " << f.vox_offset << " is not a data offset (at least " << min_offset
+         << " bytes, the header)";
+    fail(path, what.str());
+  }
   const std::int64_t ndim = f.dim[0];
   if (ndim < 1 || ndim > 7)
     fail(path, "dim[0] (number of dimensions) is " + std::to_string(ndim) + ", must be 1..7");
@@ -232,10 +240,14 @@ std::vector<unsigned char> read_image_bytes(const fs::path& path, const nifti_im
     fail(path,
          "truncated: file ends before the image data at byte " + std::to_string(nim.iname_offset));
   }
-  std::vector<unsigned char> bytes(total);
+  // Grown as the data arrive, 64 MiB at a time: a damaged gzipped header that promises gigabytes
+  // then costs what the file holds, not an allocation of what it promised.
+  constexpr std::size_t kChunk = std::size_t(64) << 20;
+  std::vector<unsigned char> bytes;
   std::size_t got = 0;
   while (got < total) {
-    const unsigned len = unsigned(std::min<std::size_t>(total - got, std::size_t(1) << 30));
+    if (got == bytes.size()) bytes.resize(std::min(total, bytes.size() + kChunk));
+    const unsigned len = unsigned(std::min<std::size_t>(bytes.size() - got, std::size_t(1) << 30));
     const int n = gzread(gz.get(), bytes.data() + got, len);
     if (n < 0) zfail("in the image data");
     if (n <= 0) break;
@@ -315,6 +327,20 @@ Volume read_nifti(const fs::path& path) {
                          "and FastSurfer do (x mirrored, centred); left and right may be swapped");
   }
 
+  // A singular or non-finite affine places no voxel anywhere; every later step (conform, export)
+  // would fail on it far from the file that holds it.
+  {
+    const Affine& a = v.affine;
+    bool finite = true;
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 4; ++c) finite = finite && std::isfinite(a[r][c]);
+    const double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
+                       a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+                       a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+    const char* which = nim->sform_code > 0 ? "sform" : nim->qform_code > 0 ? "qform" : "pixdim";
+    if (!finite) fail(path, std::string("the ") + which + " affine has a non-finite entry");
+    if (det == 0) fail(path, std::string("the ") + which + " affine is singular (a zero or repeated axis)");
+  }
   const std::size_t n = v.voxel_count();
   if (std::int64_t(n) != nim->nvox) fail(path, "voxel count disagrees with the dimensions");
   const std::vector<unsigned char> raw = read_image_bytes(path, *nim);

@@ -255,6 +255,15 @@ std::vector<std::int16_t> SegmentationReader::labels(std::string_view id) const 
   auto a = g.read<std::int16_t>(kLabels);
   if (a.shape != volume_shape(grid))
     fail(impl_->path, "subject '" + std::string(id) + "': labels shape does not match dims");
+  // The writer checks this too; a file changed since (by hand, by another tool) must not carry a
+  // label the class table does not name into volumes and summaries.
+  std::bitset<65536> classes;
+  for (auto v : impl_->info.class_values) classes.set(std::uint16_t(v));
+  for (std::size_t i = 0; i < a.data.size(); ++i)
+    if (!classes.test(std::uint16_t(a.data[i])))
+      fail(impl_->path, "subject '" + std::string(id) + "': label value " +
+                            std::to_string(a.data[i]) + " at voxel " + std::to_string(i) +
+                            " is not a class value");
   return std::move(a.data);
 }
 

@@ -12,6 +12,7 @@ packages=(
   libnifti2-dev zlib1g-dev libpng-dev
   libcli11-dev libtomlplusplus-dev
   mricron-data insighttoolkit5-examples python3-nibabel
+  clang
 )
 
 missing=()

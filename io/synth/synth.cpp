@@ -244,7 +244,7 @@ void Synthesizer::Impl::prepare() {
   const std::size_t n = t.voxel_count();
   if (n >= std::size_t(1) << 32)
     throw IoError("template " + t.name + ": too many voxels (" + std::to_string(n) + ")");
-  const auto [nx, ny, nz] = t.dims;
+  const std::int64_t nx = t.dims[0], ny = t.dims[1], nz = t.dims[2];
   const LabelTable& lut = synth_label_table();
   lut_index.assign(kMaxLabel, -1);
   for (std::size_t i = 0; i < lut.size(); ++i)
@@ -607,8 +607,8 @@ Subject Synthesizer::make(std::size_t index, const SubjectParams& p) const {
     if (s != 1.0) bumps.push_back({b.c, b.radius, 2.25 * b.radius * b.radius, 1.0 / s - 1.0});
   }
 
-  const auto [nx, ny, nz] = g.dims;
-  const auto [tx, ty, tz] = t.dims;
+  const std::int64_t nx = g.dims[0], ny = g.dims[1], nz = g.dims[2];
+  const std::int64_t tx = t.dims[0], ty = t.dims[1], tz = t.dims[2];
   const std::size_t n = g.voxel_count();
   std::vector<float> img(n, 0.0f);
   Subject out;

@@ -173,7 +173,7 @@ Template load_colin27(const fs::path& dir) {
   t.affine = t1.affine;
   t.t1 = t1.data;
   const std::size_t n = t.voxel_count();
-  const auto [nx, ny, nz] = t.dims;
+  const std::int64_t nx = t.dims[0], ny = t.dims[1], nz = t.dims[2];
 
   // 1. Tissue classes inside the brain mask (ch2bet > 0): k-means with 3 classes on ch2's
   //    intensity histogram; each voxel goes to the nearest class mean.
@@ -334,7 +334,7 @@ Template make_phantom(double voxel_mm) {
   // Tissue intensities on the 0..255 scale, in the ratios of a conformed T1 (WM ~ 110).
   constexpr float kCsfI = 35, kGmI = 75, kWmI = 110, kSkullI = 20, kScalpI = 95, kDeepI = 85,
                   kPallI = 98;
-  const auto [nx, ny, nz] = t.dims;
+  const std::int64_t nx = t.dims[0], ny = t.dims[1], nz = t.dims[2];
   for (std::int64_t k = 0; k < nz; ++k)
     for (std::int64_t j = 0; j < ny; ++j)
       for (std::int64_t i = 0; i < nx; ++i) {

@@ -29,6 +29,9 @@ cp good.nii badndim.nii && printf '\x00\x09' | dd of=badndim.nii bs=1 seek=40 co
 cp good.nii baddtype.nii && printf '\x04\xd2' | dd of=baddtype.nii bs=1 seek=70 conv=notrunc 2>/dev/null
 # pixdim[1] (big-endian float32 at byte 80) = 0: a voxel size the nifti library would read as 1
 cp good.nii badpixdim.nii && printf '\x00\x00\x00\x00' | dd of=badpixdim.nii bs=1 seek=80 conv=notrunc 2>/dev/null
+# every voxel 0 (the 7x5x3 int16 data after vox_offset, a big-endian float32 at byte 108)
+off=$(od -An -t f4 --endian=big -j 108 -N 4 good.nii | tr -d ' ')
+cp good.nii const.nii && dd if=/dev/zero of=const.nii bs=1 seek="${off%.*}" count=210 conv=notrunc 2>/dev/null
 # NaN: the committed NIfTI-2 float32 file with its first voxel set to a quiet NaN (little-endian)
 gzip -dc "$fixtures/nifti2_small.nii.gz" > nan.nii
 off=$(od -An -t d8 -j 168 -N 8 nan.nii | tr -d ' ')
@@ -43,6 +46,7 @@ csv baddims.csv 'id,age,image\ns1,40,baddims.nii\n'
 csv bigdims.csv 'id,age,image\ns1,40,bigdims.nii\n'
 csv badndim.csv 'id,age,image\ns1,40,badndim.nii\n'
 csv badpixdim.csv 'id,age,image\ns1,40,badpixdim.nii\n'
+csv const.csv 'id,age,image\ns1,40,const.nii\n'
 csv noimage.csv 'id,age\ns1,40\n'
 csv baddtype.csv 'id,age,image\ns1,40,baddtype.nii\n'
 csv nan.csv 'id,age,image\ns1,40,nan.nii\n'

@@ -510,3 +510,22 @@ TEST_CASE("volume files: the name picks NIfTI or MGH") {
   }
   CHECK(dir.entries() == 5);
 }
+
+TEST_CASE("mgh: a gzipped header promising gigabytes costs what the file holds (fuzz finding)") {
+  // Found by fuzz/mgh.cpp: dims patched to 2000 x 2000 x 500 uint8 in a few-kilobyte .mgz made the
+  // reader allocate 2 GB before finding the data missing. It now grows its buffer as data arrive.
+  TempDir dir;
+  Volume v = oblique_volume(std::vector<float>(60, 1.0f));
+  const fs::path small = dir / "small.mgz";
+  write_mgh(small, v, NiftiType::u8);
+  auto raw = gunzip(small);
+  put_be(raw, 4, 2000);
+  put_be(raw, 8, 2000);
+  put_be(raw, 12, 500);
+  const fs::path big = dir / "promises.mgz";
+  gzFile gz = gzopen(big.string().c_str(), "wb");
+  REQUIRE(gz != nullptr);
+  REQUIRE(gzwrite(gz, raw.data(), unsigned(raw.size())) == int(raw.size()));
+  gzclose(gz);
+  check_read_error(big, "truncated image data: expected 2000000000 bytes");
+}

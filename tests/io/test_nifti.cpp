@@ -3,6 +3,7 @@
 // tests/fixtures/make_nifti_expected.py), write/re-read round trips, and one clean NiftiError per
 // kind of bad input, each naming the file.
 #include <doctest/doctest.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <cstdint>
@@ -332,6 +333,35 @@ TEST_CASE("nifti: header cases a careful user is told about") {
     patch<float>(p, 84, 2.0f);
     patch<float>(p, 88, std::numeric_limits<float>::quiet_NaN());
     check_read_error(p, "pixdim[3] (voxel size along z) is nan");
+  }
+
+  SUBCASE("vox_offset NaN, below the header or absurd: refused (fuzz finding: cast of 2.6e22)") {
+    patch<float>(p, 108, 2.5973e22f);
+    check_read_error(p, "vox_offset 2.5973e+22 is not a data offset");
+    patch<float>(p, 108, std::numeric_limits<float>::quiet_NaN());
+    check_read_error(p, "is not a data offset");
+    patch<float>(p, 108, 100.0f);
+    check_read_error(p, "vox_offset 100 is not a data offset (at least 348 bytes");
+  }
+
+  SUBCASE("a gzipped header promising gigabytes: truncated, without allocating them") {
+    patch<std::int16_t>(p, 42, 2000);  // dim[1..3] = 2000 x 2000 x 250 uint8: 1 GB promised
+    patch<std::int16_t>(p, 44, 2000);
+    patch<std::int16_t>(p, 46, 250);
+    const auto raw = slurp(p);
+    const fs::path gzp = dir / "promises.nii.gz";
+    gzFile gz = gzopen(gzp.string().c_str(), "wb");
+    REQUIRE(gz != nullptr);
+    REQUIRE(gzwrite(gz, raw.data(), unsigned(raw.size())) == int(raw.size()));
+    gzclose(gz);
+    check_read_error(gzp, "truncated: 60 of 1000000000 bytes of image data");
+  }
+
+  SUBCASE("a singular or non-finite sform: refused when read, naming the file") {
+    for (int c = 0; c < 3; ++c) patch<float>(p, std::size_t(280 + 4 * c), 0.0f);  // srow_x = 0
+    check_read_error(p, "the sform affine is singular");
+    patch<float>(p, 280, std::numeric_limits<float>::infinity());
+    check_read_error(p, "the sform affine has a non-finite entry");
   }
 
   SUBCASE("no orientation codes: nibabel's affine, one warning, codes 0 written back") {

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <vector>
 
+#include "io/h5.hpp"
 #include "io/segmentation.hpp"
 #include "io/slices.hpp"
 #include "tests/io/expect_error.hpp"
@@ -84,6 +85,27 @@ TEST_CASE("segmentation file: labels, probabilities in blocks and metadata round
   CHECK(std::isnan(r.mean_dice("s2")));
   check_error<IoError>([&] { (void)r.labels("s3"); }, "seg.h5", "no subject 's3'");
   CHECK(dir.entries() == 1);
+}
+
+TEST_CASE("segmentation file: a label changed since writing to one the class table lacks") {
+  TempDir dir;
+  const auto path = dir / "seg.h5";
+  const Geometry g = grid(3, 2, 4);
+  {
+    SegmentationWriter w(path, small_info(), "0.test", "abc");
+    w.begin_subject("s1", g, false);
+    w.end_subject(std::vector<int16_t>(24, 4));
+    w.commit();
+  }
+  {
+    // Another tool edits voxel (1, 1, 2) to 99, a value of no class.
+    File f = File::open(path, File::Mode::read_write);
+    f.root().group("subjects/s1").dataset("labels").write_block<int16_t>(
+        Shape{2, 1, 1}, Shape{1, 1, 1}, std::vector<int16_t>{99});
+  }
+  const SegmentationReader r(path);
+  check_error<IoError>([&] { (void)r.labels("s1"); }, "seg.h5",
+                       "subject 's1': label value 99 at voxel 16 is not a class value");
 }
 
 TEST_CASE("segmentation file: schema violations are refused and leave nothing") {
