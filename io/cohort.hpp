@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "io/nifti.hpp"  // Affine
+#include "io/geometry.hpp"
 
 namespace numens::io {
 
@@ -39,14 +39,6 @@ void validate_lut(const LabelTable& lut, const std::filesystem::path& file);
 // Throws IoError naming `file` unless the id is a well-formed cohort id ([A-Za-z0-9._-]+, at most
 // 128 characters, not all dots: "." and ".." are path components in HDF5).
 void validate_subject_id(std::string_view id, const std::filesystem::path& file);
-
-// Grid of a volume: dims (nx, ny, nz), voxel size in mm, index -> world (RAS mm) affine.
-struct Geometry {
-  std::array<std::int64_t, 3> dims{0, 0, 0};
-  std::array<double, 3> voxel_size{1.0, 1.0, 1.0};
-  Affine affine{};
-  std::size_t voxel_count() const { return std::size_t(dims[0] * dims[1] * dims[2]); }
-};
 
 // Per-subject metadata, readable without loading the volumes.
 struct SubjectInfo {

@@ -121,15 +121,15 @@ std::size_t read_some(gzFile gz, unsigned char* out, std::size_t n, const fs::pa
 }
 
 // The geometry fields of the header, validated. `good` is false when goodRASflag <= 0.
-struct Geometry {
+struct MghGeometry {
   bool good = false;
   float spacing[3] = {1, 1, 1};
   float mdc[3][3] = {};  // mdc[axis][r, a, s]
   float c_ras[3] = {0, 0, 0};
 };
 
-Geometry read_geometry(const unsigned char* h, const fs::path& path) {
-  Geometry g;
+MghGeometry read_mgh_geometry(const unsigned char* h, const fs::path& path) {
+  MghGeometry g;
   g.good = get_i16(h + 28) > 0;
   if (!g.good) {
     // nibabel's default (MGHHeader._set_affine_default); see mgh.hpp for how it differs from
@@ -175,7 +175,7 @@ Geometry read_geometry(const unsigned char* h, const fs::path& path) {
 }
 
 // vox2ras with nibabel's arithmetic (MGHHeader.get_affine): see mgh.hpp.
-Affine vox2ras(const Geometry& g, const std::array<std::int64_t, 3>& dims) {
+Affine vox2ras(const MghGeometry& g, const std::array<std::int64_t, 3>& dims) {
   Affine a{};
   for (int r = 0; r < 3; ++r) {
     double centre = 0;
@@ -236,7 +236,7 @@ Volume read_mgh(const fs::path& path) {
                    std::to_string(v.dims[1]) + " x " + std::to_string(v.dims[2]) + " voxels");
   const std::int64_t nvox = v.dims[0] * v.dims[1] * v.dims[2];
 
-  const Geometry g = read_geometry(h, path);
+  const MghGeometry g = read_mgh_geometry(h, path);
   v.voxel_size = {g.spacing[0], g.spacing[1], g.spacing[2]};
   v.affine = vox2ras(g, v.dims);
   v.datatype = int(to_nifti(type));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "io/error.hpp"
+#include "io/geometry.hpp"  // Affine
 
 namespace numens::io {
 
@@ -29,8 +30,6 @@ enum class NiftiType : int {
 };
 
 const char* nifti_type_name(int code);
-
-using Affine = std::array<std::array<double, 4>, 4>;  // row-major: world = A * (i, j, k, 1)
 
 struct Volume {
   std::array<std::int64_t, 3> dims{0, 0, 0};        // nx, ny, nz (1 for a missing axis)

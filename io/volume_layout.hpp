@@ -6,10 +6,16 @@
 #include <filesystem>
 #include <string>
 
-#include "io/cohort.hpp"
+#include "io/geometry.hpp"
 #include "io/h5.hpp"
 
 namespace numens::io {
+
+// Grids must be usable for resampling: positive dims and voxel sizes, a finite affine with the
+// (0, 0, 0, 1) bottom row and an invertible 3x3 part. Throws IoError naming `file`, `who`
+// ("subject 'x': ") and `which` ("conformed", "original").
+void validate_geometry(const Geometry& g, const std::filesystem::path& file, const std::string& who,
+                       const char* which);
 
 // dims int32 (3) as (nx, ny, nz), voxel_size float64 (3), affine float64 (4, 4), each name with
 // `prefix` ("" or "original_").

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "io/error.hpp"
 #include "io/html.hpp"
 #include "io/png.hpp"
 #include "io/preview.hpp"
