@@ -8,11 +8,13 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "io/error.hpp"  // file_problem
 #include "mca/config.hpp"
 #include "mca/error.hpp"
 
@@ -126,6 +128,28 @@ inline void apply_override(toml::table& root, const std::string& ov, const std::
   toml::table* t = root[sec].as_table();
   if (!t) throw ConfigError(file + ": override '" + ov + "': '" + sec + "' is not a section");
   t->insert_or_assign(key, *parsed.get("v"));
+}
+
+// A configuration file parsed, then the "section.key=value" overrides applied in order: the one
+// reader of every TOML configuration (train, ensemble, study). An empty `file` starts from an empty
+// table (a configuration given wholly by overrides). Throws ConfigError naming the file (and the
+// line of a syntax error): missing file, a directory, bad TOML, a malformed override.
+inline toml::table load_toml(const std::filesystem::path& file,
+                             const std::vector<std::string>& overrides) {
+  const std::string fname = file.empty() ? std::string("(command line)") : file.string();
+  toml::table root;
+  if (!file.empty()) {
+    if (const std::string why = io::file_problem(file); !why.empty())
+      throw ConfigError(fname + ": " + why);
+    try {
+      root = toml::parse_file(file.string());
+    } catch (const toml::parse_error& e) {
+      throw ConfigError(fname + ":" + std::to_string(e.source().begin.line) + ": " +
+                        std::string(e.description()));
+    }
+  }
+  for (const auto& ov : overrides) apply_override(root, ov, fname);
+  return root;
 }
 
 // The same keys as TOML lines (each ending in a newline); the inverse of read_cost_options.

@@ -66,14 +66,7 @@ EnsembleSettings load_ensemble_settings(const fs::path& file,
   // The training sections first: the same reader and checks as `numens train`.
   e.base = load_train_settings(file, overrides, {"ensemble", "study"});
 
-  toml::table root;
-  try {
-    root = toml::parse_file(fname);
-  } catch (const toml::parse_error& err) {
-    throw ConfigError(fname + ":" + std::to_string(err.source().begin.line) + ": " +
-                      std::string(err.description()));
-  }
-  for (const auto& ov : overrides) apply_override(root, ov, fname);
+  toml::table root = load_toml(file, overrides);
   const toml::table* et = root["ensemble"].as_table();
   if (!et) throw ConfigError(fname + ": no [ensemble] section (docs/ensemble.md)");
   Section s(fname, "ensemble", et);

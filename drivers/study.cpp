@@ -69,14 +69,7 @@ std::string join_strings(const std::vector<std::string>& v) {
 
 StudySettings load_study_settings(const fs::path& file, const std::vector<std::string>& overrides) {
   const std::string fname = file.string();
-  toml::table root;
-  try {
-    root = toml::parse_file(fname);
-  } catch (const toml::parse_error& err) {
-    throw ConfigError(fname + ":" + std::to_string(err.source().begin.line) + ": " +
-                      std::string(err.description()));
-  }
-  for (const auto& ov : overrides) apply_override(root, ov, fname);
+  toml::table root = load_toml(file, overrides);
   Section s(fname, "study", root["study"].as_table());
   StudySettings st;
   st.templ = s.string("template", st.templ);

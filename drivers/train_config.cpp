@@ -64,18 +64,7 @@ fs::path TrainSettings::slices_path() const {
 TrainSettings load_train_settings(const fs::path& file, const std::vector<std::string>& overrides,
                                   const std::vector<std::string>& other_sections) {
   const std::string fname = file.empty() ? std::string("(command line)") : file.string();
-  toml::table root;
-  if (!file.empty()) {
-    if (const std::string why = io::file_problem(file); !why.empty())
-      throw ConfigError(fname + ": " + why);
-    try {
-      root = toml::parse_file(file.string());
-    } catch (const toml::parse_error& e) {
-      throw ConfigError(fname + ":" + std::to_string(e.source().begin.line) + ": " +
-                        std::string(e.description()));
-    }
-  }
-  for (const auto& ov : overrides) apply_override(root, ov, fname);
+  toml::table root = load_toml(file, overrides);
   for (const auto& [k, v] : root) {
     bool known = false;
     for (const char* s : kSections) known |= k.str() == s;
