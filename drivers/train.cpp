@@ -133,7 +133,7 @@ void to_batch(const io::SliceBatch& sb, int64_t n, const io::SliceFileInfo& I,
         const int64_t src = sy * W + sx, dst = y * Wp + x;
         for (int64_t c = 0; c < T; ++c)
           b.images.data()[(k * T + c) * Hp * Wp + dst] =
-              float(sb.images[size_t((k * T + c) * H * W + src)]) / 255.0f;
+              nn::input_intensity(sb.images[size_t((k * T + c) * H * W + src)]);
         b.labels.data()[k * Hp * Wp + dst] = sb.labels[size_t(k * H * W + src)];
         b.weights.data()[k * Hp * Wp + dst] = sb.weights[size_t(k * H * W + src)];
       }

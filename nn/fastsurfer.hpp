@@ -30,6 +30,12 @@
 
 namespace numens::nn {
 
+// The network's input convention, one home for training and inference: a conformed uint8
+// intensity v enters as v / 255 (FastSurfer's scaling), rounded once to binary32.
+inline float input_intensity(uint8_t v) {
+  return float(v) / 255.0f;
+}
+
 struct NetConfig {
   int in_channels = 7;      // thick slice: the slice and 3 neighbours on each side
   int filters = 64;         // every level has the same width

@@ -228,7 +228,7 @@ Segmentation run(std::span<const SegmenterView> views, std::span<const uint8_t> 
         for (int64_t q = 0; q < n; ++q) {
           V.thick_slice(p0 + q, slice, H, W);
           float* dst = x.data() + q * T * H * W;
-          for (size_t e = 0; e < slice.size(); ++e) dst[e] = float(slice[e]) / 255.0f;
+          for (size_t e = 0; e < slice.size(); ++e) dst[e] = input_intensity(slice[e]);
         }
         const uint32_t step = opt.subject << 17 | uint32_t(V.code) << 15 | uint32_t(b);
         const Pass pass{false, kInferenceMicro, step, true};
