@@ -201,218 +201,302 @@ io::Image label_panel(const io::Subject& s, const io::LabelTable& lut) {
 
 namespace {
 
-// One scan into `prefix` of the output directory ("" for --t1, "<id>/" for --csv).
-void segment_one(const SegmentFlags& f, const fs::path& scan, OutDir& dir,
-                 const std::string& prefix, const std::vector<MemberModels>& sets,
-                 const std::vector<std::unique_ptr<ModelSet>>& nets,
-                 const mca::ArithConfig& base_arith, const io::ConformOptions& conform,
-                 std::FILE* log) {
-  const auto t_start = std::chrono::steady_clock::now();
-  const io::Checkpoint& ck = sets.front().views.front().ckpt;
-  // The scan: read (NIfTI or MGZ), checked, conformed in memory.
-  const io::Volume img = io::read_volume(scan);
-  io::check_finite(img, scan);
-  io::check_not_constant(img, scan);
-  std::vector<std::string> warnings = img.warnings;
-  const io::Geometry original = io::geometry_of(img);
-  const io::Geometry grid = io::conformed_geometry(original, conform, scan, &warnings);
-  for (const auto& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  io::Subject subj;
-  subj.info.id = "scan";
-  subj.info.geometry = grid;
-  subj.t1 = io::conform_image(img, grid);
-  std::fprintf(log, "numens segment: %s -> %lld^3 voxels of %g mm; %zu model set%s, views %s, %s\n",
-               scan.c_str(), static_cast<long long>(grid.dims[0]), grid.voxel_size[0], sets.size(),
-               sets.size() == 1 ? "" : "s", view_list(sets.front().views).c_str(),
-               base_arith.describe().c_str());
-  std::fflush(log);
+// What every output of one scan is made from.
+struct ScanJob {
+  const SegmentFlags& f;
+  const std::vector<MemberModels>& sets;
+  const mca::ArithConfig& arith;
+  fs::path scan;
+  std::string prefix;  // "" for --t1, "<id>/" for --csv
+  const io::Checkpoint& ck() const { return sets.front().views.front().ckpt; }
+};
 
-  // Each member's labels (LUT values on the conformed grid). Perturbed inference gives each
-  // member its own random stream (MCA member key = its position), so members differ by design.
+struct Conformed {
+  io::Volume img;  // as read (header facts for the outputs' codes)
+  io::Geometry original, grid;
+  io::Subject subj;  // the conformed T1 (and, once segmented, the labels)
+};
+
+// The scan read (NIfTI or MGZ), checked and conformed in memory; its warnings printed.
+Conformed read_and_conform(const fs::path& scan, const io::ConformOptions& conform) {
+  Conformed c;
+  c.img = io::read_volume(scan);
+  io::check_finite(c.img, scan);
+  io::check_not_constant(c.img, scan);
+  std::vector<std::string> warnings = c.img.warnings;
+  c.original = io::geometry_of(c.img);
+  c.grid = io::conformed_geometry(c.original, conform, scan, &warnings);
+  for (const auto& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  c.subj.info.id = "scan";
+  c.subj.info.geometry = c.grid;
+  c.subj.t1 = io::conform_image(c.img, c.grid);
+  return c;
+}
+
+// Each member's labels (LUT values on the conformed grid). Perturbed inference gives each member
+// its own random stream (MCA member key = its position), so members differ by design.
+std::vector<std::vector<std::int16_t>> segment_members(
+    const ScanJob& job, const std::vector<std::unique_ptr<ModelSet>>& nets, const Conformed& c,
+    std::FILE* log) {
   std::vector<std::vector<std::int16_t>> members;
-  for (std::size_t m = 0; m < sets.size(); ++m) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const ModelSet& set = *nets[m];
-    mca::ArithConfig arith = base_arith;
-    arith.member = f.member + std::uint32_t(m);
-    const nn::Segmentation seg = set.segment(subj.t1, grid.dims, arith, f.segment_options(0));
+  for (std::size_t m = 0; m < job.sets.size(); ++m) {
+    const auto t0 = Clock::now();
+    mca::ArithConfig arith = job.arith;
+    arith.member = job.f.member + std::uint32_t(m);
+    const nn::Segmentation seg =
+        nets[m]->segment(c.subj.t1, c.grid.dims, arith, job.f.segment_options(0));
     std::vector<std::int16_t> labels(seg.classes.size());
     for (std::size_t n = 0; n < labels.size(); ++n)
-      labels[n] = ck.class_values[std::size_t(seg.classes[n])];
+      labels[n] = job.ck().class_values[std::size_t(seg.classes[n])];
     members.push_back(std::move(labels));
-    std::fprintf(log, "  %s  %.1f s\n", sets[m].name.c_str(), seconds_since(t0));
+    std::fprintf(log, "  %s  %.1f s\n", job.sets[m].name.c_str(), seconds_since(t0));
     std::fflush(log);
   }
-  const std::size_t M = members.size();
-  std::vector<analysis::LabelSpan> spans(members.begin(), members.end());
-  analysis::VoxelMaps maps;
-  if (M > 1) maps = analysis::voxel_maps(spans);
-  const std::vector<std::int16_t>& labels = M > 1 ? maps.majority : members.front();
+  return members;
+}
 
-  // The label table: the models' classes, FreeSurfer's colours where it has the value.
-  io::LabelTable lut;
-  for (std::size_t c = 0; c < ck.class_values.size(); ++c)
-    lut.push_back(
-        {ck.class_values[c], ck.class_names[c], io::default_label_colour(ck.class_values[c])});
-  subj.info.has_labels = true;
-  subj.labels = labels;
+// The regions of the table (every class but background) and what a voxel holds.
+struct Regions {
+  std::vector<std::int16_t> values;
+  std::vector<std::string> names;
+  double voxel_mm3 = 0;
+};
+Regions regions_of(const ScanJob& job, const io::Geometry& grid) {
+  Regions r;
+  for (std::size_t c = 1; c < job.ck().class_values.size(); ++c) {
+    r.values.push_back(job.ck().class_values[c]);
+    r.names.push_back(job.ck().class_names[c]);
+  }
+  r.voxel_mm3 = grid.voxel_size[0] * grid.voxel_size[1] * grid.voxel_size[2];
+  return r;
+}
 
-  // Volumes per region on the conformed grid (FreeSurfer's aseg.stats counts there too).
-  std::vector<std::int16_t> regions;
-  for (std::size_t c = 1; c < ck.class_values.size(); ++c) regions.push_back(ck.class_values[c]);
-  const analysis::RegionIndex index(regions);
-  const double voxel_mm3 = grid.voxel_size[0] * grid.voxel_size[1] * grid.voxel_size[2];
-  const std::vector<std::int64_t> counts = analysis::region_counts(labels, index);
-
-  if (!prefix.empty()) dir.mkdir(prefix);
-  dir.mkdir(prefix + "mri");
-  dir.mkdir(prefix + "stats");
-  // Conformed T1 and segmentation, both formats; the segmentation on the scan's own grid.
-  io::Volume v = volume_on(grid, img);
-  v.data = as_float(subj.t1);
-  io::write_volume(dir.file(prefix + "mri/orig.mgz"), v, io::NiftiType::u8);
-  io::write_volume(dir.file(prefix + "mri/orig.nii.gz"), v, io::NiftiType::u8);
-  v.data = as_float(labels);
-  io::write_volume(dir.file(prefix + "mri/seg.mgz"), v, io::NiftiType::i16);
-  io::write_volume(dir.file(prefix + "mri/seg.nii.gz"), v, io::NiftiType::i16);
-  io::Volume native = volume_on(original, img);
-  native.data = as_float(io::resample_nearest(labels, grid, original));
-  io::write_volume(dir.file(prefix + "mri/seg.native.nii.gz"), native, io::NiftiType::i16);
-  io::write_volume(dir.file(prefix + "mri/seg.native.mgz"), native, io::NiftiType::i16);
-  dir.text(prefix + "seg-lut.txt",
-           io::write_lut_text(lut, "numens segment: labels of " + scan.string()));
-
+// The command that reproduces this scan's directory, for the stats header and the summary.
+std::string command_line(const ScanJob& job) {
+  const SegmentFlags& f = job.f;
   std::ostringstream cmd;
-  cmd << "numens segment --t1 " << scan.string();
+  cmd << "numens segment --t1 " << job.scan.string();
   if (!f.models.empty()) {
     cmd << " --models " << f.models;
   } else {
-    for (const ViewModel& vm : sets.front().views)
+    for (const ViewModel& vm : job.sets.front().views)
       cmd << " --" << io::view_name(vm.view) << ' ' << vm.path.string();
   }
   cmd << " --voxel-size " << f.conform.voxel_size << " --size " << f.conform.size << " --mode "
       << f.mode;
-  if (base_arith.mode != mca::Mode::ieee)
+  if (job.arith.mode != mca::Mode::ieee)
     cmd << " --t32 " << f.t32 << " --seed " << f.seed << " --member " << f.member;
+  return cmd.str();
+}
+
+// stats/seg.stats: FreeSurfer's aseg.stats header conventions, then one tab-separated row per
+// region; the rows add up to the LabelledVol measure.
+std::string stats_text(const ScanJob& job, const io::Geometry& grid, const Regions& reg,
+                       const std::vector<std::int64_t>& counts) {
   std::int64_t labelled = 0;
-  for (auto c : counts) labelled += c;
+  for (auto n : counts) labelled += n;
+  const std::size_t M = job.sets.size();
   std::ostringstream st;
   st << "# Title Segmentation Statistics\n"
      << "# generating_program numens " << kVersion << " (" << kGitCommit << ")\n"
-     << "# cmdline " << cmd.str() << "\n"
-     << "# InputFile " << scan.string() << "\n"
+     << "# cmdline " << command_line(job) << "\n"
+     << "# InputFile " << job.scan.string() << "\n"
      << "# SegVolFile mri/seg.mgz\n"
      << "# ColorTable seg-lut.txt\n"
      << "# ModelSets " << M << (M > 1 ? " (ensemble; seg.mgz is their voxel-wise majority)" : "")
      << "\n"
-     << "# Arithmetic " << base_arith.describe() << "\n"
+     << "# Arithmetic " << job.arith.describe() << "\n"
      << "# ConformedGrid " << grid.dims[0] << "^3 voxels of " << grid.voxel_size[0] << " mm\n"
-     << "# VoxelVolume_mm3 " << voxel_mm3 << "\n"
+     << "# VoxelVolume_mm3 " << reg.voxel_mm3 << "\n"
      << "# Measure Labelled, LabelledVoxels, Voxels of every label but Unknown, " << labelled
      << ", voxels\n"
      << "# Measure Labelled, LabelledVol, Volume of every label but Unknown, "
-     << fmt(double(labelled) * voxel_mm3, 3) << ", mm^3\n"
+     << fmt(double(labelled) * reg.voxel_mm3, 3) << ", mm^3\n"
      << "# NTableCols 5\n"
      << "# ColHeaders\tIndex\tSegId\tNVoxels\tVolume_mm3\tStructName\n";
-  for (std::size_t r = 0; r < regions.size(); ++r)
-    st << r + 1 << '\t' << regions[r] << '\t' << counts[r] << '\t'
-       << fmt(double(counts[r]) * voxel_mm3, 3) << '\t' << ck.class_names[r + 1] << '\n';
-  dir.text(prefix + "stats/seg.stats", st.str());
+  for (std::size_t r = 0; r < reg.values.size(); ++r)
+    st << r + 1 << '\t' << reg.values[r] << '\t' << counts[r] << '\t'
+       << fmt(double(counts[r]) * reg.voxel_mm3, 3) << '\t' << reg.names[r] << '\n';
+  return st.str();
+}
 
-  const io::Image panel = label_panel(subj, lut);
-  io::write_png_rgb(dir.file(prefix + "seg-preview.png"), panel.width, panel.height, panel.rgb);
+// Conformed T1 and segmentation in both formats, the segmentation on the scan's own grid, and
+// the colour table.
+void write_volumes(const ScanJob& job, OutDir& dir, const Conformed& c,
+                   const std::vector<std::int16_t>& labels, const io::LabelTable& lut) {
+  const std::string& p = job.prefix;
+  io::Volume v = volume_on(c.grid, c.img);
+  v.data = as_float(c.subj.t1);
+  io::write_volume(dir.file(p + "mri/orig.mgz"), v, io::NiftiType::u8);
+  io::write_volume(dir.file(p + "mri/orig.nii.gz"), v, io::NiftiType::u8);
+  v.data = as_float(labels);
+  io::write_volume(dir.file(p + "mri/seg.mgz"), v, io::NiftiType::i16);
+  io::write_volume(dir.file(p + "mri/seg.nii.gz"), v, io::NiftiType::i16);
+  io::Volume native = volume_on(c.original, c.img);
+  native.data = as_float(io::resample_nearest(labels, c.grid, c.original));
+  io::write_volume(dir.file(p + "mri/seg.native.nii.gz"), native, io::NiftiType::i16);
+  io::write_volume(dir.file(p + "mri/seg.native.mgz"), native, io::NiftiType::i16);
+  dir.text(p + "seg-lut.txt",
+           io::write_lut_text(lut, "numens segment: labels of " + job.scan.string()));
+}
 
-  if (M > 1) {
-    // Numerical uncertainty of this scan: voxel label entropy, per-region volume spread.
-    dir.mkdir(prefix + "mri/members");
-    for (std::size_t m = 0; m < M; ++m) {
-      v.data = as_float(members[m]);
-      io::write_volume(
-          dir.file(prefix + "mri/members/" + io::member_dir_name(sets[m].id) + ".seg.mgz"), v,
-          io::NiftiType::i16);
-    }
-    v.data = as_float(maps.entropy);
-    io::write_volume(dir.file(prefix + "mri/entropy.mgz"), v, io::NiftiType::u8);
-    io::write_volume(dir.file(prefix + "mri/entropy.nii.gz"), v, io::NiftiType::u8);
-    const analysis::PairwiseDice pd = analysis::pairwise_dice(spans, index);
-    std::vector<std::vector<std::int64_t>> mc;
-    for (const auto& m : members) mc.push_back(analysis::region_counts(m, index));
-    std::ostringstream sp;
-    sp << "SegId\tStructName\tmembers\tmean_mm3\tsd_mm3\tmin_mm3\tmax_mm3\tcv_percent\t"
-          "min_pairwise_dice\tmean_pairwise_dice\n";
-    struct Row {
-      std::size_t r;
-      analysis::Spread s;
-      double lo, hi;
-    };
-    std::vector<Row> rows;
-    for (std::size_t r = 0; r < regions.size(); ++r) {
-      std::vector<double> vol;
-      for (const auto& c : mc) vol.push_back(double(c[r]) * voxel_mm3);
-      const analysis::Spread s = analysis::spread(vol);
-      const auto [lo, hi] = std::minmax_element(vol.begin(), vol.end());
-      rows.push_back({r, s, *lo, *hi});
-      sp << regions[r] << '\t' << ck.class_names[r + 1] << '\t' << M << '\t' << fmt(s.mean, 3)
-         << '\t' << fmt(s.std, 3) << '\t' << fmt(*lo, 3) << '\t' << fmt(*hi, 3) << '\t'
-         << (std::isnan(s.cv) ? std::string("nan") : fmt(100 * s.cv, 3)) << '\t'
-         << fmt(pd.min[r], 4) << '\t' << fmt(pd.mean[r], 4) << '\n';
-    }
-    dir.text(prefix + "stats/seg-spread.tsv", sp.str());
+// One row of the ensemble's per-region volume spread.
+struct SpreadRow {
+  std::size_t r;  // region position
+  analysis::Spread s;
+  double lo, hi, min_dice, mean_dice;
+};
 
-    std::size_t uncertain = 0, brain = 0;
-    double ent_sum = 0;
-    for (std::size_t n = 0; n < labels.size(); ++n) {
-      if (labels[n] == 0 && maps.entropy[n] == 0) continue;
-      ++brain;
-      uncertain += maps.entropy[n] > 0;
-      ent_sum += maps.entropy[n] / 255.0;
-    }
-    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-      return (std::isnan(a.s.cv) ? -1 : a.s.cv) > (std::isnan(b.s.cv) ? -1 : b.s.cv);
-    });
-    const io::Image ep = io::entropy_panel(subj, maps.entropy);
-    const std::vector<std::uint8_t> png = io::encode_png_rgb(ep.width, ep.height, ep.rgb);
-    std::ostringstream h;
-    h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>numens: numerical "
-         "uncertainty of "
-      << io::xml_escape(scan.filename().string())
-      << "</title><style>body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 "
-         "1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px "
-         "8px}th{background:#f0f0f0}.note{color:#666}</style></head><body>\n"
-      << "<h1>Numerical uncertainty of " << io::xml_escape(scan.string()) << "</h1>\n"
-      << "<p>" << M << " members of <code>" << io::xml_escape(f.models) << "</code>, inference "
-      << io::xml_escape(base_arith.describe()) << ", conformed to " << grid.dims[0]
-      << "^3 voxels of " << grid.voxel_size[0]
-      << " mm. <code>mri/seg.mgz</code> is the members' voxel-wise "
-      << "majority; <code>mri/entropy.mgz</code> the label entropy, 255 when every member "
-         "differs.</p>\n"
-      << "<p>" << uncertain << " of " << brain << " labelled voxels ("
-      << fmt(brain ? 100.0 * double(uncertain) / double(brain) : 0, 2)
-      << " %) get different labels from different members; mean normalised entropy over them "
-      << fmt(brain ? ent_sum / double(brain) : 0, 4) << ".</p>\n"
-      << "<figure><img src=\"" << io::data_uri("image/png", png)
-      << "\" alt=\"entropy\"><figcaption>Label entropy over the T1 (axial, coronal, sagittal "
-         "mid slices; dark red: low, white: every member differs)</figcaption></figure>\n"
-      << "<h2>Regional volumes across members (largest coefficient of variation first)</h2>\n"
-      << "<table><tr><th>region</th><th>id</th><th>mean mm&sup3;</th><th>sd</th><th>min</th>"
-         "<th>max</th><th>CV %</th><th>min pairwise Dice</th></tr>\n";
-    for (const Row& row : rows)
-      h << "<tr><td>" << io::xml_escape(ck.class_names[row.r + 1]) << "</td><td>" << regions[row.r]
-        << "</td><td>" << fmt(row.s.mean, 1) << "</td><td>" << fmt(row.s.std, 1) << "</td><td>"
-        << fmt(row.lo, 1) << "</td><td>" << fmt(row.hi, 1) << "</td><td>"
-        << (std::isnan(row.s.cv) ? std::string("-") : fmt(100 * row.s.cv, 2)) << "</td><td>"
-        << fmt(pd.min[row.r], 4) << "</td></tr>\n";
-    h << "</table>\n<p class=\"note\">" << io::xml_escape(cmd.str()) << "</p></body></html>\n";
-    dir.text(prefix + "summary.html", h.str());
+std::vector<SpreadRow> spread_rows(std::span<const analysis::LabelSpan> members,
+                                   const Regions& reg) {
+  const analysis::RegionIndex index(reg.values);
+  const analysis::PairwiseDice pd = analysis::pairwise_dice(members, index);
+  std::vector<std::vector<std::int64_t>> mc;
+  for (const auto& m : members) mc.push_back(analysis::region_counts(m, index));
+  std::vector<SpreadRow> rows;
+  for (std::size_t r = 0; r < reg.values.size(); ++r) {
+    std::vector<double> vol;
+    for (const auto& c : mc) vol.push_back(double(c[r]) * reg.voxel_mm3);
+    const auto [lo, hi] = std::minmax_element(vol.begin(), vol.end());
+    rows.push_back({r, analysis::spread(vol), *lo, *hi, pd.min[r], pd.mean[r]});
   }
-  dir.text(prefix + "segment.toml", "[segment]\nt1 = \"" + scan.string() + "\"\nmodels = \"" +
-                                        f.models + "\"\nmembers = " + std::to_string(M) +
-                                        "\narith = \"" + base_arith.describe() +
-                                        "\"\nvoxel_size = " + std::to_string(grid.voxel_size[0]) +
-                                        "\nsize = " + std::to_string(grid.dims[0]) + "\n");
+  return rows;
+}
+
+std::string spread_tsv(const std::vector<SpreadRow>& rows, const Regions& reg, std::size_t M) {
+  std::ostringstream sp;
+  sp << "SegId\tStructName\tmembers\tmean_mm3\tsd_mm3\tmin_mm3\tmax_mm3\tcv_percent\t"
+        "min_pairwise_dice\tmean_pairwise_dice\n";
+  for (const SpreadRow& row : rows)
+    sp << reg.values[row.r] << '\t' << reg.names[row.r] << '\t' << M << '\t' << fmt(row.s.mean, 3)
+       << '\t' << fmt(row.s.std, 3) << '\t' << fmt(row.lo, 3) << '\t' << fmt(row.hi, 3) << '\t'
+       << (std::isnan(row.s.cv) ? std::string("nan") : fmt(100 * row.s.cv, 3)) << '\t'
+       << fmt(row.min_dice, 4) << '\t' << fmt(row.mean_dice, 4) << '\n';
+  return sp.str();
+}
+
+// summary.html: how much of the brain the members disagree on, the entropy over the T1, the
+// regions by volume CV.
+std::string summary_html(const ScanJob& job, const Conformed& c,
+                         const std::vector<std::int16_t>& labels, const analysis::VoxelMaps& maps,
+                         std::vector<SpreadRow> rows, const Regions& reg) {
+  std::size_t uncertain = 0, brain = 0;
+  double ent_sum = 0;
+  for (std::size_t n = 0; n < labels.size(); ++n) {
+    if (labels[n] == 0 && maps.entropy[n] == 0) continue;
+    ++brain;
+    uncertain += maps.entropy[n] > 0;
+    ent_sum += maps.entropy[n] / 255.0;
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const SpreadRow& a, const SpreadRow& b) {
+    return (std::isnan(a.s.cv) ? -1 : a.s.cv) > (std::isnan(b.s.cv) ? -1 : b.s.cv);
+  });
+  const io::Image ep = io::entropy_panel(c.subj, maps.entropy);
+  const std::vector<std::uint8_t> png = io::encode_png_rgb(ep.width, ep.height, ep.rgb);
+  std::ostringstream h;
+  h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>numens: numerical "
+       "uncertainty of "
+    << io::xml_escape(job.scan.filename().string())
+    << "</title><style>body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 "
+       "1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px "
+       "8px}th{background:#f0f0f0}.note{color:#666}</style></head><body>\n"
+    << "<h1>Numerical uncertainty of " << io::xml_escape(job.scan.string()) << "</h1>\n"
+    << "<p>" << job.sets.size() << " members of <code>" << io::xml_escape(job.f.models)
+    << "</code>, inference " << io::xml_escape(job.arith.describe()) << ", conformed to "
+    << c.grid.dims[0] << "^3 voxels of " << c.grid.voxel_size[0]
+    << " mm. <code>mri/seg.mgz</code> is the members' voxel-wise majority; "
+       "<code>mri/entropy.mgz</code> the label entropy, 255 when every member differs.</p>\n"
+    << "<p>" << uncertain << " of " << brain << " labelled voxels ("
+    << fmt(brain ? 100.0 * double(uncertain) / double(brain) : 0, 2)
+    << " %) get different labels from different members; mean normalised entropy over them "
+    << fmt(brain ? ent_sum / double(brain) : 0, 4) << ".</p>\n"
+    << "<figure><img src=\"" << io::data_uri("image/png", png)
+    << "\" alt=\"entropy\"><figcaption>Label entropy over the T1 (axial, coronal, sagittal "
+       "mid slices; dark red: low, white: every member differs)</figcaption></figure>\n"
+    << "<h2>Regional volumes across members (largest coefficient of variation first)</h2>\n"
+    << "<table><tr><th>region</th><th>id</th><th>mean mm&sup3;</th><th>sd</th><th>min</th>"
+       "<th>max</th><th>CV %</th><th>min pairwise Dice</th></tr>\n";
+  for (const SpreadRow& row : rows)
+    h << "<tr><td>" << io::xml_escape(reg.names[row.r]) << "</td><td>" << reg.values[row.r]
+      << "</td><td>" << fmt(row.s.mean, 1) << "</td><td>" << fmt(row.s.std, 1) << "</td><td>"
+      << fmt(row.lo, 1) << "</td><td>" << fmt(row.hi, 1) << "</td><td>"
+      << (std::isnan(row.s.cv) ? std::string("-") : fmt(100 * row.s.cv, 2)) << "</td><td>"
+      << fmt(row.min_dice, 4) << "</td></tr>\n";
+  h << "</table>\n<p class=\"note\">" << io::xml_escape(command_line(job))
+    << "</p></body></html>\n";
+  return h.str();
+}
+
+// An ensemble's numerical uncertainty of the scan: each member's labels, the entropy map, the
+// per-region spread table and the summary page.
+void write_uncertainty(const ScanJob& job, OutDir& dir, const Conformed& c,
+                       const std::vector<std::vector<std::int16_t>>& members,
+                       const analysis::VoxelMaps& maps, const Regions& reg) {
+  const std::string& p = job.prefix;
+  dir.mkdir(p + "mri/members");
+  io::Volume v = volume_on(c.grid, c.img);
+  for (std::size_t m = 0; m < members.size(); ++m) {
+    v.data = as_float(members[m]);
+    io::write_volume(
+        dir.file(p + "mri/members/" + io::member_dir_name(job.sets[m].id) + ".seg.mgz"), v,
+        io::NiftiType::i16);
+  }
+  v.data = as_float(maps.entropy);
+  io::write_volume(dir.file(p + "mri/entropy.mgz"), v, io::NiftiType::u8);
+  io::write_volume(dir.file(p + "mri/entropy.nii.gz"), v, io::NiftiType::u8);
+  const std::vector<analysis::LabelSpan> spans(members.begin(), members.end());
+  const std::vector<SpreadRow> rows = spread_rows(spans, reg);
+  dir.text(p + "stats/seg-spread.tsv", spread_tsv(rows, reg, members.size()));
+  dir.text(p + "summary.html", summary_html(job, c, maps.majority, maps, rows, reg));
+}
+
+// One scan into job.prefix of the output directory.
+void segment_one(const ScanJob& job, OutDir& dir,
+                 const std::vector<std::unique_ptr<ModelSet>>& nets,
+                 const io::ConformOptions& conform, std::FILE* log) {
+  const auto t_start = Clock::now();
+  Conformed c = read_and_conform(job.scan, conform);
+  std::fprintf(log, "numens segment: %s -> %lld^3 voxels of %g mm; %zu model set%s, views %s, %s\n",
+               job.scan.c_str(), static_cast<long long>(c.grid.dims[0]), c.grid.voxel_size[0],
+               job.sets.size(), job.sets.size() == 1 ? "" : "s",
+               view_list(job.sets.front().views).c_str(), job.arith.describe().c_str());
+  std::fflush(log);
+  const std::vector<std::vector<std::int16_t>> members = segment_members(job, nets, c, log);
+  analysis::VoxelMaps maps;
+  if (members.size() > 1)
+    maps = analysis::voxel_maps(std::vector<analysis::LabelSpan>(members.begin(), members.end()));
+  const std::vector<std::int16_t>& labels = members.size() > 1 ? maps.majority : members.front();
+
+  // The label table: the models' classes, FreeSurfer's colours where it has the value.
+  io::LabelTable lut;
+  for (std::size_t k = 0; k < job.ck().class_values.size(); ++k)
+    lut.push_back({job.ck().class_values[k], job.ck().class_names[k],
+                   io::default_label_colour(job.ck().class_values[k])});
+  c.subj.info.has_labels = true;
+  c.subj.labels = labels;
+  // Volumes per region on the conformed grid (FreeSurfer's aseg.stats counts there too).
+  const Regions reg = regions_of(job, c.grid);
+  const std::vector<std::int64_t> counts =
+      analysis::region_counts(labels, analysis::RegionIndex(reg.values));
+
+  if (!job.prefix.empty()) dir.mkdir(job.prefix);
+  dir.mkdir(job.prefix + "mri");
+  dir.mkdir(job.prefix + "stats");
+  write_volumes(job, dir, c, labels, lut);
+  dir.text(job.prefix + "stats/seg.stats", stats_text(job, c.grid, reg, counts));
+  const io::Image panel = label_panel(c.subj, lut);
+  io::write_png_rgb(dir.file(job.prefix + "seg-preview.png"), panel.width, panel.height, panel.rgb);
+  if (members.size() > 1) write_uncertainty(job, dir, c, members, maps, reg);
+  dir.text(job.prefix + "segment.toml",
+           "[segment]\nt1 = \"" + job.scan.string() + "\"\nmodels = \"" + job.f.models +
+               "\"\nmembers = " + std::to_string(members.size()) + "\narith = \"" +
+               job.arith.describe() + "\"\nvoxel_size = " + std::to_string(c.grid.voxel_size[0]) +
+               "\nsize = " + std::to_string(c.grid.dims[0]) + "\n");
+  std::int64_t labelled = 0;
+  for (auto n : counts) labelled += n;
   std::fprintf(log, "numens segment: %lld labelled voxels (%.1f cm^3) in %.1f s -> %s\n",
-               static_cast<long long>(labelled), double(labelled) * voxel_mm3 / 1000.0,
-               seconds_since(t_start), prefix.empty() ? "." : prefix.c_str());
+               static_cast<long long>(labelled), double(labelled) * reg.voxel_mm3 / 1000.0,
+               seconds_since(t_start), job.prefix.empty() ? "." : job.prefix.c_str());
   std::fflush(log);
 }
 
@@ -453,7 +537,7 @@ void segment_scan(const SegmentFlags& f) {
   for (const MemberModels& m : sets) nets.push_back(std::make_unique<ModelSet>(m.views));
   OutDir dir(out);
   for (const auto& [prefix, scan] : scans)
-    segment_one(f, scan, dir, prefix, sets, nets, base_arith, conform, log);
+    segment_one(ScanJob{f, sets, base_arith, scan, prefix}, dir, nets, conform, log);
   dir.commit();
   std::fprintf(log, "wrote %s\n", out.c_str());
   std::fflush(log);
