@@ -226,9 +226,8 @@ std::size_t arm_size(const io::SummaryTables& t, std::size_t a) {
   return std::size_t(std::count(t.member_arms.begin(), t.member_arms.end(), std::int64_t(a)));
 }
 
-int run(const Flags& f) {
-  if (f.threads < 0) throw ConfigError("variability: --threads must be >= 0");
-  if (f.threads > 0) omp_set_num_threads(f.threads);
+// --sigdigits, --base, --probability, --confidence, checked.
+analysis::SigOptions sig_options(const Flags& f) {
   analysis::SigOptions sig;
   sig.method = analysis::parse_sig_method(f.sigdigits);
   if (f.base != 2 && f.base != 10)
@@ -239,40 +238,55 @@ int run(const Flags& f) {
   sig.probability = f.probability;
   sig.confidence = f.confidence;
   sig.error = analysis::SigError::relative;  // reference: the arm's mean volume
-  const fs::path out(f.out);
-  const fs::path csv_regions = sibling(out, "_regions.csv"),
-                 csv_cortical = sibling(out, "_cortical.csv"),
-                 csv_corr = sibling(out, "_correlation.csv");
+  return sig;
+}
 
-  const io::EnsembleDir ens = io::read_ensemble_dir(f.ensemble);
-  const std::vector<Member> members = open_members(ens);
-  const io::SegmentationReader& ref = *members.front().seg;
-  const fs::path cohort_path =
-      resolve_cohort(f, ref.info().cohort, ens.dir, members.front().record->seg());
-  const io::CohortReader cohort(cohort_path);
+// The ensemble, its members' segmentation files and the cohort they segmented, checked to belong
+// together (creation time, subjects, grids) before any work.
+struct Inputs {
+  io::EnsembleDir ens;
+  std::vector<Member> members;
+  fs::path cohort_path;
+  std::unique_ptr<io::CohortReader> cohort;
+  std::vector<std::string> ids;           // the subjects, in the members' order
+  std::vector<std::size_t> cohort_index;  // their positions in the cohort
+};
+
+Inputs open_inputs(const Flags& f) {
+  Inputs in;
+  in.ens = io::read_ensemble_dir(f.ensemble);
+  in.members = open_members(in.ens);
+  const io::SegmentationReader& ref = *in.members.front().seg;
+  in.cohort_path =
+      resolve_cohort(f, ref.info().cohort, in.ens.dir, in.members.front().record->seg());
+  in.cohort = std::make_unique<io::CohortReader>(in.cohort_path);
+  const io::CohortReader& cohort = *in.cohort;
   if (cohort.provenance("creation_time") != ref.info().cohort_creation_time)
-    fail(cohort_path, "created " + cohort.provenance("creation_time") +
-                          ", but the members segmented the cohort created " +
-                          ref.info().cohort_creation_time + " (" + ref.info().cohort + ")");
-  const std::vector<std::string>& ids = ref.subject_ids();
-  std::vector<std::size_t> cohort_index;
-  for (const auto& id : ids) {
+    fail(in.cohort_path, "created " + cohort.provenance("creation_time") +
+                             ", but the members segmented the cohort created " +
+                             ref.info().cohort_creation_time + " (" + ref.info().cohort + ")");
+  in.ids = ref.subject_ids();
+  for (const auto& id : in.ids) {
     const std::size_t ci = cohort.index_of(id);
     if (!same_grid(cohort.subjects()[ci].geometry, ref.geometry(id)))
-      fail(cohort_path, "subject '" + id + "': grid differs from that of " +
-                            members.front().record->seg().string());
-    cohort_index.push_back(ci);
+      fail(in.cohort_path, "subject '" + id + "': grid differs from that of " +
+                               in.members.front().record->seg().string());
+    in.cohort_index.push_back(ci);
   }
-  for (const auto& arm : ens.arms)
+  for (const auto& arm : in.ens.arms)
     if (arm.members.size() > 255)
-      fail(ens.dir, "arm '" + arm.name + "' has " + std::to_string(arm.members.size()) +
-                        " members; the voxel maps hold at most 255");
+      fail(in.ens.dir, "arm '" + arm.name + "' has " + std::to_string(arm.members.size()) +
+                           " members; the voxel maps hold at most 255");
+  return in;
+}
 
-  // Axes and the tables' fixed parts.
+// The summary's axes and fixed parts, every measured table allocated and NaN.
+io::SummaryTables table_axes(const Flags& f, const Inputs& in, const analysis::SigOptions& sig) {
+  const io::EnsembleDir& ens = in.ens;
   io::SummaryTables t;
-  t.config = describe(f, cohort_path);
-  t.cohort = cohort_path.string();
-  t.cohort_creation_time = cohort.provenance("creation_time");
+  t.config = describe(f, in.cohort_path);
+  t.cohort = in.cohort_path.string();
+  t.cohort_creation_time = in.cohort->provenance("creation_time");
   for (const auto& a : ens.arms) t.arm_names.push_back(a.name), t.arm_kinds.push_back(a.kind);
   std::vector<std::size_t> arm_of(ens.members.size());
   for (std::size_t a = 0; a < ens.arms.size(); ++a)
@@ -283,9 +297,9 @@ int run(const Flags& f) {
     t.member_seeds.push_back(ens.members[m].seeds);
     t.member_arith.push_back(ens.members[m].arith);
   }
-  t.subject_ids = ids;
-  for (std::size_t ci : cohort_index) t.ages.push_back(cohort.subjects()[ci].age);
-  const io::SegmentationInfo& info = ref.info();
+  t.subject_ids = in.ids;
+  for (std::size_t ci : in.cohort_index) t.ages.push_back(in.cohort->subjects()[ci].age);
+  const io::SegmentationInfo& info = in.members.front().seg->info();
   for (std::size_t c = 0; c < info.class_values.size(); ++c) {
     if (info.class_values[c] == 0) continue;
     t.region_values.push_back(info.class_values[c]);
@@ -293,7 +307,7 @@ int run(const Flags& f) {
     t.region_cortical.push_back(analysis::is_cortical(info.class_values[c]) ? 1 : 0);
   }
   if (t.region_values.empty())
-    fail(members.front().record->seg(), "the models have no class but background");
+    fail(in.members.front().record->seg(), "the models have no class but background");
   t.sigdigits.method = analysis::sig_method_name(sig.method);
   t.sigdigits.base = f.base;
   t.sigdigits.probability = f.probability;
@@ -305,15 +319,18 @@ int run(const Flags& f) {
     v->assign(A * S * R, float(kNaN));
   for (auto* v : {&t.volume_mean, &t.volume_std, &t.volume_cv, &t.volume_sigdigits})
     v->assign(A * S * R, kNaN);
+  return t;
+}
 
-  const analysis::RegionIndex regions(t.region_values);
+void print_header(const Flags& f, const Inputs& in, const io::SummaryTables& t,
+                  const analysis::SigOptions& sig) {
   std::printf("numens variability: %zu members in %zu arms, %zu subjects, %zu regions, cohort %s\n",
-              M, A, S, R, cohort_path.c_str());
+              t.members(), t.arms(), t.subjects(), t.regions(), in.cohort_path.c_str());
   if (sig.method == analysis::SigMethod::general) {
     // The General bound holds with probability p at confidence c only from n samples on; fewer
     // members still give a number, with a weaker guarantee, which the user should know.
     const std::int64_t need = analysis::general_min_samples(f.probability, f.confidence);
-    for (const auto& arm : ens.arms)
+    for (const auto& arm : in.ens.arms)
       if (arm.members.size() >= 2 && std::int64_t(arm.members.size()) < need)
         std::printf(
             "note: arm '%s' has %zu members; the General estimator needs %lld for "
@@ -322,73 +339,75 @@ int run(const Flags& f) {
             f.confidence);
   }
   std::fflush(stdout);
-  io::SummaryWriter writer(out, kVersion, kGitCommit);
-  for (std::size_t s = 0; s < S; ++s) {
-    const io::Subject subj = cohort.read(cohort_index[s]);
-    const io::Geometry& grid = subj.info.geometry;
-    const double voxel_mm3 = grid.voxel_size[0] * grid.voxel_size[1] * grid.voxel_size[2];
-    const bool truth = subj.info.has_labels;
-    // One arm's volumes in memory at a time: the peak is the largest arm, not the ensemble.
-    for (std::size_t a = 0; a < A; ++a) {
-      const auto& arm_members = ens.arms[a].members;
-      std::vector<std::vector<std::int16_t>> vols;
-      for (std::size_t m : arm_members) vols.push_back(members[m].seg->labels(ids[s]));
-      const std::vector<analysis::LabelSpan> spans(vols.begin(), vols.end());
-      std::vector<std::vector<double>> vol_r(R);  // region -> volume per member of the arm
-      // Members' counts and Dice vs truth in parallel (HDF5 reads above stay serial: the library
-      // is not thread-safe); each member's numbers are its own, so threads change nothing.
-      const std::size_t n_arm = arm_members.size();
-      std::vector<std::vector<std::int64_t>> counts_of(n_arm);
-      std::vector<std::vector<double>> dice_of(n_arm);
-#pragma omp parallel for schedule(dynamic, 1)
-      for (std::int64_t i = 0; i < std::int64_t(n_arm); ++i) {
-        counts_of[std::size_t(i)] = analysis::region_counts(vols[std::size_t(i)], regions);
-        dice_of[std::size_t(i)] =
-            truth ? analysis::dice_for_regions(vols[std::size_t(i)], subj.labels, regions)
-                  : std::vector<double>(R, kNaN);
-      }
-      for (std::size_t i = 0; i < n_arm; ++i) {
-        const std::size_t m = arm_members[i];
-        const auto& counts = counts_of[i];
-        const auto& dice = dice_of[i];
-        for (std::size_t r = 0; r < R; ++r) {
-          const double v = double(counts[r]) * voxel_mm3;
-          t.volume_mm3[t.smr(s, m, r)] = v;
-          t.dice[t.smr(s, m, r)] = float(dice[r]);
-          vol_r[r].push_back(v);
-        }
-      }
-      const analysis::PairwiseDice pd = analysis::pairwise_dice(spans, regions);
-      io::ArmMaps maps;
-      {
-        analysis::VoxelMaps vm = analysis::voxel_maps(spans);
-        maps.entropy = std::move(vm.entropy);
-        maps.disagreement = std::move(vm.disagreement);
-        maps.majority = std::move(vm.majority);
-      }
-      const auto maj = truth ? analysis::dice_for_regions(maps.majority, subj.labels, regions)
-                             : std::vector<double>(R, kNaN);
-      for (std::size_t r = 0; r < R; ++r) {
-        const std::size_t k = t.asr(a, s, r);
-        t.dice_pairwise_min[k] = float(pd.min[r]);
-        t.dice_pairwise_mean[k] = float(pd.mean[r]);
-        const analysis::Spread sp = analysis::spread(vol_r[r]);
-        t.volume_mean[k] = sp.mean;
-        t.volume_std[k] = sp.std;
-        t.volume_cv[k] = sp.cv;
-        if (vol_r[r].size() >= 2)
-          t.volume_sigdigits[k] = analysis::significant_digits(vol_r[r], sig);
-        t.majority_dice[k] = float(maj[r]);
-      }
-      if (f.maps) writer.write_maps(ids[s], ens.arms[a].name, grid, maps);
-    }
-    std::printf("  %s done (%zu/%zu)\n", ids[s].c_str(), s + 1, S);
-    std::fflush(stdout);
-  }
+}
 
-  // Is variability structurally the same across arms? Per-region means over subjects of
-  // 1 - min pairwise Dice and of volume CV, correlated across regions for every pair of arms
-  // with at least two members (seed vs mca is the paper's comparison).
+// One arm on one subject: the members' volumes and Dice against the truth, the arm's pairwise
+// Dice, volume spread and significant digits, the voxel maps (written when asked for).
+void measure_arm(const Flags& f, const Inputs& in, io::SummaryTables& t, io::SummaryWriter& writer,
+                 const analysis::SigOptions& sig, const analysis::RegionIndex& regions,
+                 std::size_t s, std::size_t a, const io::Subject& subj) {
+  const std::size_t R = t.regions();
+  const std::vector<std::string>& ids = in.ids;
+  const io::Geometry& grid = subj.info.geometry;
+  const double voxel_mm3 = grid.voxel_size[0] * grid.voxel_size[1] * grid.voxel_size[2];
+  const bool truth = subj.info.has_labels;
+  const auto& arm_members = in.ens.arms[a].members;
+  std::vector<std::vector<std::int16_t>> vols;
+  for (std::size_t m : arm_members) vols.push_back(in.members[m].seg->labels(ids[s]));
+  const std::vector<analysis::LabelSpan> spans(vols.begin(), vols.end());
+  std::vector<std::vector<double>> vol_r(R);  // region -> volume per member of the arm
+  // Members' counts and Dice vs truth in parallel (HDF5 reads above stay serial: the library
+  // is not thread-safe); each member's numbers are its own, so threads change nothing.
+  const std::size_t n_arm = arm_members.size();
+  std::vector<std::vector<std::int64_t>> counts_of(n_arm);
+  std::vector<std::vector<double>> dice_of(n_arm);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t i = 0; i < std::int64_t(n_arm); ++i) {
+    counts_of[std::size_t(i)] = analysis::region_counts(vols[std::size_t(i)], regions);
+    dice_of[std::size_t(i)] =
+        truth ? analysis::dice_for_regions(vols[std::size_t(i)], subj.labels, regions)
+              : std::vector<double>(R, kNaN);
+  }
+  for (std::size_t i = 0; i < n_arm; ++i) {
+    const std::size_t m = arm_members[i];
+    const auto& counts = counts_of[i];
+    const auto& dice = dice_of[i];
+    for (std::size_t r = 0; r < R; ++r) {
+      const double v = double(counts[r]) * voxel_mm3;
+      t.volume_mm3[t.smr(s, m, r)] = v;
+      t.dice[t.smr(s, m, r)] = float(dice[r]);
+      vol_r[r].push_back(v);
+    }
+  }
+  const analysis::PairwiseDice pd = analysis::pairwise_dice(spans, regions);
+  io::ArmMaps maps;
+  {
+    analysis::VoxelMaps vm = analysis::voxel_maps(spans);
+    maps.entropy = std::move(vm.entropy);
+    maps.disagreement = std::move(vm.disagreement);
+    maps.majority = std::move(vm.majority);
+  }
+  const auto maj = truth ? analysis::dice_for_regions(maps.majority, subj.labels, regions)
+                         : std::vector<double>(R, kNaN);
+  for (std::size_t r = 0; r < R; ++r) {
+    const std::size_t k = t.asr(a, s, r);
+    t.dice_pairwise_min[k] = float(pd.min[r]);
+    t.dice_pairwise_mean[k] = float(pd.mean[r]);
+    const analysis::Spread sp = analysis::spread(vol_r[r]);
+    t.volume_mean[k] = sp.mean;
+    t.volume_std[k] = sp.std;
+    t.volume_cv[k] = sp.cv;
+    if (vol_r[r].size() >= 2) t.volume_sigdigits[k] = analysis::significant_digits(vol_r[r], sig);
+    t.majority_dice[k] = float(maj[r]);
+  }
+  if (f.maps) writer.write_maps(ids[s], in.ens.arms[a].name, grid, maps);
+}
+
+// Is variability structurally the same across arms? Per-region means over subjects of
+// 1 - min pairwise Dice and of volume CV, correlated across regions for every pair of arms
+// with at least two members (seed vs mca is the paper's comparison).
+void correlate_arms(io::SummaryTables& t) {
+  const std::size_t A = t.arms(), S = t.subjects(), R = t.regions();
   for (std::size_t a = 0; a < A; ++a)
     for (std::size_t b = a + 1; b < A; ++b) {
       if (arm_size(t, a) < 2 || arm_size(t, b) < 2) continue;
@@ -410,9 +429,28 @@ int run(const Flags& f) {
             {std::int64_t(a), std::int64_t(b), measure, std::int64_t(c.n), c.pearson, c.spearman});
       }
     }
+}
 
-  // Tables: built before the summary is committed, so a failure leaves no file at all.
-  const std::vector<RegionRow> rows = region_rows(t);
+// Per arm, the minimum pairwise Dice of cortical and of non-cortical regions over subjects.
+using CorticalSplit = std::pair<analysis::Moments, analysis::Moments>;
+std::vector<CorticalSplit> cortical_split(const io::SummaryTables& t) {
+  std::vector<CorticalSplit> cort(t.arms());
+  for (std::size_t a = 0; a < t.arms(); ++a) {
+    std::vector<double> c, n;
+    for (std::size_t s = 0; s < t.subjects(); ++s)
+      for (std::size_t r = 0; r < t.regions(); ++r)
+        (t.region_cortical[r] ? c : n).push_back(t.dice_pairwise_min[t.asr(a, s, r)]);
+    cort[a] = {analysis::finite_moments(c), analysis::finite_moments(n)};
+  }
+  return cort;
+}
+
+// The three CSV tables (regions, cortical split, correlations), as text.
+struct CsvTables {
+  std::string regions, cortical, correlations;
+};
+CsvTables csv_tables(const io::SummaryTables& t, const std::vector<RegionRow>& rows,
+                     const std::vector<CorticalSplit>& cort) {
   std::ostringstream regions_csv, cortical_csv, corr_csv;
   regions_csv << "arm,kind,members,region,name,cortical,min_pairwise_dice,mean_pairwise_dice,"
                  "volume_mean_mm3,volume_cv,sigdigits,member_dice,majority_dice,ieee_dice\n";
@@ -425,35 +463,27 @@ int run(const Flags& f) {
                 << num(r.ieee_dice) << '\n';
   cortical_csv << "arm,kind,members,cortical_mean,cortical_std,cortical_n,noncortical_mean,"
                   "noncortical_std,noncortical_n\n";
-  std::vector<std::pair<analysis::Moments, analysis::Moments>> cort(A);
-  for (std::size_t a = 0; a < A; ++a) {
-    std::vector<double> c, n;
-    for (std::size_t s = 0; s < S; ++s)
-      for (std::size_t r = 0; r < R; ++r)
-        (t.region_cortical[r] ? c : n).push_back(t.dice_pairwise_min[t.asr(a, s, r)]);
-    cort[a] = {analysis::finite_moments(c), analysis::finite_moments(n)};
+  for (std::size_t a = 0; a < t.arms(); ++a)
     cortical_csv << t.arm_names[a] << ',' << t.arm_kinds[a] << ',' << arm_size(t, a) << ','
                  << num(cort[a].first.mean) << ',' << num(cort[a].first.std) << ','
                  << cort[a].first.n << ',' << num(cort[a].second.mean) << ','
                  << num(cort[a].second.std) << ',' << cort[a].second.n << '\n';
-  }
   corr_csv << "arm_a,arm_b,measure,regions,pearson,spearman\n";
   for (const auto& c : t.correlations)
     corr_csv << t.arm_names[std::size_t(c.arm_a)] << ',' << t.arm_names[std::size_t(c.arm_b)] << ','
              << c.measure << ',' << c.regions << ',' << num(c.pearson) << ',' << num(c.spearman)
              << '\n';
+  return {regions_csv.str(), cortical_csv.str(), corr_csv.str()};
+}
 
-  writer.commit(t);
-  write_csv(csv_regions, regions_csv.str());
-  write_csv(csv_cortical, cortical_csv.str());
-  write_csv(csv_corr, corr_csv.str());
-
-  // The same tables on stdout: minimum pairwise Dice per arm (the paper's table), the most
-  // variable regions, the correlations.
+// The same tables on stdout: minimum pairwise Dice per arm (the paper's table), the most
+// variable regions, the correlations.
+void print_tables(const io::SummaryTables& t, const std::vector<RegionRow>& rows,
+                  const std::vector<CorticalSplit>& cort, const fs::path& csv_regions) {
   std::printf("\nminimum pairwise Dice, mean +- std over subjects and regions:\n");
   std::printf("  %-16s %-9s %7s  %-22s %-22s\n", "arm", "kind", "members", "cortical",
               "non-cortical");
-  for (std::size_t a = 0; a < A; ++a) {
+  for (std::size_t a = 0; a < t.arms(); ++a) {
     auto cell = [](const analysis::Moments& m) {
       return m.n == 0 ? std::string("-") : num(m.mean, 4) + " +- " + num(m.std, 3);
     };
@@ -465,7 +495,7 @@ int run(const Flags& f) {
               csv_regions.c_str());
   std::printf("  %-12s %-28s %9s %9s %9s %9s %9s %9s\n", "arm", "region", "min_dice", "mean_dice",
               "vol_cv", "sigdig", "dice", "maj_dice");
-  for (std::size_t a = 0; a < A; ++a) {
+  for (std::size_t a = 0; a < t.arms(); ++a) {
     std::size_t shown = 0;
     for (const RegionRow& r : rows) {
       if (r.arm != a || shown == kShow) continue;
@@ -487,6 +517,39 @@ int run(const Flags& f) {
                   static_cast<long long>(c.regions), num(c.pearson, 4).c_str(),
                   num(c.spearman, 4).c_str());
   }
+}
+
+int run(const Flags& f) {
+  if (f.threads < 0) throw ConfigError("variability: --threads must be >= 0");
+  if (f.threads > 0) omp_set_num_threads(f.threads);
+  const analysis::SigOptions sig = sig_options(f);
+  const fs::path out(f.out);
+  const fs::path csv_regions = sibling(out, "_regions.csv"),
+                 csv_cortical = sibling(out, "_cortical.csv"),
+                 csv_corr = sibling(out, "_correlation.csv");
+  const Inputs in = open_inputs(f);
+  io::SummaryTables t = table_axes(f, in, sig);
+  const analysis::RegionIndex regions(t.region_values);
+  print_header(f, in, t, sig);
+  io::SummaryWriter writer(out, kVersion, kGitCommit);
+  for (std::size_t s = 0; s < t.subjects(); ++s) {
+    const io::Subject subj = in.cohort->read(in.cohort_index[s]);
+    // One arm's volumes in memory at a time: the peak is the largest arm, not the ensemble.
+    for (std::size_t a = 0; a < t.arms(); ++a)
+      measure_arm(f, in, t, writer, sig, regions, s, a, subj);
+    std::printf("  %s done (%zu/%zu)\n", in.ids[s].c_str(), s + 1, t.subjects());
+    std::fflush(stdout);
+  }
+  correlate_arms(t);
+  // Tables: built before the summary is committed, so a failure leaves no file at all.
+  const std::vector<RegionRow> rows = region_rows(t);
+  const std::vector<CorticalSplit> cort = cortical_split(t);
+  const CsvTables csv = csv_tables(t, rows, cort);
+  writer.commit(t);
+  write_csv(csv_regions, csv.regions);
+  write_csv(csv_cortical, csv.cortical);
+  write_csv(csv_corr, csv.correlations);
+  print_tables(t, rows, cort, csv_regions);
   std::printf("wrote %s, %s, %s, %s\n", out.c_str(), csv_regions.c_str(), csv_cortical.c_str(),
               csv_corr.c_str());
   return 0;
