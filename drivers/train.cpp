@@ -216,6 +216,142 @@ class Progress {
 
 }  // namespace
 
+namespace {
+
+// The slice split and the steps of an epoch, checked: enough training slices for one step.
+struct DataPlan {
+  Split split;
+  int64_t steps = 0;
+};
+DataPlan plan_data(TrainSettings& s, const io::SliceFile& sf, const fs::path& slices) {
+  const io::SliceFileInfo& info = sf.info();
+  bind_to_slices(s, info, slices);
+  DataPlan d;
+  d.split = split_slices(s, info, slices);
+  const Split& sp = d.split;
+  const int64_t per_step = s.batch_size * s.train.accumulation;
+  const int64_t pass_steps = int64_t(sp.train.size()) / per_step;
+  if (sp.train.empty() || (s.steps_per_epoch == 0 && pass_steps == 0))
+    throw ConfigError(slices.string() + ": " + std::to_string(sp.train.size()) +
+                      " training slices (after holding out " +
+                      std::to_string(sp.val_subjects.size()) +
+                      " validation subjects) are fewer than one optimizer step needs (" +
+                      std::to_string(per_step) + " = batch_size x accumulation)");
+  d.steps = s.steps_per_epoch > 0 ? s.steps_per_epoch : pass_steps;
+  s.train.iterations_per_epoch = d.steps;
+  return d;
+}
+
+// Where a view's run writes.
+struct OutPaths {
+  fs::path dir, ckpt, best, csv, toml;
+};
+OutPaths out_paths(const TrainSettings& s, const TrainRun& run) {
+  OutPaths o;
+  o.dir = s.out_dir;
+  if (o.dir.is_relative() && !s.config_file.empty()) o.dir = s.config_file.parent_path() / o.dir;
+  const std::string vname = io::view_name(s.view);
+  o.ckpt = o.dir / ("ckpt_" + vname + ".h5");
+  o.best = o.dir / ("ckpt_" + vname + "_best.h5");
+  o.csv = o.dir / ("train_" + vname + ".csv");
+  o.toml = o.dir / ("train_" + vname + ".toml");
+  if (run.resume.empty() && !run.force && fs::exists(o.ckpt))
+    throw ConfigError(o.ckpt.string() +
+                      " exists: continue it with --resume, or pass --force to start over");
+  return o;
+}
+
+// The trainer and what the run has done so far: fresh, or restored from --resume (which must
+// have been trained with this configuration and have fewer epochs than asked for).
+struct RunState {
+  std::unique_ptr<nn::Trainer> trainer;
+  int64_t epoch0 = 0, best_epoch = -1;
+  double best = -1;
+  std::string history = kHistoryHeader;
+};
+RunState start_or_resume(const TrainSettings& s, const TrainRun& run) {
+  RunState st;
+  st.trainer = std::make_unique<nn::Trainer>(s.train);
+  if (run.resume.empty()) return st;
+  const std::string resume = run.resume.string();
+  const io::Checkpoint c = io::read_checkpoint(run.resume);
+  if (c.resume_key != resume_key(s))
+    throw ConfigError(resume + ": was trained with another configuration (" +
+                      first_difference(c.resume_key, resume_key(s)) + ")");
+  if (c.epoch >= s.epochs)
+    throw ConfigError(resume + ": already has " + std::to_string(c.epoch) +
+                      " epochs; ask for more with --epochs");
+  st.trainer->set_state(get_state(st.trainer->net(), c, resume));
+  st.epoch0 = c.epoch;
+  st.best = std::isnan(c.best_metric) ? -1 : c.best_metric;
+  st.best_epoch = c.best_epoch;
+  st.history = c.history.empty() ? kHistoryHeader : c.history;
+  return st;
+}
+
+io::Checkpoint make_checkpoint(const TrainSettings& s, const RunState& st,
+                               const io::SliceFileInfo& info, int64_t epoch, double lr) {
+  io::Checkpoint c;
+  c.config = to_toml(s);
+  c.seeds = seeds_toml(s);
+  c.view = io::view_name(s.view);
+  c.arch = arch_name(s.train.net);
+  c.net = s.train.net.describe();
+  c.arith = s.train.arith.describe();
+  c.resume_key = resume_key(s);
+  c.epoch = epoch;
+  c.best_metric = st.best < 0 ? std::nan("") : st.best;
+  c.best_epoch = st.best_epoch;
+  c.lr = lr;
+  c.history = st.history;
+  c.class_values = info.class_values;
+  c.class_names = info.class_names;
+  put_state(st.trainer->net(), st.trainer->state(), c);
+  return c;
+}
+
+// Means over an epoch's steps.
+struct EpochStats {
+  double loss = 0, ce = 0, dice = 0, lr = 0;
+};
+EpochStats train_epoch(const TrainSettings& s, nn::Trainer& tr, const io::SliceFile& sf,
+                       const DataPlan& plan, const mca::Stream& aug, int64_t epoch,
+                       Progress& progress) {
+  const int64_t B = s.batch_size, K = s.train.accumulation, steps = plan.steps;
+  const auto t0 = Clock::now();
+  const std::vector<int64_t> order = epoch_order(plan.split.train, s.data_seed, epoch);
+  io::SliceBatch sb;
+  std::vector<nn::Batch> micro(static_cast<size_t>(K));
+  std::vector<int64_t> rows(static_cast<size_t>(B));
+  EpochStats e;
+  for (int64_t st = 0; st < steps; ++st) {
+    for (int64_t m = 0; m < K; ++m) {
+      for (int64_t b = 0; b < B; ++b)
+        rows[size_t(b)] = order[size_t(((st * K + m) * B + b) % int64_t(order.size()))];
+      sf.read(rows, sb);
+      const mca::Stream a = aug.at(0, uint32_t(tr.steps_taken()));
+      to_batch(sb, B, sf.info(), s.train.net, s.translate, &a, uint64_t(m * B), micro[size_t(m)]);
+    }
+    const nn::StepReport r = tr.step(micro);
+    if (!std::isfinite(r.loss))
+      throw Error("training diverged: loss is " + std::to_string(r.loss) + " at epoch " +
+                  std::to_string(epoch + 1) + " step " + std::to_string(st + 1) +
+                  " (lower [optim] lr?)");
+    e.loss += r.loss / double(steps);
+    e.ce += r.ce / double(steps);
+    e.dice += r.dice / double(steps);
+    e.lr = r.lr;
+    const double secs = seconds_since(t0);
+    progress.set_step_seconds(secs / double(st + 1));
+    progress.update(io::view_name(s.view), epoch + 1, s.epochs, st + 1, steps, r.loss, r.lr,
+                    double((st + 1) * B * K) / secs);
+  }
+  progress.end_epoch();
+  return e;
+}
+
+}  // namespace
+
 void train_view(TrainSettings s, const TrainRun& run) {
   std::FILE* log = run.log ? run.log : stdout;
   const std::string cfg_name =
@@ -225,59 +361,16 @@ void train_view(TrainSettings s, const TrainRun& run) {
   if (const std::string why = io::file_problem(slices); !why.empty())
     throw ConfigError(cfg_name + ": [data] slices: " + slices.string() + ": " + why);
   const io::SliceFile sf(slices);
-  const io::SliceFileInfo& info = sf.info();
-  bind_to_slices(s, info, slices);
-  const Split sp = split_slices(s, info, slices);
-  const int64_t B = s.batch_size, K = s.train.accumulation;
-  const int64_t per_step = B * K;
-  const int64_t pass_steps = int64_t(sp.train.size()) / per_step;
-  if (sp.train.empty() || (s.steps_per_epoch == 0 && pass_steps == 0))
-    throw ConfigError(slices.string() + ": " + std::to_string(sp.train.size()) +
-                      " training slices (after holding out " +
-                      std::to_string(sp.val_subjects.size()) +
-                      " validation subjects) are fewer than one optimizer step needs (" +
-                      std::to_string(per_step) + " = batch_size x accumulation)");
-  const int64_t steps = s.steps_per_epoch > 0 ? s.steps_per_epoch : pass_steps;
-  s.train.iterations_per_epoch = steps;
-
-  fs::path out = s.out_dir;
-  if (out.is_relative() && !s.config_file.empty()) out = s.config_file.parent_path() / out;
-  const std::string vname = io::view_name(s.view);
-  const fs::path ckpt_path = out / ("ckpt_" + vname + ".h5");
-  const fs::path best_path = out / ("ckpt_" + vname + "_best.h5");
-  const fs::path csv_path = out / ("train_" + vname + ".csv");
-  if (run.resume.empty() && !run.force && fs::exists(ckpt_path))
-    throw ConfigError(ckpt_path.string() +
-                      " exists: continue it with --resume, or pass --force to start over");
-
+  const DataPlan plan = plan_data(s, sf, slices);
+  const Split& sp = plan.split;
+  const OutPaths out = out_paths(s, run);
   if (run.check) {  // everything above is the validation; show what would run
     std::fprintf(log, "%s", to_toml(s).c_str());
     std::fprintf(log, "# %zu training slices, %zu validation slices, %lld steps per epoch: ok\n",
-                 sp.train.size(), sp.val.size(), (long long)steps);
+                 sp.train.size(), sp.val.size(), (long long)plan.steps);
     return;
   }
-  std::unique_ptr<nn::Trainer> tr;
-  int64_t epoch0 = 0, best_epoch = -1;
-  double best = -1;
-  std::string history = kHistoryHeader;
-  if (!run.resume.empty()) {
-    const std::string resume = run.resume.string();
-    const io::Checkpoint c = io::read_checkpoint(run.resume);
-    if (c.resume_key != resume_key(s))
-      throw ConfigError(resume + ": was trained with another configuration (" +
-                        first_difference(c.resume_key, resume_key(s)) + ")");
-    if (c.epoch >= s.epochs)
-      throw ConfigError(resume + ": already has " + std::to_string(c.epoch) +
-                        " epochs; ask for more with --epochs");
-    tr = std::make_unique<nn::Trainer>(s.train);
-    tr->set_state(get_state(tr->net(), c, resume));
-    epoch0 = c.epoch;
-    best = std::isnan(c.best_metric) ? -1 : c.best_metric;
-    best_epoch = c.best_epoch;
-    history = c.history.empty() ? kHistoryHeader : c.history;
-  } else {
-    tr = std::make_unique<nn::Trainer>(s.train);
-  }
+  RunState st = start_or_resume(s, run);
   // A directory this run creates is removed again if the run fails before its first checkpoint
   // (it then holds only the resolved configuration written here): no empty output is left.
   struct NewDirGuard {
@@ -289,100 +382,56 @@ void train_view(TrainSettings s, const TrainRun& run) {
       fs::remove(toml, ec);
       if (fs::is_empty(dir, ec)) fs::remove(dir, ec);
     }
-  } new_dir{out, out / ("train_" + vname + ".toml"), !fs::exists(out)};
-  io::make_output_dir(out);
-  io::write_text_atomic(new_dir.toml, to_toml(s));
+  } new_dir{out.dir, out.toml, !fs::exists(out.dir)};
+  io::make_output_dir(out.dir);
+  io::write_text_atomic(out.toml, to_toml(s));
 
+  const std::string vname = io::view_name(s.view);
   std::fprintf(log, "numens train: %s view, %s, %lld parameters, %s\n", vname.c_str(),
-               arch_name(s.train.net).c_str(), (long long)tr->net().parameter_count(),
+               arch_name(s.train.net).c_str(), (long long)st.trainer->net().parameter_count(),
                s.train.arith.describe().c_str());
   std::fprintf(log,
                "  %zu training slices, %zu validation slices (%zu subjects held out), "
                "%lld steps/epoch of %lld x %lld slices, epochs %lld..%lld -> %s\n",
-               sp.train.size(), sp.val.size(), sp.val_subjects.size(), (long long)steps,
-               (long long)B, (long long)K, (long long)epoch0 + 1, (long long)s.epochs,
-               out.string().c_str());
+               sp.train.size(), sp.val.size(), sp.val_subjects.size(), (long long)plan.steps,
+               (long long)s.batch_size, (long long)s.train.accumulation, (long long)st.epoch0 + 1,
+               (long long)s.epochs, out.dir.string().c_str());
   std::fflush(log);
-
   auto checkpoint = [&](const fs::path& p, int64_t epoch, double lr) {
-    io::Checkpoint c;
-    c.config = to_toml(s);
-    c.seeds = seeds_toml(s);
-    c.view = vname;
-    c.arch = arch_name(s.train.net);
-    c.net = s.train.net.describe();
-    c.arith = s.train.arith.describe();
-    c.resume_key = resume_key(s);
-    c.epoch = epoch;
-    c.best_metric = best < 0 ? std::nan("") : best;
-    c.best_epoch = best_epoch;
-    c.lr = lr;
-    c.history = history;
-    c.class_values = info.class_values;
-    c.class_names = info.class_names;
-    put_state(tr->net(), tr->state(), c);
-    io::write_checkpoint(p, c, kVersion, kGitCommit);
+    io::write_checkpoint(p, make_checkpoint(s, st, sf.info(), epoch, lr), kVersion, kGitCommit);
     new_dir.armed = false;  // the directory now holds a result
   };
 
   const mca::Stream aug = mca::Stream::make(s.augment_seed, kAugmentStream);
   Progress progress(s.log_every, run.log ? run.log : stderr);
-  io::SliceBatch sb;
-  std::vector<nn::Batch> micro(static_cast<size_t>(K));
-  std::vector<int64_t> rows(static_cast<size_t>(B));
-  for (int64_t epoch = epoch0; epoch < s.epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<int64_t> order = epoch_order(sp.train, s.data_seed, epoch);
-    double loss = 0, ce = 0, dl = 0, lr = 0;
-    for (int64_t st = 0; st < steps; ++st) {
-      for (int64_t m = 0; m < K; ++m) {
-        for (int64_t b = 0; b < B; ++b)
-          rows[size_t(b)] = order[size_t(((st * K + m) * B + b) % int64_t(order.size()))];
-        sf.read(rows, sb);
-        const mca::Stream a = aug.at(0, uint32_t(tr->steps_taken()));
-        to_batch(sb, B, info, s.train.net, s.translate, &a, uint64_t(m * B), micro[size_t(m)]);
-      }
-      const nn::StepReport r = tr->step(micro);
-      if (!std::isfinite(r.loss))
-        throw Error("training diverged: loss is " + std::to_string(r.loss) + " at epoch " +
-                    std::to_string(epoch + 1) + " step " + std::to_string(st + 1) +
-                    " (lower [optim] lr?)");
-      loss += r.loss / double(steps);
-      ce += r.ce / double(steps);
-      dl += r.dice / double(steps);
-      lr = r.lr;
-      const double secs = seconds_since(t0);
-      progress.set_step_seconds(secs / double(st + 1));
-      progress.update(vname, epoch + 1, s.epochs, st + 1, steps, r.loss, r.lr,
-                      double((st + 1) * per_step) / secs);
-    }
-    progress.end_epoch();
-    const Validation v = validate(*tr, sf, sp.val, B);
+  for (int64_t epoch = st.epoch0; epoch < s.epochs; ++epoch) {
+    const auto t0 = Clock::now();
+    const EpochStats e = train_epoch(s, *st.trainer, sf, plan, aug, epoch, progress);
+    const Validation v = validate(*st.trainer, sf, sp.val, s.batch_size);
     const double secs = seconds_since(t0);
     char line[256];
     std::snprintf(line, sizeof line, "%lld,%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.3f\n",
-                  (long long)epoch + 1, (long long)tr->steps_taken(), lr, loss, ce, dl, v.dice,
-                  v.iou, secs);
-    history += line;
+                  (long long)epoch + 1, (long long)st.trainer->steps_taken(), e.lr, e.loss, e.ce,
+                  e.dice, v.dice, v.iou, secs);
+    st.history += line;
     // Model selection on the validation mean IoU (FastSurfer's criterion).
-    const bool improved = !std::isnan(v.iou) && v.iou > best;
-    if (improved) best = v.iou, best_epoch = epoch + 1;
-    std::fprintf(
-        log,
-        "epoch %lld/%lld  loss %.4f (ce %.4f, dice %.4f)  val dice %.4f iou %.4f  lr %.3e  "
-        "%.1f s%s\n",
-        (long long)epoch + 1, (long long)s.epochs, loss, ce, dl, v.dice, v.iou, lr, secs,
-        improved ? "  best" : "");
+    const bool improved = !std::isnan(v.iou) && v.iou > st.best;
+    if (improved) st.best = v.iou, st.best_epoch = epoch + 1;
+    std::fprintf(log,
+                 "epoch %lld/%lld  loss %.4f (ce %.4f, dice %.4f)  val dice %.4f iou %.4f  lr "
+                 "%.3e  %.1f s%s\n",
+                 (long long)epoch + 1, (long long)s.epochs, e.loss, e.ce, e.dice, v.dice, v.iou,
+                 e.lr, secs, improved ? "  best" : "");
     std::fflush(log);
-    if (improved) checkpoint(best_path, epoch + 1, lr);
+    if (improved) checkpoint(out.best, epoch + 1, e.lr);
     if ((epoch + 1) % s.checkpoint_every == 0 || epoch + 1 == s.epochs)
-      checkpoint(ckpt_path, epoch + 1, lr);
-    io::write_text_atomic(csv_path, history);
+      checkpoint(out.ckpt, epoch + 1, e.lr);
+    io::write_text_atomic(out.csv, st.history);
   }
   std::fprintf(
-      log, "numens train: done; %s%s\n", ckpt_path.string().c_str(),
-      best_epoch > 0
-          ? (", best epoch " + std::to_string(best_epoch) + " -> " + best_path.string()).c_str()
+      log, "numens train: done; %s%s\n", out.ckpt.string().c_str(),
+      st.best_epoch > 0
+          ? (", best epoch " + std::to_string(st.best_epoch) + " -> " + out.best.string()).c_str()
           : "");
   std::fflush(log);
 }
