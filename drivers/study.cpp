@@ -298,28 +298,20 @@ std::vector<Stage> plan(const StudySettings& st, const EnsembleSettings& e, cons
   return stages;
 }
 
-int run(const Flags& f) {
-  MpiSession mpi;
-  const int rank = mpi.rank(), size = mpi.size();
-  if (f.threads < 0 || f.stage_threads < 0)
-    throw ConfigError("study: --threads and --stage-threads must be >= 0");
-  // Threads: the ensemble's per rank (default OMP_NUM_THREADS, as numens ensemble), the other
-  // stages' on rank 0 alone (default every core this process may use).
-  const int ens_threads = f.threads > 0 ? f.threads : omp_get_max_threads();
-  const int threads = f.stage_threads > 0 ? f.stage_threads : omp_get_num_procs();
-
-  if (f.out.empty()) throw ConfigError("study: --out DIR is required");
-  const fs::path out = fs::absolute(f.out).lexically_normal();
-  // The study owns the paths of its run directory; the configuration gives everything else.
+// The run directory's paths, which the study owns: the ensemble stage is told them as overrides.
+std::vector<std::string> ensemble_overrides(const Flags& f, const fs::path& out) {
   std::vector<std::string> ens_sets = f.sets;
   ens_sets.push_back("data.slices=" + toml_quoted((out / "slices" / "{view}.h5").string()));
   ens_sets.push_back("ensemble.dir=" + toml_quoted((out / "ensemble").string()));
   ens_sets.push_back("ensemble.segment_cohort=" + toml_quoted((out / "test-cohort.h5").string()));
   ens_sets.push_back("ensemble.segment_subjects=[]");
+  return ens_sets;
+}
 
-  StudySettings st;
-  EnsembleSettings e;
-  std::string error;
+// Both configurations read and cross-checked; "" when fine, else the error (every rank reads,
+// the ranks agree on the outcome).
+std::string load_settings(const Flags& f, const std::vector<std::string>& ens_sets,
+                          StudySettings& st, EnsembleSettings& e) {
   try {
     if (f.config.empty()) throw ConfigError("study: --config is required");
     if (const std::string why = io::file_problem(f.config); !why.empty())
@@ -335,51 +327,123 @@ int run(const Flags& f) {
                           "and at least 2 members; set brainage_models = [] to skip brain age");
     }
   } catch (const Error& err) {
-    error = err.what();
+    return err.what();
   }
-  if (!mpi.agree(error)) return 1;
+  return "";
+}
+
+void print_check(const StudySettings& st, const EnsembleSettings& e,
+                 const std::vector<Stage>& stages) {
+  std::printf("%sreport = %s\n%s", study_toml(st).c_str(), st.report ? "true" : "false",
+              to_toml(e).c_str());
+  std::size_t n = 0;
+  for (const Stage& s : stages) {
+    for (const Step& step : s.steps) std::printf("# %s\n", command_line(step.args).c_str());
+    n += s.steps.size();
+  }
+  std::printf("# %zu stages, %zu commands, %zu members: ok\n", stages.size(), n,
+              e.members().size());
+}
+
+// The run directory: made by this configuration's [study] or refused (the ensemble stage checks
+// the training part the same way). "" when fine, else the error. Rank 0 only.
+std::string claim_run_dir(const fs::path& out, const StudySettings& st) {
+  try {
+    io::make_output_dir(out / "slices");
+    const fs::path key = out / "study.toml";
+    const std::string mine = study_toml(st);
+    if (fs::exists(key)) {
+      std::ifstream in(key);
+      std::stringstream had;
+      had << in.rdbuf();
+      if (had.str() != mine)
+        throw ConfigError(out.string() + " holds a study of another configuration (" +
+                          key.string() + ": " + first_difference(had.str(), mine) +
+                          "); use another --out");
+    } else {
+      io::write_text_atomic(key, mine);
+    }
+  } catch (const Error& err) {
+    return err.what();
+  } catch (const fs::filesystem_error& err) {
+    return out.string() + ": " + err.what();
+  }
+  return "";
+}
+
+// One stage: skipped when every step is up to date, else its commands on rank 0 (or on every
+// rank for the ensemble). Returns false on a rank other than 0 when the stage failed (that rank
+// then exits 1); rank 0 throws instead, naming the stage.
+bool run_stage(MpiSession& mpi, const Stage& s, std::size_t i, std::size_t n_stages, int threads,
+               Timings* timings, const fs::path& out) {
+  const int rank = mpi.rank();
+  int pending = 0;
+  if (rank == 0)
+    for (const Step& step : s.steps) pending += !up_to_date(step);
+  pending = mpi.share_from_root(pending);
+  if (rank == 0) {
+    std::printf("\n[%zu/%zu] %s: %s\n", i + 1, n_stages, s.name.c_str(),
+                pending ? "running" : "up to date, skipped");
+    std::fflush(stdout);
+  }
+  if (!pending) {
+    if (rank == 0) timings->record(s.name, "skipped", 0);
+    return true;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string failure;
+  int rc = 0;
+  if (s.all_ranks || rank == 0) {
+    if (!s.all_ranks) omp_set_num_threads(threads);
+    for (const Step& step : s.steps) {
+      if (!s.all_ranks && up_to_date(step)) continue;
+      if (rank == 0) {
+        std::printf("$ %s\n", command_line(step.args).c_str());
+        std::fflush(stdout);
+      }
+      try {
+        rc = run_command(step.args);
+      } catch (const Error& err) {
+        failure = err.what();
+        rc = 1;
+      }
+      if (rc != 0) break;
+    }
+  }
+  const int failed = s.all_ranks ? mpi.max_over_ranks(rc) : mpi.share_from_root(rc);
+  if (rank != 0) return !failed;
+  timings->record(s.name, failed ? "failed" : "ran", seconds_since(t0));
+  if (failed) {
+    timings->print(out);
+    throw Error("study: stage " + s.name + " failed" +
+                (failure.empty() ? std::string(" (see above)") : ": " + failure) +
+                "; fix it and rerun the same command to continue from this stage");
+  }
+  return true;
+}
+
+int run(const Flags& f) {
+  MpiSession mpi;
+  const int rank = mpi.rank(), size = mpi.size();
+  if (f.threads < 0 || f.stage_threads < 0)
+    throw ConfigError("study: --threads and --stage-threads must be >= 0");
+  // Threads: the ensemble's per rank (default OMP_NUM_THREADS, as numens ensemble), the other
+  // stages' on rank 0 alone (default every core this process may use).
+  const int ens_threads = f.threads > 0 ? f.threads : omp_get_max_threads();
+  const int threads = f.stage_threads > 0 ? f.stage_threads : omp_get_num_procs();
+  if (f.out.empty()) throw ConfigError("study: --out DIR is required");
+  const fs::path out = fs::absolute(f.out).lexically_normal();
+  const std::vector<std::string> ens_sets = ensemble_overrides(f, out);
+  StudySettings st;
+  EnsembleSettings e;
+  if (!mpi.agree(load_settings(f, ens_sets, st, e))) return 1;
   const std::vector<Stage> stages =
       plan(st, e, out, fs::absolute(f.config).string(), ens_sets, ens_threads, threads);
   if (f.check) {
-    if (rank == 0) {
-      std::printf("%sreport = %s\n%s", study_toml(st).c_str(), st.report ? "true" : "false",
-                  to_toml(e).c_str());
-      std::size_t n = 0;
-      for (const Stage& s : stages) {
-        for (const Step& step : s.steps) std::printf("# %s\n", command_line(step.args).c_str());
-        n += s.steps.size();
-      }
-      std::printf("# %zu stages, %zu commands, %zu members: ok\n", stages.size(), n,
-                  e.members().size());
-    }
+    if (rank == 0) print_check(st, e, stages);
     return 0;
   }
-
-  // The run directory: made by this configuration's [study] or refused (the ensemble stage checks
-  // the training part the same way).
-  if (rank == 0) {
-    try {
-      io::make_output_dir(out / "slices");
-      const fs::path key = out / "study.toml";
-      const std::string mine = study_toml(st);
-      if (fs::exists(key)) {
-        std::ifstream in(key);
-        std::stringstream had;
-        had << in.rdbuf();
-        if (had.str() != mine)
-          throw ConfigError(out.string() + " holds a study of another configuration (" +
-                            key.string() + ": " + first_difference(had.str(), mine) +
-                            "); use another --out");
-      } else {
-        io::write_text_atomic(key, mine);
-      }
-    } catch (const Error& err) {
-      error = err.what();
-    } catch (const fs::filesystem_error& err) {
-      error = out.string() + ": " + err.what();
-    }
-  }
-  if (!mpi.agree(error)) return 1;
+  if (!mpi.agree(rank == 0 ? claim_run_dir(out, st) : std::string())) return 1;
 
   std::unique_ptr<Timings> timings;
   if (rank == 0) {
@@ -390,59 +454,8 @@ int run(const Flags& f) {
         stages.size(), out.string().c_str(), size, size == 1 ? "" : "s", ens_threads, threads);
     std::fflush(stdout);
   }
-  for (std::size_t i = 0; i < stages.size(); ++i) {
-    const Stage& s = stages[i];
-    int pending = 0;
-    if (rank == 0)
-      for (const Step& step : s.steps) pending += !up_to_date(step);
-    pending = mpi.share_from_root(pending);
-    if (rank == 0) {
-      std::printf("\n[%zu/%zu] %s: %s\n", i + 1, stages.size(), s.name.c_str(),
-                  pending ? "running" : "up to date, skipped");
-      std::fflush(stdout);
-    }
-    if (!pending) {
-      if (rank == 0) timings->record(s.name, "skipped", 0);
-      continue;
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    std::string failure;
-    int rc = 0;
-    if (s.all_ranks || rank == 0) {
-      if (!s.all_ranks) omp_set_num_threads(threads);
-      for (const Step& step : s.steps) {
-        if (!s.all_ranks && up_to_date(step)) continue;
-        if (rank == 0) {
-          std::printf("$ %s\n", command_line(step.args).c_str());
-          std::fflush(stdout);
-        }
-        try {
-          rc = run_command(step.args);
-        } catch (const Error& err) {
-          failure = err.what();
-          rc = 1;
-        }
-        if (rc != 0) break;
-      }
-    }
-    int failed = 0;
-    if (s.all_ranks) {
-      failed = mpi.max_over_ranks(rc);
-    } else {
-      failed = mpi.share_from_root(rc);
-    }
-    if (rank != 0) {
-      if (failed) return 1;
-      continue;
-    }
-    timings->record(s.name, failed ? "failed" : "ran", seconds_since(t0));
-    if (failed) {
-      timings->print(out);
-      throw Error("study: stage " + s.name + " failed" +
-                  (failure.empty() ? std::string(" (see above)") : ": " + failure) +
-                  "; fix it and rerun the same command to continue from this stage");
-    }
-  }
+  for (std::size_t i = 0; i < stages.size(); ++i)
+    if (!run_stage(mpi, stages[i], i, stages.size(), threads, timings.get(), out)) return 1;
   if (rank == 0) {
     timings->print(out);
     if (st.report) std::printf("report: %s\n", (out / "report" / "index.html").string().c_str());
