@@ -249,14 +249,13 @@ Volume read_mgh(const fs::path& path) {
   }
 
   const std::size_t n = std::size_t(nvox), bpv = bytes_per_voxel(type);
-  // Grown as the data arrive, 64 MiB at a time: a damaged header that promises gigabytes of a
-  // few-kilobyte file then costs a few kilobytes, not an allocation of what it promised.
+  // Grown as the data arrive (1 MiB, then doubling): a damaged header that promises gigabytes of
+  // a few-kilobyte file then costs about a megabyte, not an allocation of what it promised.
   const std::size_t want = n * bpv;
-  constexpr std::size_t kChunk = std::size_t(64) << 20;
   std::vector<unsigned char> raw;
   std::size_t have = 0;
   while (have < want) {
-    const std::size_t len = std::min(want - have, kChunk);
+    const std::size_t len = std::min(want - have, std::max(have, std::size_t(1) << 20));
     raw.resize(have + len);
     const std::size_t r = read_some(gz.get(), raw.data() + have, len, path);
     have += r;

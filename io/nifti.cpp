@@ -240,13 +240,13 @@ std::vector<unsigned char> read_image_bytes(const fs::path& path, const nifti_im
     fail(path,
          "truncated: file ends before the image data at byte " + std::to_string(nim.iname_offset));
   }
-  // Grown as the data arrive, 64 MiB at a time: a damaged gzipped header that promises gigabytes
-  // then costs what the file holds, not an allocation of what it promised.
-  constexpr std::size_t kChunk = std::size_t(64) << 20;
+  // Grown as the data arrive (1 MiB, then doubling): a damaged gzipped header that promises
+  // gigabytes then costs about what the file holds, not an allocation of what it promised.
   std::vector<unsigned char> bytes;
   std::size_t got = 0;
   while (got < total) {
-    if (got == bytes.size()) bytes.resize(std::min(total, bytes.size() + kChunk));
+    if (got == bytes.size())
+      bytes.resize(std::min(total, std::max(2 * bytes.size(), std::size_t(1) << 20)));
     const unsigned len = unsigned(std::min<std::size_t>(bytes.size() - got, std::size_t(1) << 30));
     const int n = gzread(gz.get(), bytes.data() + got, len);
     if (n < 0) zfail("in the image data");
