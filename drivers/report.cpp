@@ -554,75 +554,60 @@ const char* kStyle =
     "figure{display:inline-block;margin:0.5em}figcaption{font-size:small;color:#666}"
     "code{background:#f4f4f4}";
 
-int run(const Flags& f) {
-  const fs::path run_dir(f.run);
-  if (!fs::exists(run_dir)) fail(run_dir, "run directory not found");
-  if (!fs::is_directory(run_dir)) fail(run_dir, "not a directory (--run takes a run directory)");
-  const fs::path out = f.out.empty() ? run_dir / "report" : fs::path(f.out);
-  const fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
-  if (!fs::is_directory(parent)) fail(out, "its directory " + parent.string() + " does not exist");
-  check_replaceable(out, run_dir);
-  const fs::path summary_path = run_dir / "summary.h5";
-  if (!fs::exists(summary_path))
-    fail(summary_path, "summary not found (numens variability writes it)");
-  const io::SummaryReader reader(summary_path);
-  const io::SummaryTables& t = reader.tables();
-  if (!f.subject.empty() &&
-      std::find(t.subject_ids.begin(), t.subject_ids.end(), f.subject) == t.subject_ids.end())
-    fail(summary_path, "no subject '" + f.subject + "' (--subject)");
-  std::vector<std::pair<fs::path, io::BrainageResults>> brainage;
-  {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(run_dir)) {
-      const std::string n = e.path().filename().string();
-      if (e.is_regular_file() && n.rfind("brainage", 0) == 0 && e.path().extension() == ".h5")
-        files.push_back(e.path());
-    }
-    std::sort(files.begin(), files.end());
-    for (const auto& p : files) brainage.emplace_back(p, io::read_brainage_results(p));
+// Every brainage*.h5 of the run directory, in name order.
+std::vector<std::pair<fs::path, io::BrainageResults>> read_brainage(const fs::path& run_dir) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(run_dir)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_regular_file() && n.rfind("brainage", 0) == 0 && e.path().extension() == ".h5")
+      files.push_back(e.path());
   }
+  std::sort(files.begin(), files.end());
+  std::vector<std::pair<fs::path, io::BrainageResults>> out;
+  for (const auto& p : files) out.emplace_back(p, io::read_brainage_results(p));
+  return out;
+}
 
-  const std::size_t A = t.arms(), R = t.regions();
-  const std::vector<ArmStats> st = arm_stats(t);
-  std::optional<std::size_t> ieee_arm;
-  const double ieee_dice = ieee_baseline(t, ieee_arm);
-
-  Output o;
+// 1. What ran: the run directory, the axes, each arm's arithmetic.
+void run_section(Output& o, const fs::path& run_dir, const io::SummaryReader& reader,
+                 const std::vector<ArmStats>& st) {
+  const io::SummaryTables& t = reader.tables();
   auto& h = o.html;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>numens report: "
-    << esc(run_dir.string()) << "</title><style>" << kStyle << "</style></head><body>\n";
-  // 1. Header
   h << "<h1>numens report</h1>\n<h2 id=\"run\">1. Run</h2>\n<p>Run directory <code>"
-    << esc(run_dir.string()) << "</code>; " << t.subjects() << " subjects, " << R << " regions, "
-    << t.members() << " members in " << A << " arms; cohort <code>" << esc(t.cohort)
-    << "</code>; summary written by numens " << esc(reader.provenance("numens_version"))
-    << "; report by numens " << esc(kVersion) << " (commit " << esc(kGitCommit) << ").</p>\n";
+    << esc(run_dir.string()) << "</code>; " << t.subjects() << " subjects, " << t.regions()
+    << " regions, " << t.members() << " members in " << t.arms() << " arms; cohort <code>"
+    << esc(t.cohort) << "</code>; summary written by numens "
+    << esc(reader.provenance("numens_version")) << "; report by numens " << esc(kVersion)
+    << " (commit " << esc(kGitCommit) << ").</p>\n";
   h << "<table><tr><th>arm</th><th>kind</th><th>members</th><th>arithmetic</th></tr>\n";
-  for (std::size_t a = 0; a < A; ++a)
+  for (std::size_t a = 0; a < t.arms(); ++a)
     h << "<tr><td>" << esc(t.arm_names[a]) << "</td><td>" << esc(t.arm_kinds[a]) << "</td><td>"
       << st[a].members << "</td><td>" << esc(st[a].arith) << "</td></tr>\n";
   h << "</table>\n";
-  // 2. Findings
-  findings(o, t, st, ieee_arm, ieee_dice, brainage);
-  // 3. Box plots
-  h << "<h2 id=\"boxplots\">3. Variability by region</h2>\n<p>Per arm, the distribution over "
-       "regions of the minimum pairwise Dice (mean over subjects per region), cortical and "
-       "non-cortical regions apart. Boxes: quartiles (linear interpolation, numpy's default), "
-       "median line, whiskers to the furthest region within 1.5 IQR, circles beyond. Lower means "
-       "more variable; one-member arms have no pairs (n/a).</p>\n";
-  {
-    io::BoxPlot bp{"Minimum pairwise Dice per region", "min pairwise Dice",        {},
-                   {"cortical", "non-cortical"},       {kColours[3], kColours[0]}, {}};
-    for (std::size_t a = 0; a < A; ++a) {
-      std::vector<double> c, n;
-      for (std::size_t r = 0; r < R; ++r)
-        (t.region_cortical[r] ? c : n).push_back(st[a].region_dmin[r]);
-      bp.groups.push_back(t.arm_names[a]);
-      bp.boxes.push_back({to_box(analysis::box_stats(c)), to_box(analysis::box_stats(n))});
-    }
-    o.figure_svg("fig_region_boxplot.svg", io::box_plot_svg(bp));
+}
+
+// 3. Per arm, the regions' minimum pairwise Dice as box plots, cortical and non-cortical apart.
+void boxplot_section(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>& st) {
+  o.html << "<h2 id=\"boxplots\">3. Variability by region</h2>\n<p>Per arm, the distribution over "
+            "regions of the minimum pairwise Dice (mean over subjects per region), cortical and "
+            "non-cortical regions apart. Boxes: quartiles (linear interpolation, numpy's "
+            "default), median line, whiskers to the furthest region within 1.5 IQR, circles "
+            "beyond. Lower means more variable; one-member arms have no pairs (n/a).</p>\n";
+  io::BoxPlot bp{"Minimum pairwise Dice per region", "min pairwise Dice",        {},
+                 {"cortical", "non-cortical"},       {kColours[3], kColours[0]}, {}};
+  for (std::size_t a = 0; a < t.arms(); ++a) {
+    std::vector<double> c, n;
+    for (std::size_t r = 0; r < t.regions(); ++r)
+      (t.region_cortical[r] ? c : n).push_back(st[a].region_dmin[r]);
+    bp.groups.push_back(t.arm_names[a]);
+    bp.boxes.push_back({to_box(analysis::box_stats(c)), to_box(analysis::box_stats(n))});
   }
-  // 4. Tables
+  o.figure_svg("fig_region_boxplot.svg", io::box_plot_svg(bp));
+}
+
+// 4. The paper's table (cortical vs non-cortical) and each arm's most variable regions.
+void cortical_section(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>& st) {
+  auto& h = o.html;
   h << "<h2 id=\"cortical\">4. Cortical vs non-cortical</h2>\n<p>Minimum pairwise Dice, mean "
        "&#177; std (ddof 0) over all (subject, region) entries with a finite value, as in the "
        "paper's table (n: entries).</p>\n";
@@ -632,15 +617,15 @@ int run(const Flags& f) {
     return m.n == 0 ? std::string("n/a")
                     : num(m.mean) + " &#177; " + num(m.std) + " (n=" + std::to_string(m.n) + ")";
   };
-  for (std::size_t a = 0; a < A; ++a)
+  for (std::size_t a = 0; a < t.arms(); ++a)
     h << "<tr><td>" << esc(t.arm_names[a]) << "</td><td>" << esc(t.arm_kinds[a]) << "</td><td>"
       << st[a].members << "</td><td>" << cell(st[a].cortical) << "</td><td>"
       << cell(st[a].noncortical) << "</td><td>" << cell(st[a].all) << "</td></tr>\n";
   h << "</table>\n<h3>Most variable regions</h3>\n<p>Per arm, the 10 regions with the lowest "
        "minimum pairwise Dice (means over subjects).</p>\n";
-  for (std::size_t a = 0; a < A; ++a) {
+  for (std::size_t a = 0; a < t.arms(); ++a) {
     std::vector<std::size_t> order;
-    for (std::size_t r = 0; r < R; ++r)
+    for (std::size_t r = 0; r < t.regions(); ++r)
       if (std::isfinite(st[a].region_dmin[r])) order.push_back(r);
     std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
       return st[a].region_dmin[x] < st[a].region_dmin[y];
@@ -661,36 +646,69 @@ int run(const Flags& f) {
         << "</td></tr>\n";
     h << "</table>\n";
   }
-  // 5. Entropy maps
-  entropy_section(o, f, reader, run_dir);
-  // 6. Ensemble vs baseline
+}
+
+// 6. Dice against the truth: members, majority vote, the ieee baseline.
+void accuracy_section(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>& st,
+                      const std::optional<std::size_t>& ieee_arm, double ieee_dice) {
+  auto& h = o.html;
   h << "<h2 id=\"accuracy\">6. Ensemble vs baseline accuracy</h2>\n<p>Dice against the ground "
        "truth, mean over all finite (subject, region) entries: the arm's members (also over "
        "members), the arm's majority vote, and the members of the first ieee arm (baseline"
     << (ieee_arm ? ": " + esc(t.arm_names[*ieee_arm]) : std::string(": none in this run"))
     << ").</p>\n<table><tr><th>arm</th><th>members</th><th>members' Dice</th>"
        "<th>majority-vote Dice</th><th>ieee baseline Dice</th></tr>\n";
-  {
-    io::BarChart bc{"Dice vs ground truth",
-                    "Dice",
-                    {},
-                    {"members (mean)", "majority vote", "ieee baseline"},
-                    {kColours[0], kColours[1], kColours[2]},
-                    {}};
-    for (std::size_t a = 0; a < A; ++a) {
-      h << "<tr><td>" << esc(t.arm_names[a]) << "</td><td>" << st[a].members << "</td><td>"
-        << num(st[a].member_dice) << "</td><td>" << num(st[a].majority_dice) << "</td><td>"
-        << num(ieee_dice) << "</td></tr>\n";
-      bc.groups.push_back(t.arm_names[a]);
-      bc.values.push_back({st[a].member_dice, st[a].majority_dice, ieee_dice});
-    }
-    h << "</table>\n";
-    o.figure_svg("fig_ensemble_dice.svg", io::bar_chart_svg(bc));
+  io::BarChart bc{"Dice vs ground truth",
+                  "Dice",
+                  {},
+                  {"members (mean)", "majority vote", "ieee baseline"},
+                  {kColours[0], kColours[1], kColours[2]},
+                  {}};
+  for (std::size_t a = 0; a < t.arms(); ++a) {
+    h << "<tr><td>" << esc(t.arm_names[a]) << "</td><td>" << st[a].members << "</td><td>"
+      << num(st[a].member_dice) << "</td><td>" << num(st[a].majority_dice) << "</td><td>"
+      << num(ieee_dice) << "</td></tr>\n";
+    bc.groups.push_back(t.arm_names[a]);
+    bc.values.push_back({st[a].member_dice, st[a].majority_dice, ieee_dice});
   }
-  // 7, 8
-  brainage_section(o, brainage);
-  timings_section(o, run_dir / "timings.csv");
-  h << "</body></html>\n";
+  h << "</table>\n";
+  o.figure_svg("fig_ensemble_dice.svg", io::bar_chart_svg(bc));
+}
+
+int run(const Flags& f) {
+  const fs::path run_dir(f.run);
+  if (!fs::exists(run_dir)) fail(run_dir, "run directory not found");
+  if (!fs::is_directory(run_dir)) fail(run_dir, "not a directory (--run takes a run directory)");
+  const fs::path out = f.out.empty() ? run_dir / "report" : fs::path(f.out);
+  const fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  if (!fs::is_directory(parent)) fail(out, "its directory " + parent.string() + " does not exist");
+  check_replaceable(out, run_dir);
+  const fs::path summary_path = run_dir / "summary.h5";
+  if (!fs::exists(summary_path))
+    fail(summary_path, "summary not found (numens variability writes it)");
+  const io::SummaryReader reader(summary_path);
+  const io::SummaryTables& t = reader.tables();
+  if (!f.subject.empty() &&
+      std::find(t.subject_ids.begin(), t.subject_ids.end(), f.subject) == t.subject_ids.end())
+    fail(summary_path, "no subject '" + f.subject + "' (--subject)");
+  const auto brainage = read_brainage(run_dir);
+  const std::vector<ArmStats> st = arm_stats(t);
+  std::optional<std::size_t> ieee_arm;
+  const double ieee_dice = ieee_baseline(t, ieee_arm);
+
+  Output o;
+  o.html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>numens "
+            "report: "
+         << esc(run_dir.string()) << "</title><style>" << kStyle << "</style></head><body>\n";
+  run_section(o, run_dir, reader, st);                // 1
+  findings(o, t, st, ieee_arm, ieee_dice, brainage);  // 2
+  boxplot_section(o, t, st);                          // 3
+  cortical_section(o, t, st);                         // 4
+  entropy_section(o, f, reader, run_dir);             // 5
+  accuracy_section(o, t, st, ieee_arm, ieee_dice);    // 6
+  brainage_section(o, brainage);                      // 7
+  timings_section(o, run_dir / "timings.csv");        // 8
+  o.html << "</body></html>\n";
 
   for (const fs::path& p : write_dir(out, o)) std::printf("%s\n", p.c_str());
   std::printf("wrote %s\n", (out / "index.html").c_str());
