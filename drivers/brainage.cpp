@@ -224,7 +224,8 @@ void write_h5(const fs::path& temp, const Flags& f, const analysis::VolumeTable&
   file.close();
 }
 
-int run(const Flags& f) {
+// The flags that select the input, checked against each other.
+void check_inputs(const Flags& f) {
   if (f.summary.empty() == f.cohort.empty())
     throw ConfigError(
         "numens brainage needs exactly one of --summary summary.h5 and --cohort "
@@ -236,12 +237,10 @@ int run(const Flags& f) {
   if (!f.summary.empty() && f.simulate_members > 0)
     throw ConfigError("--simulate-members goes with --cohort, not with --summary");
   if (f.threads < 0) throw ConfigError("--threads must be >= 0");
-  if (f.threads > 0) omp_set_num_threads(f.threads);
-  const fs::path out(f.out);
-  if (out.extension() != ".h5") throw ConfigError(f.out + ": --out must end in .h5");
-  // Reserve every output first: a missing directory fails before any work.
-  io::AtomicFile h5(out), curve_csv(sibling(out, "curve")), scheme_csv(sibling(out, "schemes"));
+}
 
+// The model, its grid, the cross-validation and the study's schemes, from the flags.
+analysis::StudyConfig study_config(const Flags& f) {
   analysis::StudyConfig cfg;
   auto& mg = cfg.eval.model;
   if (f.model == "ridge")
@@ -288,9 +287,13 @@ int run(const Flags& f) {
   cfg.gaussian_rows = f.gaussian_rows;
   cfg.bootstrap = f.bootstrap;
   cfg.seed = f.seed;
+  return cfg;
+}
 
+// The volumes: a variability summary's, or a cohort's truth with simulated members. `kind` says
+// which, for the results file.
+analysis::VolumeTable volume_table(const Flags& f, std::string& kind) {
   analysis::VolumeTable t;
-  std::string kind;
   if (!f.summary.empty()) {
     t = to_table(io::read_summary_volumes(f.summary), f.summary);
     kind = "summary";
@@ -303,21 +306,11 @@ int run(const Flags& f) {
   }
   analysis::validate(t);
   if (f.icv) t = analysis::normalise_by_total(t);
+  return t;
+}
 
-  std::printf("numens brainage: %s: %zu subjects, %zu members (reference %lld), %zu regions%s\n",
-              t.source.c_str(), t.subjects, t.members,
-              t.member_ids.empty() ? 0LL : (long long)t.member_ids[t.reference], t.regions,
-              f.icv ? ", ICV-normalised" : "");
-  std::printf(
-      "model %s, %s, seed %u\n", f.model == "ridge" ? "ridge" : ("svr " + f.kernel).c_str(),
-      f.cv == "kfold"
-          ? (std::to_string(f.folds) + "-fold CV").c_str()
-          : (std::to_string(f.repeats) + " x hold-out " + fmt("%.2f", f.test_fraction)).c_str(),
-      f.seed);
-  const auto t0 = std::chrono::steady_clock::now();
-  const analysis::StudyResult r = analysis::run_study(t, cfg);
-  const double secs = seconds_since(t0);
-
+// The MAE-vs-members curve printed, and as CSV text.
+std::string curve_table(const analysis::StudyResult& r) {
   std::string csv =
       "n,combinations,mae_reference_mean,mae_reference_sd,mae_reference_min,"
       "mae_reference_max,mae_member_mean_mean\n";
@@ -333,6 +326,11 @@ int run(const Flags& f) {
            "," + fmt("%.6f", a.sd) + "," + fmt("%.6f", a.lo) + "," + fmt("%.6f", a.hi) + "," +
            fmt("%.6f", b.mean) + "\n";
   }
+  return csv;
+}
+
+// The schemes (with bootstrap CIs and the paired difference to the first) printed, and as CSV.
+std::string scheme_table(const analysis::StudyResult& r) {
   std::string scsv =
       "scheme,ensemble_rows,gaussian_rows,test_on,mae,mae_lo,mae_hi,rmse,rmse_lo,rmse_hi,r2,r2_lo,"
       "r2_hi,r,r_lo,r_hi,mae_diff_vs_first,diff_lo,diff_hi,p_value\n";
@@ -364,6 +362,34 @@ int run(const Flags& f) {
       else
         scsv += ",,,,\n";
     }
+  return scsv;
+}
+
+int run(const Flags& f) {
+  check_inputs(f);
+  if (f.threads > 0) omp_set_num_threads(f.threads);
+  const fs::path out(f.out);
+  if (out.extension() != ".h5") throw ConfigError(f.out + ": --out must end in .h5");
+  // Reserve every output first: a missing directory fails before any work.
+  io::AtomicFile h5(out), curve_csv(sibling(out, "curve")), scheme_csv(sibling(out, "schemes"));
+  const analysis::StudyConfig cfg = study_config(f);
+  std::string kind;
+  const analysis::VolumeTable t = volume_table(f, kind);
+
+  std::printf("numens brainage: %s: %zu subjects, %zu members (reference %lld), %zu regions%s\n",
+              t.source.c_str(), t.subjects, t.members,
+              t.member_ids.empty() ? 0LL : (long long)t.member_ids[t.reference], t.regions,
+              f.icv ? ", ICV-normalised" : "");
+  std::printf(
+      "model %s, %s, seed %u\n", f.model == "ridge" ? "ridge" : ("svr " + f.kernel).c_str(),
+      f.cv == "kfold"
+          ? (std::to_string(f.folds) + "-fold CV").c_str()
+          : (std::to_string(f.repeats) + " x hold-out " + fmt("%.2f", f.test_fraction)).c_str(),
+      f.seed);
+  const auto t0 = std::chrono::steady_clock::now();
+  const analysis::StudyResult r = analysis::run_study(t, cfg);
+  const double secs = seconds_since(t0);
+  const std::string csv = curve_table(r), scsv = scheme_table(r);
 
   write_h5(h5.temp_path(), f, t, r, kind);
   if (!r.curve.empty()) write_text(curve_csv, csv);
