@@ -199,16 +199,11 @@ std::string describe(const SegmentFlags& f, const std::vector<Model>& models,
 
 }  // namespace
 
-void segment_cohort(const SegmentFlags& f) {
-  std::FILE* log = f.log ? f.log : stdout;
-  if (f.threads < 0) throw ConfigError("segment: --threads must be >= 0");
-  if (f.threads > 0) omp_set_num_threads(f.threads);
-  const mca::ArithConfig arith = f.arith();
-  f.check_run_options();
+namespace {
 
-  const auto paths = checkpoint_paths(f);
-  const io::CohortReader cohort(f.cohort);
-  const std::vector<Model> models = load_models(paths, &cohort);
+// The cohort positions --subjects names (every subject when empty), each once, each within the
+// MCA step counter's range.
+std::vector<std::size_t> select_subjects(const SegmentFlags& f, const io::CohortReader& cohort) {
   std::vector<std::size_t> subjects;
   if (f.subjects.empty()) {
     for (std::size_t s = 0; s < cohort.subjects().size(); ++s) subjects.push_back(s);
@@ -226,16 +221,19 @@ void segment_cohort(const SegmentFlags& f) {
       fail(cohort.path(), "subject '" + cohort.subjects()[s].id + "' is at index " +
                               std::to_string(s) + ", the MCA step counter holds " +
                               std::to_string(nn::kMaxSegmentSubjects) + " subjects");
+  return subjects;
+}
 
-  // The networks, loaded once.
-  const ModelSet set(models);
-  const std::string& view_list = set.views;
-
+// The segmentation file's root attributes and tables: what was segmented, by what, how.
+io::SegmentationInfo segmentation_info(const SegmentFlags& f, const std::vector<Model>& models,
+                                       const mca::ArithConfig& arith,
+                                       const std::vector<std::size_t>& subjects,
+                                       const io::CohortReader& cohort, const ModelSet& set) {
   io::SegmentationInfo info;
   info.config = describe(f, models, arith, subjects, cohort);
   info.seeds = arith.mode == mca::Mode::ieee ? "{}" : "{mca = " + std::to_string(f.seed) + "}";
   info.member = f.member_id ? *f.member_id : int64_t(f.member);
-  info.views = view_list;
+  info.views = set.views;
   info.arith = arith.describe();
   info.accumulator = f.accumulator;
   info.cohort = f.cohort;
@@ -243,6 +241,26 @@ void segment_cohort(const SegmentFlags& f) {
   info.lut = cohort.lut();
   info.class_values = models.front().ckpt.class_values;
   info.class_names = models.front().ckpt.class_names;
+  return info;
+}
+
+}  // namespace
+
+void segment_cohort(const SegmentFlags& f) {
+  std::FILE* log = f.log ? f.log : stdout;
+  if (f.threads < 0) throw ConfigError("segment: --threads must be >= 0");
+  if (f.threads > 0) omp_set_num_threads(f.threads);
+  const mca::ArithConfig arith = f.arith();
+  f.check_run_options();
+
+  const auto paths = checkpoint_paths(f);
+  const io::CohortReader cohort(f.cohort);
+  const std::vector<Model> models = load_models(paths, &cohort);
+  const std::vector<std::size_t> subjects = select_subjects(f, cohort);
+  // The networks, loaded once.
+  const ModelSet set(models);
+  const std::string& view_list = set.views;
+  const io::SegmentationInfo info = segmentation_info(f, models, arith, subjects, cohort, set);
   io::SegmentationWriter writer(f.out, info, kVersion, kGitCommit);
 
   std::fprintf(log, "numens segment: %zu subjects, views %s, %s, %d classes\n", subjects.size(),
