@@ -61,6 +61,109 @@ fs::path TrainSettings::slices_path() const {
   return path;
 }
 
+namespace {
+
+constexpr int64_t kI32Max = std::numeric_limits<int32_t>::max();
+constexpr int64_t kU32Max = std::numeric_limits<uint32_t>::max();
+
+// [data]: the slice file, the view, the validation split.
+void read_data(Section& d, TrainSettings& s, const std::string& fname) {
+  s.slices = d.string("slices", "");
+  if (s.slices.empty())
+    throw d.bad("slices", "is required (the slice file, e.g. \"slices/{view}.h5\")");
+  s.view = io::parse_view(d.string("view", "axial"), fname);
+  s.validation_fraction = d.number("validation_fraction", 0.2, 0.0, 0.9);
+  s.validation_subjects = d.strings("validation_subjects");
+}
+
+// [model]: the architecture and its sizes (classes and channels may come from the slices).
+void read_model(Section& m, TrainSettings& s, const std::string& /*fname*/) {
+  nn::TrainConfig& tc = s.train;
+  s.arch = m.string("arch", "fastsurfer-cnn-1");
+  if (s.arch == "fastsurfer-cnn-1")
+    tc.net = nn::fastsurfer_cnn();
+  else if (s.arch == "fastsurfer-vinn")
+    tc.net = nn::vinn_like();
+  else
+    throw m.bad("arch",
+                "must be \"fastsurfer-cnn-1\" or \"fastsurfer-vinn\", got \"" + s.arch + "\"");
+  tc.net.filters = int(m.integer("filters", tc.net.filters, 1, 4096));
+  tc.net.kernel = int(m.integer("kernel", tc.net.kernel, 1, 15));
+  tc.net.convs_per_block = int(m.integer("convs_per_block", tc.net.convs_per_block, 3, 4));
+  tc.net.levels = int(m.integer("levels", tc.net.levels, 1, 6));
+  tc.net.input_filters = int(m.integer("input_filters", tc.net.input_filters, 0, 4096));
+  // 0: take them from the slice file; otherwise they must agree with it
+  tc.net.classes = int(m.integer("classes", 0, 0, 32767));
+  tc.net.in_channels = int(m.integer("in_channels", 0, 0, 31));
+  if (tc.net.kernel % 2 == 0) throw m.bad("kernel", "must be odd");
+}
+
+// [train]: epochs, batches, checkpoints.
+void read_train(Section& t, TrainSettings& s, const std::string& /*fname*/) {
+  nn::TrainConfig& tc = s.train;
+  s.epochs = t.integer("epochs", 30, 1, 100000);
+  s.batch_size = t.integer("batch_size", 16, 1, 4096);
+  tc.accumulation = int(t.integer("accumulation", 1, 1, nn::kMaxMicroBatches));
+  s.steps_per_epoch = t.integer("steps_per_epoch", 0, 0, kI32Max);
+  s.checkpoint_every = t.integer("checkpoint_every", 2, 1, 100000);
+  s.log_every = t.integer("log_every", 20, 1, kI32Max);
+  tc.dice_smooth = t.number("dice_smooth", 0.001, 1e-12, 1e6);
+}
+
+// [optim]: the optimizer and its learning-rate schedule.
+void read_optim(Section& o, TrainSettings& s, const std::string& /*fname*/) {
+  nn::TrainConfig& tc = s.train;
+  nn::OptimConfig& oc = tc.optim;
+  const std::string kind = o.string("optimizer", s.arch == "fastsurfer-vinn" ? "adamw" : "adam");
+  if (kind != "adam" && kind != "adamw")
+    throw o.bad("optimizer", "must be \"adam\" or \"adamw\", got \"" + kind + "\"");
+  oc = kind == "adam" ? nn::fastsurfer_cnn_optim() : nn::vinn_optim();
+  const std::string sched = o.string("schedule", schedule_name(oc.schedule));
+  if (sched == "constant")
+    oc.schedule = nn::ScheduleKind::constant;
+  else if (sched == "cosine")
+    oc.schedule = nn::ScheduleKind::cosine_warm_restarts;
+  else if (sched == "step")
+    oc.schedule = nn::ScheduleKind::step;
+  else
+    throw o.bad("schedule", "must be \"constant\", \"cosine\" or \"step\", got \"" + sched + "\"");
+  oc.lr = o.number("lr", oc.lr, 0.0, 1e3);
+  oc.beta1 = o.number("beta1", oc.beta1, 0.0, 0.999999);
+  oc.beta2 = o.number("beta2", oc.beta2, 0.0, 0.999999999);
+  oc.eps = o.number("eps", oc.eps, 1e-30, 1.0);
+  oc.weight_decay = o.number("weight_decay", oc.weight_decay, 0.0, 1e3);
+  oc.t0 = o.number("t0", oc.t0, 1e-6, 1e6);
+  oc.t_mult = o.number("t_mult", oc.t_mult, 1.0, 1e3);
+  oc.eta_min = o.number("eta_min", oc.eta_min, 0.0, 1e3);
+  oc.step_size = o.integer("step_size", oc.step_size, 1, kI32Max);
+  oc.gamma = o.number("gamma", oc.gamma, 1e-12, 1e3);
+}
+
+// [arith]: the training arithmetic (mode, precisions, cost options).
+void read_arith(Section& a, TrainSettings& s, const std::string& /*fname*/) {
+  nn::TrainConfig& tc = s.train;
+  try {
+    tc.arith.mode = mca::parse_mode(a.string("mode", "ieee"));
+  } catch (const ConfigError& e) {
+    throw a.bad("mode", std::string("is invalid: ") + e.what());
+  }
+  tc.arith.t32 = int(a.integer("t32", 24, 1, 24));
+  tc.arith.t64 = int(a.integer("t64", 53, 1, 53));
+  tc.arith.member = uint32_t(a.integer("member", 0, 0, kU32Max));
+  read_cost_options(a, tc.arith);
+}
+
+// [seeds]: the four independent seeds.
+void read_seeds(Section& z, TrainSettings& s, const std::string& /*fname*/) {
+  nn::TrainConfig& tc = s.train;
+  tc.init_seed = uint32_t(z.integer("init", 0, 0, kU32Max));
+  s.data_seed = uint32_t(z.integer("data", 0, 0, kU32Max));
+  s.augment_seed = uint32_t(z.integer("augment", 0, 0, kU32Max));
+  tc.arith.seed = uint32_t(z.integer("mca", 0, 0, kU32Max));
+}
+
+}  // namespace
+
 TrainSettings load_train_settings(const fs::path& file, const std::vector<std::string>& overrides,
                                   const std::vector<std::string>& other_sections) {
   const std::string fname = file.empty() ? std::string("(command line)") : file.string();
@@ -74,103 +177,16 @@ TrainSettings load_train_settings(const fs::path& file, const std::vector<std::s
       throw ConfigError(fname + ": '" + std::string(k.str()) + "' must be a [section]");
   }
   auto section = [&](const char* name) { return Section(fname, name, root[name].as_table()); };
-
   TrainSettings s;
   s.config_file = file;
-  const int64_t i32max = std::numeric_limits<int32_t>::max();
-  const int64_t u32max = std::numeric_limits<uint32_t>::max();
-  {
-    Section d = section("data");
-    s.slices = d.string("slices", "");
-    if (s.slices.empty())
-      throw d.bad("slices", "is required (the slice file, e.g. \"slices/{view}.h5\")");
-    s.view = io::parse_view(d.string("view", "axial"), fname);
-    s.validation_fraction = d.number("validation_fraction", 0.2, 0.0, 0.9);
-    s.validation_subjects = d.strings("validation_subjects");
-    d.finish();
-  }
-  nn::TrainConfig& tc = s.train;
-  {
-    Section m = section("model");
-    s.arch = m.string("arch", "fastsurfer-cnn-1");
-    if (s.arch == "fastsurfer-cnn-1")
-      tc.net = nn::fastsurfer_cnn();
-    else if (s.arch == "fastsurfer-vinn")
-      tc.net = nn::vinn_like();
-    else
-      throw m.bad("arch",
-                  "must be \"fastsurfer-cnn-1\" or \"fastsurfer-vinn\", got \"" + s.arch + "\"");
-    tc.net.filters = int(m.integer("filters", tc.net.filters, 1, 4096));
-    tc.net.kernel = int(m.integer("kernel", tc.net.kernel, 1, 15));
-    tc.net.convs_per_block = int(m.integer("convs_per_block", tc.net.convs_per_block, 3, 4));
-    tc.net.levels = int(m.integer("levels", tc.net.levels, 1, 6));
-    tc.net.input_filters = int(m.integer("input_filters", tc.net.input_filters, 0, 4096));
-    // 0: take them from the slice file; otherwise they must agree with it
-    tc.net.classes = int(m.integer("classes", 0, 0, 32767));
-    tc.net.in_channels = int(m.integer("in_channels", 0, 0, 31));
-    if (tc.net.kernel % 2 == 0) throw m.bad("kernel", "must be odd");
-    m.finish();
-  }
-  {
-    Section t = section("train");
-    s.epochs = t.integer("epochs", 30, 1, 100000);
-    s.batch_size = t.integer("batch_size", 16, 1, 4096);
-    tc.accumulation = int(t.integer("accumulation", 1, 1, nn::kMaxMicroBatches));
-    s.steps_per_epoch = t.integer("steps_per_epoch", 0, 0, i32max);
-    s.checkpoint_every = t.integer("checkpoint_every", 2, 1, 100000);
-    s.log_every = t.integer("log_every", 20, 1, i32max);
-    tc.dice_smooth = t.number("dice_smooth", 0.001, 1e-12, 1e6);
-    t.finish();
-  }
-  {
-    Section o = section("optim");
-    nn::OptimConfig& oc = tc.optim;
-    const std::string kind = o.string("optimizer", s.arch == "fastsurfer-vinn" ? "adamw" : "adam");
-    if (kind != "adam" && kind != "adamw")
-      throw o.bad("optimizer", "must be \"adam\" or \"adamw\", got \"" + kind + "\"");
-    oc = kind == "adam" ? nn::fastsurfer_cnn_optim() : nn::vinn_optim();
-    const std::string sched = o.string("schedule", schedule_name(oc.schedule));
-    if (sched == "constant")
-      oc.schedule = nn::ScheduleKind::constant;
-    else if (sched == "cosine")
-      oc.schedule = nn::ScheduleKind::cosine_warm_restarts;
-    else if (sched == "step")
-      oc.schedule = nn::ScheduleKind::step;
-    else
-      throw o.bad("schedule",
-                  "must be \"constant\", \"cosine\" or \"step\", got \"" + sched + "\"");
-    oc.lr = o.number("lr", oc.lr, 0.0, 1e3);
-    oc.beta1 = o.number("beta1", oc.beta1, 0.0, 0.999999);
-    oc.beta2 = o.number("beta2", oc.beta2, 0.0, 0.999999999);
-    oc.eps = o.number("eps", oc.eps, 1e-30, 1.0);
-    oc.weight_decay = o.number("weight_decay", oc.weight_decay, 0.0, 1e3);
-    oc.t0 = o.number("t0", oc.t0, 1e-6, 1e6);
-    oc.t_mult = o.number("t_mult", oc.t_mult, 1.0, 1e3);
-    oc.eta_min = o.number("eta_min", oc.eta_min, 0.0, 1e3);
-    oc.step_size = o.integer("step_size", oc.step_size, 1, i32max);
-    oc.gamma = o.number("gamma", oc.gamma, 1e-12, 1e3);
-    o.finish();
-  }
-  {
-    Section a = section("arith");
-    try {
-      tc.arith.mode = mca::parse_mode(a.string("mode", "ieee"));
-    } catch (const ConfigError& e) {
-      throw a.bad("mode", std::string("is invalid: ") + e.what());
-    }
-    tc.arith.t32 = int(a.integer("t32", 24, 1, 24));
-    tc.arith.t64 = int(a.integer("t64", 53, 1, 53));
-    tc.arith.member = uint32_t(a.integer("member", 0, 0, u32max));
-    read_cost_options(a, tc.arith);
-    a.finish();
-  }
-  {
-    Section z = section("seeds");
-    tc.init_seed = uint32_t(z.integer("init", 0, 0, u32max));
-    s.data_seed = uint32_t(z.integer("data", 0, 0, u32max));
-    s.augment_seed = uint32_t(z.integer("augment", 0, 0, u32max));
-    tc.arith.seed = uint32_t(z.integer("mca", 0, 0, u32max));
-    z.finish();
+  using Reader = void (*)(Section&, TrainSettings&, const std::string&);
+  const std::pair<const char*, Reader> readers[] = {{"data", read_data},   {"model", read_model},
+                                                    {"train", read_train}, {"optim", read_optim},
+                                                    {"arith", read_arith}, {"seeds", read_seeds}};
+  for (const auto& [name, read] : readers) {
+    Section sec = section(name);
+    read(sec, s, fname);
+    sec.finish();
   }
   {
     Section g = section("augment");
@@ -184,8 +200,8 @@ TrainSettings load_train_settings(const fs::path& file, const std::vector<std::s
     o.finish();
   }
   try {
-    tc.optim.validate();
-    tc.arith.validate();
+    s.train.optim.validate();
+    s.train.arith.validate();
   } catch (const ConfigError& e) {
     throw ConfigError(fname + ": " + e.what());
   }
