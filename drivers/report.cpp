@@ -195,31 +195,29 @@ const char* verdict(bool holds) {
   return holds ? "holds on this run" : "does not hold on this run";
 }
 
-void findings(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>& st,
-              std::optional<std::size_t> ieee_arm, double ieee_dice,
-              const std::vector<std::pair<fs::path, io::BrainageResults>>& brainage) {
+// What the findings are about: how accurate the members are. Variability of networks far from
+// trained says little about trained ones, and a reader must see that before the verdicts.
+void finding_accuracy(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>& st) {
   auto& h = o.html;
-  h << "<h2 id=\"findings\">2. Findings</h2>\n<ul>\n";
-  // What the findings are about: how accurate the members are. Variability of networks far from
-  // trained says little about trained ones, and a reader must see that before the verdicts.
-  {
-    double best = kNaN;
-    std::string per_arm;
-    for (std::size_t a = 0; a < t.arms(); ++a) {
-      per_arm += (a ? ", " : "") + t.arm_names[a] + " " + num(st[a].member_dice);
-      if (std::isfinite(st[a].member_dice) && !(best >= st[a].member_dice))
-        best = st[a].member_dice;
-    }
-    h << "<li><b>Model accuracy.</b> Mean Dice of the members against the ground truth: "
-      << esc(per_arm) << ".";
-    if (std::isfinite(best) && best < 0.5)
-      h << " <b>These members are far from trained</b> (below 0.5 in every arm; FastSurfer-class "
-           "networks reach about 0.9): the findings below describe the disagreement of barely "
-           "trained networks, not the paper's setting. Train longer (docs/train.md) before "
-           "comparing with the paper.";
-    h << "</li>\n";
+  double best = kNaN;
+  std::string per_arm;
+  for (std::size_t a = 0; a < t.arms(); ++a) {
+    per_arm += (a ? ", " : "") + t.arm_names[a] + " " + num(st[a].member_dice);
+    if (std::isfinite(st[a].member_dice) && !(best >= st[a].member_dice)) best = st[a].member_dice;
   }
-  // (a) seed vs MCA/SR variability: mean over arms of the arm's mean minimum pairwise Dice.
+  h << "<li><b>Model accuracy.</b> Mean Dice of the members against the ground truth: "
+    << esc(per_arm) << ".";
+  if (std::isfinite(best) && best < 0.5)
+    h << " <b>These members are far from trained</b> (below 0.5 in every arm; FastSurfer-class "
+         "networks reach about 0.9): the findings below describe the disagreement of barely "
+         "trained networks, not the paper's setting. Train longer (docs/train.md) before "
+         "comparing with the paper.";
+  h << "</li>\n";
+}
+
+// (a) seed vs MCA/SR variability: mean over arms of the arm's mean minimum pairwise Dice.
+void finding_seed_vs_mca(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>& st) {
+  auto& h = o.html;
   std::vector<double> seed, mca;
   std::string seed_names, mca_names;
   for (std::size_t a = 0; a < t.arms(); ++a) {
@@ -240,7 +238,11 @@ void findings(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>
       << "); the finding " << verdict(ms < mm) << ".";
   }
   h << "</li>\n";
-  // (b) cortical less reproducible than non-cortical, per arm.
+}
+
+// (b) cortical less reproducible than non-cortical, per arm.
+void finding_cortical(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>& st) {
+  auto& h = o.html;
   h << "<li><b>Cortical vs non-cortical.</b> The paper found cortical regions less reproducible "
        "(lower minimum pairwise Dice) than non-cortical ones.<ul>\n";
   for (std::size_t a = 0; a < t.arms(); ++a) {
@@ -257,7 +259,12 @@ void findings(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>
     h << "</li>\n";
   }
   h << "</ul></li>\n";
-  // (c) majority vote vs the ieee baseline.
+}
+
+// (c) majority vote vs the ieee baseline.
+void finding_majority(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>& st,
+                      std::optional<std::size_t> ieee_arm, double ieee_dice) {
+  auto& h = o.html;
   h << "<li><b>Ensemble vs baseline.</b> Majority-vote Dice of each arm against the Dice of the "
        "IEEE baseline member (is the ensemble at least as accurate?).";
   if (!ieee_arm || !std::isfinite(ieee_dice)) {
@@ -279,7 +286,12 @@ void findings(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>
     }
     h << "</ul></li>\n";
   }
-  // (d) brain age: ensemble augmentation vs none.
+}
+
+// (d) brain age: ensemble augmentation vs none.
+void finding_brainage(Output& o,
+                      const std::vector<std::pair<fs::path, io::BrainageResults>>& brainage) {
+  auto& h = o.html;
   h << "<li><b>Brain age.</b> The paper found ensemble augmentation lowers the brain-age MAE "
        "compared with no augmentation.";
   if (brainage.empty()) h << " Not evaluable: no brainage*.h5 in the run directory.";
@@ -315,7 +327,19 @@ void findings(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>
       h << "; undefined (NaN MAE).";
     h << "</li>\n";
   }
-  h << "</ul></li>\n</ul>\n";
+  h << "</ul></li>\n";
+}
+
+void findings(Output& o, const io::SummaryTables& t, const std::vector<ArmStats>& st,
+              std::optional<std::size_t> ieee_arm, double ieee_dice,
+              const std::vector<std::pair<fs::path, io::BrainageResults>>& brainage) {
+  o.html << "<h2 id=\"findings\">2. Findings</h2>\n<ul>\n";
+  finding_accuracy(o, t, st);
+  finding_seed_vs_mca(o, t, st);
+  finding_cortical(o, t, st);
+  finding_majority(o, t, st, ieee_arm, ieee_dice);
+  finding_brainage(o, brainage);
+  o.html << "</ul>\n";
 }
 
 const std::vector<std::string> kColours = {"#1f77b4", "#ff7f0e", "#2ca02c",
