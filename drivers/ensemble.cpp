@@ -13,6 +13,7 @@
 // in members/<m>/FAILED and the others go on; the command then exits non-zero.
 #include <omp.h>
 #include <unistd.h>
+#include <array>
 
 #include <chrono>
 #include <cstdio>
@@ -145,16 +146,9 @@ void run_member(const EnsembleSettings& e, const Member& m, int rank) {
   std::fflush(stdout);
 }
 
-int run(const Flags& f) {
-  MpiSession mpi;
-  const int rank = mpi.rank(), size = mpi.size();
-  if (f.threads < 0) throw ConfigError("ensemble: --threads must be >= 0");
-  if (f.threads > 0) omp_set_num_threads(f.threads);
-
-  // Configuration and inputs, on every rank (the same files give the same verdict); the lowest
-  // failing rank reports, the others exit quietly.
-  EnsembleSettings e;
-  std::string error;
+// The configuration and inputs, read and checked; "" when fine, else the error (every rank
+// reads: the same files give the same verdict).
+std::string load_settings(const Flags& f, EnsembleSettings& e) {
   try {
     // --dir stands in for [ensemble] dir, which the file may then leave out.
     std::vector<std::string> sets = f.sets;
@@ -163,9 +157,61 @@ int run(const Flags& f) {
     if (!f.dir.empty()) e.dir = fs::absolute(f.dir);
     validate(e);
   } catch (const Error& err) {
-    error = err.what();
+    return err.what();
   }
-  if (!mpi.agree(error)) return 1;
+  return "";
+}
+
+void print_plan(const EnsembleSettings& e, std::size_t members, int size) {
+  std::printf("numens ensemble: %zu members (", members);
+  for (std::size_t a = 0; a < e.arms.size(); ++a)
+    std::printf("%s%s %s x%lld", a ? ", " : "", e.arms[a].name.c_str(),
+                arm_kind_name(e.arms[a].kind), (long long)e.arms[a].members);
+  std::printf("), %zu views, %d rank%s x %d threads -> %s\n", e.views.size(), size,
+              size == 1 ? "" : "s", omp_get_max_threads(), e.dir.string().c_str());
+  std::fflush(stdout);
+}
+
+// The members this rank takes from the shared counter: run, skipped (DONE) or failed (recorded
+// in members/<m>/FAILED, the others go on). Counts {done, skipped, failed}.
+std::array<int64_t, 3> run_members(MpiSession& mpi, const EnsembleSettings& e,
+                                   const std::vector<Member>& members) {
+  const int rank = mpi.rank();
+  std::array<int64_t, 3> n{0, 0, 0};
+  WorkCounter counter(mpi);
+  for (int64_t i = counter.next(); i < int64_t(members.size()); i = counter.next()) {
+    const Member& m = members[size_t(i)];
+    const fs::path dir = e.member_dir(m);
+    if (fs::exists(dir / "DONE")) {
+      ++n[1];
+      continue;
+    }
+    try {
+      run_member(e, m, rank);
+      ++n[0];
+    } catch (const Error& err) {
+      ++n[2];
+      const std::string msg = std::string(err.what()) + "\n";
+      try {
+        io::write_text_atomic(dir / "FAILED", msg);
+      } catch (const Error&) {
+      }
+      std::fprintf(stderr, "numens ensemble: [rank %d] member %s failed: %s", rank,
+                   m.dir_name().c_str(), msg.c_str());
+      std::fflush(stderr);
+    }
+  }
+  return n;
+}
+
+int run(const Flags& f) {
+  MpiSession mpi;
+  const int rank = mpi.rank(), size = mpi.size();
+  if (f.threads < 0) throw ConfigError("ensemble: --threads must be >= 0");
+  if (f.threads > 0) omp_set_num_threads(f.threads);
+  // The lowest failing rank reports, the others exit quietly.
+  EnsembleSettings e;
+  if (!mpi.agree(load_settings(f, e))) return 1;
   const std::vector<Member> members = e.members();
   if (f.check) {
     if (rank == 0) {
@@ -174,6 +220,7 @@ int run(const Flags& f) {
     }
     return 0;
   }
+  std::string error;
   if (rank == 0) {
     try {
       prepare_directory(e);
@@ -182,47 +229,13 @@ int run(const Flags& f) {
     }
   }
   if (!mpi.agree(error)) return 1;
-
-  if (rank == 0) {
-    std::printf("numens ensemble: %zu members (", members.size());
-    for (std::size_t a = 0; a < e.arms.size(); ++a)
-      std::printf("%s%s %s x%lld", a ? ", " : "", e.arms[a].name.c_str(),
-                  arm_kind_name(e.arms[a].kind), (long long)e.arms[a].members);
-    std::printf("), %zu views, %d rank%s x %d threads -> %s\n", e.views.size(), size,
-                size == 1 ? "" : "s", omp_get_max_threads(), e.dir.string().c_str());
-    std::fflush(stdout);
-  }
+  if (rank == 0) print_plan(e, members.size(), size);
   const auto t0 = std::chrono::steady_clock::now();
-  int64_t done_here = 0, skipped_here = 0, failed_here = 0;
-  {
-    WorkCounter counter(mpi);
-    for (int64_t i = counter.next(); i < int64_t(members.size()); i = counter.next()) {
-      const Member& m = members[size_t(i)];
-      const fs::path dir = e.member_dir(m);
-      if (fs::exists(dir / "DONE")) {
-        ++skipped_here;
-        continue;
-      }
-      try {
-        run_member(e, m, rank);
-        ++done_here;
-      } catch (const Error& err) {
-        ++failed_here;
-        const std::string msg = std::string(err.what()) + "\n";
-        try {
-          io::write_text_atomic(dir / "FAILED", msg);
-        } catch (const Error&) {
-        }
-        std::fprintf(stderr, "numens ensemble: [rank %d] member %s failed: %s", rank,
-                     m.dir_name().c_str(), msg.c_str());
-        std::fflush(stderr);
-      }
-    }
-  }
-  int64_t local[3] = {done_here, skipped_here, failed_here}, total[3] = {0, 0, 0};
+  std::array<int64_t, 3> local = run_members(mpi, e, members);
+  int64_t total[3] = {0, 0, 0};
   // Every rank has written its FAILED markers before contributing, so rank 0 can list them.
-  mpi.sum_to_root(local, total, 3);
-  if (rank != 0) return failed_here ? 1 : 0;
+  mpi.sum_to_root(local.data(), total, 3);
+  if (rank != 0) return local[2] ? 1 : 0;
   std::printf(
       "numens ensemble: %lld members trained, %lld already complete, %lld failed; %.1f s on %d "
       "rank%s\n",
