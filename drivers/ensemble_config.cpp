@@ -54,6 +54,51 @@ bool perturbs(ArmKind k) {
 
 }  // namespace
 
+namespace {
+
+// One [[ensemble.arms]] table: name (unique), kind, members, id_base, and for a perturbing arm its
+// mode, precision and cost options (validated against the base arithmetic).
+Arm read_arm(Section& a, std::size_t k, const mca::ArithConfig& base,
+             std::set<std::string>& names) {
+  Arm arm;
+  arm.name = a.string("name", "");
+  if (arm.name.empty() ||
+      arm.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+                                 "OPQRSTUVWXYZ0123456789_-") != std::string::npos)
+    throw a.bad("name", "must be a non-empty [A-Za-z0-9_-] name, got \"" + arm.name + "\"");
+  if (!names.insert(arm.name).second) throw a.bad("name", "\"" + arm.name + "\" is used twice");
+  arm.kind = parse_kind(a.string("kind", ""), a);
+  arm.members = a.integer("members", 1, 1, io::kArmIdStride);
+  arm.id_base = a.integer("id_base", int64_t(k) * io::kArmIdStride, 0, 9999 - io::kArmIdStride + 1);
+  if (perturbs(arm.kind)) {
+    try {
+      arm.mode = mca::parse_mode(a.string("mode", "sr"));
+    } catch (const ConfigError& err) {
+      throw a.bad("mode", std::string("is invalid: ") + err.what());
+    }
+    if (arm.mode == mca::Mode::ieee)
+      throw a.bad("mode", "must perturb (sr, rr, pb, mca, ...) in a \"" +
+                              std::string(arm_kind_name(arm.kind)) + "\" arm");
+    arm.t32 = int(a.integer("t", 24, 1, 24));
+    mca::ArithConfig opts = base;
+    read_cost_options(a, opts);
+    arm.cost = opts.cost();
+    opts.mode = arm.mode;
+    opts.t32 = arm.t32;
+    try {
+      opts.validate();
+    } catch (const ConfigError& err) {
+      throw a.bad("mode", std::string("and its cost options: ") + err.what());
+    }
+  }
+  if (arm.kind == ArmKind::ieee && arm.members != 1)
+    throw a.bad("members", "must be 1 in an \"ieee\" arm (its members would be identical)");
+  a.finish();
+  return arm;
+}
+
+}  // namespace
+
 EnsembleSettings load_ensemble_settings(const fs::path& file,
                                         const std::vector<std::string>& overrides) {
   const std::string fname = file.string();
@@ -102,42 +147,7 @@ EnsembleSettings load_ensemble_settings(const fs::path& file,
   const auto& arr = *arms->as_array();
   for (std::size_t k = 0; k < arr.size(); ++k) {
     Section a(fname, "ensemble.arms[" + std::to_string(k) + "]", arr[k].as_table());
-    Arm arm;
-    arm.name = a.string("name", "");
-    if (arm.name.empty() ||
-        arm.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
-                                   "OPQRSTUVWXYZ0123456789_-") != std::string::npos)
-      throw a.bad("name", "must be a non-empty [A-Za-z0-9_-] name, got \"" + arm.name + "\"");
-    if (!names.insert(arm.name).second) throw a.bad("name", "\"" + arm.name + "\" is used twice");
-    arm.kind = parse_kind(a.string("kind", ""), a);
-    arm.members = a.integer("members", 1, 1, io::kArmIdStride);
-    arm.id_base =
-        a.integer("id_base", int64_t(k) * io::kArmIdStride, 0, 9999 - io::kArmIdStride + 1);
-    if (perturbs(arm.kind)) {
-      try {
-        arm.mode = mca::parse_mode(a.string("mode", "sr"));
-      } catch (const ConfigError& err) {
-        throw a.bad("mode", std::string("is invalid: ") + err.what());
-      }
-      if (arm.mode == mca::Mode::ieee)
-        throw a.bad("mode", "must perturb (sr, rr, pb, mca, ...) in a \"" +
-                                std::string(arm_kind_name(arm.kind)) + "\" arm");
-      arm.t32 = int(a.integer("t", 24, 1, 24));
-      mca::ArithConfig opts = e.base.train.arith;
-      read_cost_options(a, opts);
-      arm.cost = opts.cost();
-      opts.mode = arm.mode;
-      opts.t32 = arm.t32;
-      try {
-        opts.validate();
-      } catch (const ConfigError& err) {
-        throw a.bad("mode", std::string("and its cost options: ") + err.what());
-      }
-    }
-    if (arm.kind == ArmKind::ieee && arm.members != 1)
-      throw a.bad("members", "must be 1 in an \"ieee\" arm (its members would be identical)");
-    a.finish();
-    e.arms.push_back(arm);
+    e.arms.push_back(read_arm(a, k, e.base.train.arith, names));
   }
   s.finish();
   // Ids must not collide across arms (explicit id_base values may overlap).
