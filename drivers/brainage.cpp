@@ -133,57 +133,36 @@ std::string fmt(const char* f, double v) {
   return b;
 }
 
-void write_h5(const fs::path& temp, const Flags& f, const analysis::VolumeTable& t,
-              const analysis::StudyResult& r, const std::string& source_kind) {
-  io::File file = io::File::create(temp);
-  io::Group root = file.root();
-  io::write_provenance(root, kVersion, kGitCommit, describe(f));
-  root.set_attr("format", "numens-brainage");
-  root.set_attr("format_version", std::int64_t(1));
-  root.set_attr("seeds", f.cohort.empty() ? "{brainage = " + std::to_string(f.seed) + "}"
-                                          : "{brainage = " + std::to_string(f.seed) +
-                                                ", noise = " + std::to_string(f.noise_seed) + "}");
-  root.set_attr("source", f.summary.empty() ? f.cohort : f.summary);
-  root.set_attr("source_kind", source_kind);
-  root.set_attr("model", f.model == "ridge" ? std::string("ridge") : "svr-" + f.kernel);
-  root.set_attr("cv", f.cv);
-  root.set_attr("reference_member", std::int64_t(t.reference));
-  const std::size_t S = t.subjects, M = t.members, K = r.splits.size();
-  root.write_strings("subject_ids", t.subject_ids);
-  root.write<double>("ages", t.age, {S});
-  std::vector<std::int64_t> mids(t.member_ids.begin(), t.member_ids.end());
-  root.write<std::int64_t>("member_ids", mids, {M});
-  root.create_group("regions").write_strings("names", t.region_names);
-  std::vector<std::uint8_t> in_test(K * S, 0);
-  for (std::size_t k = 0; k < K; ++k)
-    for (std::size_t s : r.splits[k].test) in_test[k * S + s] = 1;
-  root.write<std::uint8_t>("splits_test", in_test, {K, S});
-
-  if (!r.curve.empty()) {
-    io::Group g = root.create_group("curve");
-    std::size_t C = 0;
-    for (const auto& p : r.curve) C = std::max(C, p.combos.size());
-    const std::size_t P = r.curve.size(), pool = M - 1;
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    std::vector<std::int64_t> n, members(P * C * std::max<std::size_t>(pool, 1), -1);
-    std::vector<double> mae_ref(P * C, nan), mae_mean(P * C, nan);
-    for (std::size_t i = 0; i < P; ++i) {
-      n.push_back(std::int64_t(r.curve[i].n));
-      for (std::size_t c = 0; c < r.curve[i].combos.size(); ++c) {
-        mae_ref[i * C + c] = r.curve[i].mae_reference[c];
-        mae_mean[i * C + c] = r.curve[i].mae_mean[c];
-        for (std::size_t j = 0; j < r.curve[i].combos[c].size(); ++j)
-          members[(i * C + c) * std::max<std::size_t>(pool, 1) + j] =
-              std::int64_t(r.curve[i].combos[c][j]);
-      }
+// /curve: the MAE of each combination of N members added to the reference.
+void write_curve(io::Group& root, const analysis::StudyResult& r, std::size_t M) {
+  io::Group g = root.create_group("curve");
+  std::size_t C = 0;
+  for (const auto& p : r.curve) C = std::max(C, p.combos.size());
+  const std::size_t P = r.curve.size(), pool = M - 1;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::int64_t> n, members(P * C * std::max<std::size_t>(pool, 1), -1);
+  std::vector<double> mae_ref(P * C, nan), mae_mean(P * C, nan);
+  for (std::size_t i = 0; i < P; ++i) {
+    n.push_back(std::int64_t(r.curve[i].n));
+    for (std::size_t c = 0; c < r.curve[i].combos.size(); ++c) {
+      mae_ref[i * C + c] = r.curve[i].mae_reference[c];
+      mae_mean[i * C + c] = r.curve[i].mae_mean[c];
+      for (std::size_t j = 0; j < r.curve[i].combos[c].size(); ++j)
+        members[(i * C + c) * std::max<std::size_t>(pool, 1) + j] =
+            std::int64_t(r.curve[i].combos[c][j]);
     }
-    g.write<std::int64_t>("n", n, {P});
-    g.write<double>("mae_reference", mae_ref, {P, C});
-    g.write<double>("mae_mean", mae_mean, {P, C});
-    g.write<std::int64_t>("members", members, {P, C, std::max<std::size_t>(pool, 1)});
   }
+  g.write<std::int64_t>("n", n, {P});
+  g.write<double>("mae_reference", mae_ref, {P, C});
+  g.write<double>("mae_mean", mae_mean, {P, C});
+  g.write<std::int64_t>("members", members, {P, C, std::max<std::size_t>(pool, 1)});
+}
 
+// /schemes: each scheme's metrics with bootstrap CIs, the paired test against the first, the
+// out-of-fold predictions and the hyper-parameters chosen per split.
+void write_schemes(io::Group& root, const analysis::StudyResult& r, const Flags& f) {
   io::Group g = root.create_group("schemes");
+  const std::size_t K = r.splits.size();
   const std::size_t Q = r.schemes.size(), N = r.schemes.front().pred.truth.size();
   std::vector<std::string> names;
   std::vector<std::int64_t> ens_rows, gau_rows, subj, split;
@@ -221,6 +200,36 @@ void write_h5(const fs::path& temp, const Flags& f, const analysis::VolumeTable&
   g.write<std::int64_t>("pred_split", split, {N});
   g.write<double>("predictions", pred, {Q, N, 2});
   g.write<double>("chosen", chosen, {Q, K, 2});
+}
+
+void write_h5(const fs::path& temp, const Flags& f, const analysis::VolumeTable& t,
+              const analysis::StudyResult& r, const std::string& source_kind) {
+  io::File file = io::File::create(temp);
+  io::Group root = file.root();
+  io::write_provenance(root, kVersion, kGitCommit, describe(f));
+  root.set_attr("format", "numens-brainage");
+  root.set_attr("format_version", std::int64_t(1));
+  root.set_attr("seeds", f.cohort.empty() ? "{brainage = " + std::to_string(f.seed) + "}"
+                                          : "{brainage = " + std::to_string(f.seed) +
+                                                ", noise = " + std::to_string(f.noise_seed) + "}");
+  root.set_attr("source", f.summary.empty() ? f.cohort : f.summary);
+  root.set_attr("source_kind", source_kind);
+  root.set_attr("model", f.model == "ridge" ? std::string("ridge") : "svr-" + f.kernel);
+  root.set_attr("cv", f.cv);
+  root.set_attr("reference_member", std::int64_t(t.reference));
+  const std::size_t S = t.subjects, M = t.members, K = r.splits.size();
+  root.write_strings("subject_ids", t.subject_ids);
+  root.write<double>("ages", t.age, {S});
+  std::vector<std::int64_t> mids(t.member_ids.begin(), t.member_ids.end());
+  root.write<std::int64_t>("member_ids", mids, {M});
+  root.create_group("regions").write_strings("names", t.region_names);
+  std::vector<std::uint8_t> in_test(K * S, 0);
+  for (std::size_t k = 0; k < K; ++k)
+    for (std::size_t s : r.splits[k].test) in_test[k * S + s] = 1;
+  root.write<std::uint8_t>("splits_test", in_test, {K, S});
+
+  if (!r.curve.empty()) write_curve(root, r, M);
+  write_schemes(root, r, f);
   file.close();
 }
 
