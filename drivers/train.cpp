@@ -350,6 +350,23 @@ EpochStats train_epoch(const TrainSettings& s, nn::Trainer& tr, const io::SliceF
   return e;
 }
 
+// What the run is about to do, on the log.
+void print_start(std::FILE* log, const TrainSettings& s, const RunState& st, const DataPlan& plan,
+                 const OutPaths& out) {
+  const Split& sp = plan.split;
+  const std::string vname = io::view_name(s.view);
+  std::fprintf(log, "numens train: %s view, %s, %lld parameters, %s\n", vname.c_str(),
+               arch_name(s.train.net).c_str(), (long long)st.trainer->net().parameter_count(),
+               s.train.arith.describe().c_str());
+  std::fprintf(log,
+               "  %zu training slices, %zu validation slices (%zu subjects held out), "
+               "%lld steps/epoch of %lld x %lld slices, epochs %lld..%lld -> %s\n",
+               sp.train.size(), sp.val.size(), sp.val_subjects.size(), (long long)plan.steps,
+               (long long)s.batch_size, (long long)s.train.accumulation, (long long)st.epoch0 + 1,
+               (long long)s.epochs, out.dir.string().c_str());
+  std::fflush(log);
+}
+
 }  // namespace
 
 void train_view(TrainSettings s, const TrainRun& run) {
@@ -386,17 +403,7 @@ void train_view(TrainSettings s, const TrainRun& run) {
   io::make_output_dir(out.dir);
   io::write_text_atomic(out.toml, to_toml(s));
 
-  const std::string vname = io::view_name(s.view);
-  std::fprintf(log, "numens train: %s view, %s, %lld parameters, %s\n", vname.c_str(),
-               arch_name(s.train.net).c_str(), (long long)st.trainer->net().parameter_count(),
-               s.train.arith.describe().c_str());
-  std::fprintf(log,
-               "  %zu training slices, %zu validation slices (%zu subjects held out), "
-               "%lld steps/epoch of %lld x %lld slices, epochs %lld..%lld -> %s\n",
-               sp.train.size(), sp.val.size(), sp.val_subjects.size(), (long long)plan.steps,
-               (long long)s.batch_size, (long long)s.train.accumulation, (long long)st.epoch0 + 1,
-               (long long)s.epochs, out.dir.string().c_str());
-  std::fflush(log);
+  print_start(log, s, st, plan, out);
   auto checkpoint = [&](const fs::path& p, int64_t epoch, double lr) {
     io::write_checkpoint(p, make_checkpoint(s, st, sf.info(), epoch, lr), kVersion, kGitCommit);
     new_dir.armed = false;  // the directory now holds a result
