@@ -2,16 +2,16 @@
 // `numens ensemble`).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
-#include <array>
-#include <optional>
-#include <string>
 
 #include "drivers/conform_flags.hpp"
 #include "drivers/cost_flags.hpp"
@@ -83,8 +83,9 @@ struct ModelSet {
   std::vector<std::unique_ptr<nn::FastSurferNet<float>>> nets;
   std::string views;  // "axial,coronal,sagittal" (those present, in order of aggregation)
   // t1: uint8 (nz, ny, nx) on `dims`, x fastest.
-  nn::Segmentation segment(std::span<const std::uint8_t> t1, const std::array<std::int64_t, 3>& dims,
-                           const mca::ArithConfig& arith, const nn::SegmentOptions& opt) const;
+  nn::Segmentation segment(std::span<const std::uint8_t> t1,
+                           const std::array<std::int64_t, 3>& dims, const mca::ArithConfig& arith,
+                           const nn::SegmentOptions& opt) const;
 };
 
 }  // namespace numens::drivers

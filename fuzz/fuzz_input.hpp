@@ -16,8 +16,7 @@ inline std::filesystem::path input_file(const std::uint8_t* data, std::size_t si
                                         const char* suffix) {
   static const std::filesystem::path dir =
       std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
-  const std::filesystem::path p =
-      dir / ("numens-fuzz-" + std::to_string(::getpid()) + suffix);
+  const std::filesystem::path p = dir / ("numens-fuzz-" + std::to_string(::getpid()) + suffix);
   std::FILE* f = std::fopen(p.c_str(), "wb");
   if (!f) __builtin_trap();  // the harness itself failed, not the reader
   if (size > 0 && std::fwrite(data, 1, size, f) != size) __builtin_trap();

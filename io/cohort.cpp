@@ -258,8 +258,8 @@ CohortReader::CohortReader(const fs::path& path) {
     info.geometry = read_geometry(g, "", path, who);
     info.original = read_geometry(g, "original_", path, who);
     // Absent in cohorts written before numens recorded it: those were all written with codes.
-    info.original_orientation_known = !g.has_attr("original_orientation_known") ||
-                                      g.attr_int("original_orientation_known") != 0;
+    info.original_orientation_known =
+        !g.has_attr("original_orientation_known") || g.attr_int("original_orientation_known") != 0;
     m.index.emplace(id, m.subjects.size());
     m.subjects.push_back(std::move(info));
   }

@@ -271,8 +271,8 @@ std::size_t import_cohort(const fs::path& csv, const fs::path& out, const Import
   } else {
     config << opt.conform.size;
   }
-  config << "\nlut = \""
-         << (opt.lut ? opt.lut->string() : std::string("(values present)")) << "\"\n";
+  config << "\nlut = \"" << (opt.lut ? opt.lut->string() : std::string("(values present)"))
+         << "\"\n";
   CohortWriter w(out, lut, numens_version, git_commit, config.str());
   for (const auto& r : rows) {
     const Volume img = read_volume(r.image);

@@ -303,8 +303,8 @@ Volume read_nifti(const fs::path& path) {
         }
       if (worst > 1e-3) {
         std::ostringstream w;
-        w << "nifti: " << path.string() << ": qform (code " << nim->qform_code << ") and sform (code "
-          << nim->sform_code << ") disagree by up to " << worst
+        w << "nifti: " << path.string() << ": qform (code " << nim->qform_code
+          << ") and sform (code " << nim->sform_code << ") disagree by up to " << worst
           << " mm in the field of view; using the sform, as nibabel and FastSurfer do";
         v.warnings.push_back(w.str());
       }
@@ -339,7 +339,8 @@ Volume read_nifti(const fs::path& path) {
                        a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
     const char* which = nim->sform_code > 0 ? "sform" : nim->qform_code > 0 ? "qform" : "pixdim";
     if (!finite) fail(path, std::string("the ") + which + " affine has a non-finite entry");
-    if (det == 0) fail(path, std::string("the ") + which + " affine is singular (a zero or repeated axis)");
+    if (det == 0)
+      fail(path, std::string("the ") + which + " affine is singular (a zero or repeated axis)");
   }
   const std::size_t n = v.voxel_count();
   if (std::int64_t(n) != nim->nvox) fail(path, "voxel count disagrees with the dimensions");

@@ -191,7 +191,8 @@ Image render_slice(const Subject& s, const LabelTable& lut, View view, int slice
   std::vector<std::array<std::uint8_t, 3>> colour(65536);
   std::vector<bool> known(65536, false);
   for (const LabelInfo& l : lut) {
-    colour[std::size_t(std::uint16_t(l.value))] = any_colour ? l.rgb : default_label_colour(l.value);
+    colour[std::size_t(std::uint16_t(l.value))] =
+        any_colour ? l.rgb : default_label_colour(l.value);
     known[std::size_t(std::uint16_t(l.value))] = true;
   }
   const bool show = labels && s.info.has_labels && !s.labels.empty();

@@ -77,8 +77,8 @@ inline constexpr uint32_t loss = 0, loss_scale = 1, adam = 0;
 }  // namespace op
 
 // The numbering above as the compiler sees it: every op index of a block (4 convs, 5 BNs, 4 PReLU
-// uses, 3 maxouts, the accumulations and the level ops) distinct and inside the 6-bit op field, so a
-// new op that reuses a number fails to compile instead of silently sharing random draws.
+// uses, 3 maxouts, the accumulations and the level ops) distinct and inside the 6-bit op field, so
+// a new op that reuses a number fails to compile instead of silently sharing random draws.
 namespace detail {
 inline constexpr int kBlockOps = 4 * 4 + 5 * 3 + 4 * 2 + 3 + 5 * 2 + 6;
 constexpr std::array<uint32_t, kBlockOps> block_ops() {

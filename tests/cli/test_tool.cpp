@@ -392,8 +392,9 @@ int volume_header(const char* path) {
               static_cast<long long>(v.dims[1]), static_cast<long long>(v.dims[2]));
   for (int r = 0; r < 3; ++r)
     for (int c = 0; c < 4; ++c) std::printf(" %.9g", v.affine[std::size_t(r)][std::size_t(c)]);
-  std::printf("\nnonzero %zu\n", static_cast<std::size_t>(std::count_if(
-                                       v.data.begin(), v.data.end(), [](float x) { return x != 0; })));
+  std::printf("\nnonzero %zu\n",
+              static_cast<std::size_t>(
+                  std::count_if(v.data.begin(), v.data.end(), [](float x) { return x != 0; })));
   return 0;
 }
 

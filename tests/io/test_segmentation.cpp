@@ -100,8 +100,10 @@ TEST_CASE("segmentation file: a label changed since writing to one the class tab
   {
     // Another tool edits voxel (1, 1, 2) to 99, a value of no class.
     File f = File::open(path, File::Mode::read_write);
-    f.root().group("subjects/s1").dataset("labels").write_block<int16_t>(
-        Shape{2, 1, 1}, Shape{1, 1, 1}, std::vector<int16_t>{99});
+    f.root()
+        .group("subjects/s1")
+        .dataset("labels")
+        .write_block<int16_t>(Shape{2, 1, 1}, Shape{1, 1, 1}, std::vector<int16_t>{99});
   }
   const SegmentationReader r(path);
   check_error<IoError>([&] { (void)r.labels("s1"); }, "seg.h5",
