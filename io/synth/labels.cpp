@@ -3,35 +3,38 @@
 #include <string>
 #include <utility>
 
+#include "io/label_palette.hpp"
+
 namespace numens::io::synth {
 
 const LabelTable& synth_label_table() {
-  // Colours: FreeSurferColorLUT for the aseg structures; lobes in hues of their own.
+  // Colours: FreeSurfer's for the aseg structures (io/label_palette, one home); lobes in hues of
+  // their own.
   static const LabelTable table = [] {
     LabelTable t = {
-        {lbl::kBackground, "Unknown", {0, 0, 0}},
-        {lbl::kWmL, "Left-Cerebral-White-Matter", {245, 245, 245}},
-        {lbl::kVentL, "Left-Lateral-Ventricle", {120, 18, 134}},
-        {lbl::kCbWmL, "Left-Cerebellum-White-Matter", {220, 248, 164}},
-        {lbl::kCbCtxL, "Left-Cerebellum-Cortex", {230, 148, 34}},
-        {lbl::kThalL, "Left-Thalamus", {0, 118, 14}},
-        {lbl::kCaudL, "Left-Caudate", {122, 186, 220}},
-        {lbl::kPutL, "Left-Putamen", {236, 13, 176}},
-        {lbl::kPallL, "Left-Pallidum", {12, 48, 255}},
-        {lbl::kHippL, "Left-Hippocampus", {220, 216, 20}},
-        {lbl::kAmygL, "Left-Amygdala", {103, 255, 255}},
-        {lbl::kCsf, "CSF", {60, 60, 60}},
-        {lbl::kWmR, "Right-Cerebral-White-Matter", {245, 245, 245}},
-        {lbl::kVentR, "Right-Lateral-Ventricle", {120, 18, 134}},
-        {lbl::kCbWmR, "Right-Cerebellum-White-Matter", {220, 248, 164}},
-        {lbl::kCbCtxR, "Right-Cerebellum-Cortex", {230, 148, 34}},
-        {lbl::kThalR, "Right-Thalamus", {0, 118, 14}},
-        {lbl::kCaudR, "Right-Caudate", {122, 186, 220}},
-        {lbl::kPutR, "Right-Putamen", {236, 13, 176}},
-        {lbl::kPallR, "Right-Pallidum", {12, 48, 255}},
-        {lbl::kHippR, "Right-Hippocampus", {220, 216, 20}},
-        {lbl::kAmygR, "Right-Amygdala", {103, 255, 255}},
-        {lbl::kVermis, "Cerebellar-Vermis", {119, 100, 176}},
+        {lbl::kBackground, "Unknown", default_label_colour(lbl::kBackground)},
+        {lbl::kWmL, "Left-Cerebral-White-Matter", default_label_colour(lbl::kWmL)},
+        {lbl::kVentL, "Left-Lateral-Ventricle", default_label_colour(lbl::kVentL)},
+        {lbl::kCbWmL, "Left-Cerebellum-White-Matter", default_label_colour(lbl::kCbWmL)},
+        {lbl::kCbCtxL, "Left-Cerebellum-Cortex", default_label_colour(lbl::kCbCtxL)},
+        {lbl::kThalL, "Left-Thalamus", default_label_colour(lbl::kThalL)},
+        {lbl::kCaudL, "Left-Caudate", default_label_colour(lbl::kCaudL)},
+        {lbl::kPutL, "Left-Putamen", default_label_colour(lbl::kPutL)},
+        {lbl::kPallL, "Left-Pallidum", default_label_colour(lbl::kPallL)},
+        {lbl::kHippL, "Left-Hippocampus", default_label_colour(lbl::kHippL)},
+        {lbl::kAmygL, "Left-Amygdala", default_label_colour(lbl::kAmygL)},
+        {lbl::kCsf, "CSF", default_label_colour(lbl::kCsf)},
+        {lbl::kWmR, "Right-Cerebral-White-Matter", default_label_colour(lbl::kWmR)},
+        {lbl::kVentR, "Right-Lateral-Ventricle", default_label_colour(lbl::kVentR)},
+        {lbl::kCbWmR, "Right-Cerebellum-White-Matter", default_label_colour(lbl::kCbWmR)},
+        {lbl::kCbCtxR, "Right-Cerebellum-Cortex", default_label_colour(lbl::kCbCtxR)},
+        {lbl::kThalR, "Right-Thalamus", default_label_colour(lbl::kThalR)},
+        {lbl::kCaudR, "Right-Caudate", default_label_colour(lbl::kCaudR)},
+        {lbl::kPutR, "Right-Putamen", default_label_colour(lbl::kPutR)},
+        {lbl::kPallR, "Right-Pallidum", default_label_colour(lbl::kPallR)},
+        {lbl::kHippR, "Right-Hippocampus", default_label_colour(lbl::kHippR)},
+        {lbl::kAmygR, "Right-Amygdala", default_label_colour(lbl::kAmygR)},
+        {lbl::kVermis, "Cerebellar-Vermis", default_label_colour(lbl::kVermis)},
     };
     const std::pair<const char*, std::array<std::uint8_t, 3>> lobes[6] = {
         {"frontal", {100, 150, 240}},  {"parietal", {220, 180, 140}}, {"temporal", {180, 40, 120}},
