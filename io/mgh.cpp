@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "io/atomic_file.hpp"
+#include "io/gz_write.hpp"
 
 namespace numens::io {
 
@@ -403,23 +404,7 @@ void write_mgh(const fs::path& path, const Volume& v, NiftiType type) {
       break;
   }
 
-  AtomicFile out(path);
-  const std::string tmp = out.temp_path().string();
-  // "wb4": deflate level 4, as write_nifti (most of the ratio of 9, much faster); "wbT": plain.
-  gzFile gz = gzopen(tmp.c_str(), gzip ? "wb4" : "wbT");
-  if (!gz) fail(path, "cannot create " + tmp + ": " + std::strerror(errno));
-  bool ok = gzwrite(gz, h, sizeof h) == int(sizeof h);
-  for (std::size_t off = 0; ok && off < bytes.size();) {
-    const std::size_t len = std::min<std::size_t>(bytes.size() - off, std::size_t(1) << 30);
-    ok = gzwrite(gz, bytes.data() + off, unsigned(len)) == int(len);
-    off += len;
-  }
-  int zerr = Z_OK;
-  const std::string zmsg = ok ? "" : gzerror(gz, &zerr);
-  const int rc = gzclose(gz);
-  if (!ok || rc != Z_OK)
-    fail(path, "write failed (disk full?): " + (ok ? std::to_string(rc) : zmsg));
-  out.commit();
+  write_parts(path, gzip, {{h, sizeof h}, bytes}, fail);
 }
 
 }  // namespace numens::io

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "io/atomic_file.hpp"
+#include "io/gz_write.hpp"
 
 namespace numens::io {
 
@@ -489,26 +490,9 @@ void write_nifti(const fs::path& path, const Volume& v, NiftiType type) {
   std::strncpy(h.descrip, "numens", sizeof h.descrip - 1);
   std::memcpy(h.magic, "n+1\0", 4);
 
-  AtomicFile out(path);
-  const std::string tmp = out.temp_path().string();
-  const bool gzip = path.extension() == ".gz";
-  // "wb4": deflate level 4 (most of the ratio of 9, much faster); "wbT": plain, no gzip wrapper.
-  gzFile gz = gzopen(tmp.c_str(), gzip ? "wb4" : "wbT");
-  if (!gz) fail(path, "cannot create " + tmp + ": " + std::strerror(errno));
-  const unsigned char ext[4] = {0, 0, 0, 0};
-  bool ok = gzwrite(gz, &h, sizeof h) == int(sizeof h) && gzwrite(gz, ext, 4) == 4;
-  // gzwrite takes an unsigned length: write in pieces well under 4 GiB.
-  for (std::size_t off = 0; ok && off < bytes.size();) {
-    const std::size_t len = std::min<std::size_t>(bytes.size() - off, std::size_t(1) << 30);
-    ok = gzwrite(gz, bytes.data() + off, unsigned(len)) == int(len);
-    off += len;
-  }
-  int zerr = Z_OK;
-  const std::string zmsg = ok ? "" : gzerror(gz, &zerr);
-  const int rc = gzclose(gz);
-  if (!ok || rc != Z_OK)
-    fail(path, "write failed (disk full?): " + (ok ? std::to_string(rc) : zmsg));
-  out.commit();
+  const unsigned char ext[4] = {0, 0, 0, 0};  // the extension flag: no extensions
+  write_parts(path, path.extension() == ".gz",
+              {{reinterpret_cast<const unsigned char*>(&h), sizeof h}, ext, bytes}, fail);
 }
 
 }  // namespace numens::io
