@@ -14,8 +14,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
+#include "kernels/conv2d_sr512.hpp"
 #include "mca/batch.hpp"
 #include "mca/sr_simd.hpp"
 
@@ -639,6 +641,7 @@ void sr_im2col(const mca::Sr& pol, const ConvGeom& g, int64_t m, const float* A,
                float* y) {
   const SrCtx ctx(pol);
   const SrTerms terms = sr_terms_for(pol);
+  const bool avx512 = sr512::available(pol);
   const int64_t K = g.c * g.k * g.k, hw = g.h * g.w, tiles = (hw + kLanes - 1) / kLanes;
 #pragma omp parallel
   {
@@ -646,6 +649,7 @@ void sr_im2col(const mca::Sr& pol, const ConvGeom& g, int64_t m, const float* A,
     uint64_t valid[kTerms];
     alignas(64) float acc[kLanes] = {};
     std::vector<float> parts(pol.tile > 1 ? size_t(m * kLanes) : 0);
+    std::unique_ptr<sr512::Panel> wide(avx512 ? new sr512::Panel : nullptr);
 #pragma omp for schedule(dynamic)
     for (int64_t t = 0; t < g.n * tiles; ++t) {
       const int64_t n = t / tiles, pix0 = (t % tiles) * kLanes;
@@ -654,11 +658,14 @@ void sr_im2col(const mca::Sr& pol, const ConvGeom& g, int64_t m, const float* A,
       for (int64_t k0 = 0; k0 < K; k0 += kTerms) {
         const int kc = int(std::min<int64_t>(kTerms, K - k0));
         pack_im2col<kLanes>(x + n * g.c * hw, g, k0, kc, pix0, cnt, panel, valid);
+        if (wide) sr512::prepare(pol, panel, valid, kc, *wide);
         for (int64_t o = 0; o < m; ++o) {
           float* out = y + (n * m + o) * hw + pix0;
+          const uint64_t e0 = uint64_t((n * m + o) * hw + pix0);
+          if (wide && sr512::terms(pol, *wide, A + o * K + k0, uint64_t(k0), e0, cnt, out))
+            continue;
           std::memcpy(acc, out, sizeof(float) * size_t(cnt));
-          terms(ctx, panel, valid, A + o * K + k0, kc, uint64_t(k0), uint64_t(K),
-                uint64_t((n * m + o) * hw + pix0), cnt, acc,
+          terms(ctx, panel, valid, A + o * K + k0, kc, uint64_t(k0), uint64_t(K), e0, cnt, acc,
                 parts.empty() ? nullptr : parts.data() + o * kLanes);
           std::memcpy(out, acc, sizeof(float) * size_t(cnt));
         }
@@ -694,6 +701,7 @@ void conv2d_wgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, con
                      float* dw, bool accumulate) {
   const SrCtx ctx(pol);
   const SrTerms terms = sr_terms_for(pol);
+  const bool avx512 = sr512::available(pol);
   const int64_t M = g.c * g.k * g.k, O = g.o, hw = g.h * g.w;
   const uint64_t Q = uint64_t(g.n * hw);
   constexpr int64_t kOGroup = 8;  // output channels per task: each packed panel serves 8
@@ -705,6 +713,7 @@ void conv2d_wgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, con
     uint64_t valid[kTerms];
     alignas(64) float acc[kOGroup][kLanes] = {};
     alignas(64) float parts[kOGroup][kLanes] = {};
+    std::unique_ptr<sr512::Panel> wide(avx512 ? new sr512::Panel : nullptr);
 #pragma omp for schedule(dynamic)
     for (int64_t t = 0; t < mtiles * ogroups; ++t) {
       const int64_t m0 = (t / ogroups) * kLanes, o0 = (t % ogroups) * kOGroup;
@@ -725,9 +734,13 @@ void conv2d_wgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, con
           std::fill(valid, valid + kc, uint64_t(0));
           for (int l = 0; l < cnt; ++l)
             pack_shifted_row(x, g, n, m0 + l, pix0, kc, panel + l, kLanes, valid, uint64_t(1) << l);
-          for (int64_t o = o0; o < o1; ++o)
-            terms(ctx, panel, valid, dy + (n * O + o) * hw + pix0, kc, uint64_t(n * hw + pix0), Q,
-                  uint64_t(o * M + m0), cnt, acc[o - o0], parts[o - o0]);
+          if (wide) sr512::prepare(pol, panel, valid, kc, *wide);
+          for (int64_t o = o0; o < o1; ++o) {
+            const float* s = dy + (n * O + o) * hw + pix0;
+            const uint64_t q0 = uint64_t(n * hw + pix0), e0 = uint64_t(o * M + m0);
+            if (wide && sr512::terms(pol, *wide, s, q0, e0, cnt, acc[o - o0])) continue;
+            terms(ctx, panel, valid, s, kc, q0, Q, e0, cnt, acc[o - o0], parts[o - o0]);
+          }
         }
       for (int64_t o = o0; o < o1; ++o)
         std::memcpy(dw + o * M + m0, acc[o - o0], sizeof(float) * size_t(cnt));

@@ -305,10 +305,15 @@ std::atomic<SimdLevel> g_simd_level{best_simd_level()};
 
 }  // namespace
 
-// No AVX-512 generator: one was written (eight blocks per zmm, two chains) and measured 5-8 %
-// slower inside the conv kernels than the four-chain AVX2 one (bench/RESULTS.md, 2026-12-07).
+// avx512: the AVX-512 kernels (kernels/conv2d_sr512.cpp, compiled for it by function attribute)
+// on top of the AVX2 code. The batched operations here stay AVX2: an AVX-512 generator writing
+// words to memory measured 5-8 % slower inside the conv kernels than the four-chain AVX2 one
+// (bench/RESULTS.md, 2026-12-07); the conv kernel gains by keeping the words in registers.
 SimdLevel best_simd_level() {
 #if defined(__AVX2__)
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    return SimdLevel::avx512;
   if (__builtin_cpu_supports("avx2")) return SimdLevel::avx2;
 #endif
   return SimdLevel::scalar;

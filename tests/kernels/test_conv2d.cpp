@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/conv2d.hpp"
+#include "mca/batch.hpp"
 #include "mca/dispatch.hpp"
 #include "tests/kernels/test_util.hpp"
 
@@ -265,17 +266,30 @@ void fast_equals_reference(const P& pol, bool specials) {
   }
 }
 
+// The SIMD levels this CPU has down to AVX2: the AVX-512 kernel takes the blocks it can, the AVX2
+// paths the rest; forcing avx2 tests the AVX2 paths alone on an AVX-512 machine.
+std::vector<mca::SimdLevel> vector_levels() {
+  std::vector<mca::SimdLevel> v{mca::best_simd_level()};
+  if (v[0] == mca::SimdLevel::avx512) v.push_back(mca::SimdLevel::avx2);
+  return v;
+}
+
 TEST_CASE(
     "conv2d binary32 CPU fast paths compute the reference's bits: ieee, sr at t = 24, 21, 12") {
   fast_equals_reference(ieee(), false);
-  for (int t : {24, 21, 12}) {
-    INFO("sr t = ", t);
-    mca::Sr sr;
-    sr.t32 = t;
-    sr.stream = mca::Stream::make(5, 2, 17, 3);
-    fast_equals_reference(sr, false);
-    fast_equals_reference(sr, true);
+  for (mca::SimdLevel level : vector_levels()) {
+    mca::set_simd_level(level);
+    INFO("simd ", mca::simd_level_name(level));
+    for (int t : {24, 21, 12}) {
+      INFO("sr t = ", t);
+      mca::Sr sr;
+      sr.t32 = t;
+      sr.stream = mca::Stream::make(5, 2, 17, 3);
+      fast_equals_reference(sr, false);
+      fast_equals_reference(sr, true);
+    }
   }
+  mca::set_simd_level(mca::best_simd_level());
 }
 
 TEST_CASE("conv2d sr fast paths with the cost options compute the reference's bits") {
@@ -285,16 +299,21 @@ TEST_CASE("conv2d sr fast paths with the cost options compute the reference's bi
   const mca::CostOptions opts[] = {{split, 16, 10, 1},  {fused, 16, 10, 1},  {fused, 8, 7, 1},
                                    {split, 32, 10, 16}, {fused, 16, 10, 16}, {split, 16, 7, 7},
                                    {fused, 32, 10, 100}};
-  for (const mca::CostOptions& o : opts) {
-    for (int t : {24, 12}) {
-      mca::ArithConfig cfg = config(mca::Mode::sr, t, 2);
-      cfg.set_cost(o);
-      INFO(cfg.describe());
-      const mca::Sr sr = mca::make_policy<mca::Mode::sr>(cfg).at(17, 3);
-      fast_equals_reference(sr, false);
-      fast_equals_reference(sr, true);
+  for (mca::SimdLevel level : vector_levels()) {
+    mca::set_simd_level(level);
+    INFO("simd ", mca::simd_level_name(level));
+    for (const mca::CostOptions& o : opts) {
+      for (int t : {24, 12}) {
+        mca::ArithConfig cfg = config(mca::Mode::sr, t, 2);
+        cfg.set_cost(o);
+        INFO(cfg.describe());
+        const mca::Sr sr = mca::make_policy<mca::Mode::sr>(cfg).at(17, 3);
+        fast_equals_reference(sr, false);
+        fast_equals_reference(sr, true);
+      }
     }
   }
+  mca::set_simd_level(mca::best_simd_level());
 }
 
 // granularity tile:k with k = the whole reduction (MCA.md v2): one tile, so each output is the
