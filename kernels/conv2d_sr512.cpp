@@ -166,8 +166,9 @@ NUMENS_AVX512 inline __m512d round32(const Setup& st, __m512d s, __m512i v) {
 NUMENS_AVX512 inline __m512d round_r(const Setup& st, __m512d s, __m512i u, __mmask8& tie) {
   const __m512i bits = _mm512_castpd_si512(s);
   const __m512i low = _mm512_and_si512(bits, st.mask);
-  const __m512i f = _mm512_srl_epi64(_mm512_add_epi64(low, st.half), _mm_cvtsi32_si128(st.sh));
-  tie = _mm512_testn_epi64_mask(_mm512_xor_si512(bits, st.half), st.rem_mask);
+  const __m512i lh = _mm512_add_epi64(low, st.half);
+  const __m512i f = _mm512_srl_epi64(lh, _mm_cvtsi32_si128(st.sh));
+  tie = _mm512_testn_epi64_mask(lh, st.rem_mask);  // rem + half = 2^sh iff rem = half
   return apply(st, s, _mm512_cmpgt_epu64_mask(f, u));
 }
 // The same with the exact tie rule (mca/sr_simd.hpp's sr_round4_r): a half-way pattern rounds up
@@ -198,7 +199,22 @@ NUMENS_AVX512 inline __m512i draw_r(const Setup& st, const __m512i* w, int v) {
   return _mm512_and_si512(x, st.rmask);
 }
 
-template <Kind K, bool kShiftLeft, int R>
+// The new accumulator of a vector: res where the term is real; where it is padding the reference
+// skips the term, which only a mask keeps exact in general (kMask). Without it, padding gives
+// round(acc + (+-0)) = acc as long as acc is on the t-bit grid and not -0; terms() checks that
+// of the initial values, and every rounded result is on the grid and is -0 only if acc was.
+template <bool kMask>
+NUMENS_AVX512 inline __m512d keep(__m512d acc, uint8_t valid, __m512d res) {
+  if constexpr (kMask) {
+    return _mm512_mask_mov_pd(acc, valid, res);
+  } else {
+    (void)acc;
+    (void)valid;
+    return res;
+  }
+}
+
+template <Kind K, bool kShiftLeft, int R, bool kMask>
 NUMENS_AVX512 bool run(const Setup& st, const Panel& p, const float* s, uint64_t q0,
                        float* acc_io) {
   constexpr int kV = 8;  // arithmetic vectors of 8 lanes
@@ -230,7 +246,7 @@ NUMENS_AVX512 bool run(const Setup& st, const Panel& p, const float* s, uint64_t
             _mm512_sub_pd(sum, acc[v]), prod, _CMP_EQ_OQ);
         exact_all &= ex;
         const __m512d res = round32(st, sum, draw32<kShiftLeft>(st, wa[v >> 2][v & 3]));
-        acc[v] = _mm512_mask_mov_pd(acc[v], p.valid[q][v], res);
+        acc[v] = keep<kMask>(acc[v], p.valid[q][v], res);
       }
     } else if constexpr (K == Kind::r_split) {
       __m512i wm[4], wa[4];
@@ -248,7 +264,7 @@ NUMENS_AVX512 bool run(const Setup& st, const Panel& p, const float* s, uint64_t
         __m512d res = round_r(st, sum, ua, tie);
         if (tie) [[unlikely]]
           res = round_r_exact(st, sum, two_sum_err(prod, acc[v], sum), ua);
-        acc[v] = _mm512_mask_mov_pd(acc[v], p.valid[q][v], res);
+        acc[v] = keep<kMask>(acc[v], p.valid[q][v], res);
       }
     } else {
       __m512i wf[4];
@@ -265,7 +281,7 @@ NUMENS_AVX512 bool run(const Setup& st, const Panel& p, const float* s, uint64_t
         __m512d res = round_r(st, sum, u, tie);
         if (tie) [[unlikely]]
           res = round_r_exact(st, sum, two_sum_err(pr, acc[v], sum), u);
-        acc[v] = _mm512_mask_mov_pd(acc[v], p.valid[q][v], res);
+        acc[v] = keep<kMask>(acc[v], p.valid[q][v], res);
       }
     }
   }
@@ -281,6 +297,24 @@ NUMENS_AVX512 bool run(const Setup& st, const Panel& p, const float* s, uint64_t
   for (int v = 0; v < kV; ++v)
     for (int g = 0; g < 8; ++g) acc_io[lane_element(S, v, g)] = float(a0[v * 8 + g]);
   return true;
+}
+
+template <bool kMask>
+NUMENS_AVX512 bool dispatch(const mca::Sr& pol, const Setup& st, const Panel& p, const float* s,
+                            uint64_t q0, float* a) {
+  const bool r7 = pol.stream.rounds == 7;
+  if (pol.sr_bits == 32) {
+    if (53 - pol.t32 <= 32)
+      return r7 ? run<Kind::exact, true, 7, kMask>(st, p, s, q0, a)
+                : run<Kind::exact, true, 10, kMask>(st, p, s, q0, a);
+    return r7 ? run<Kind::exact, false, 7, kMask>(st, p, s, q0, a)
+              : run<Kind::exact, false, 10, kMask>(st, p, s, q0, a);
+  }
+  if (pol.fused)
+    return r7 ? run<Kind::r_fused, true, 7, kMask>(st, p, s, q0, a)
+              : run<Kind::r_fused, true, 10, kMask>(st, p, s, q0, a);
+  return r7 ? run<Kind::r_split, true, 7, kMask>(st, p, s, q0, a)
+            : run<Kind::r_split, true, 10, kMask>(st, p, s, q0, a);
 }
 
 }  // namespace
@@ -331,23 +365,19 @@ bool terms(const mca::Sr& pol, const Panel& p, const float* s, uint64_t q0, uint
     if (!(std::fabs(acc[l]) <= kMaxAcc)) return false;
     a[l] = acc[l];
   }
+  // padding terms need the mask unless every initial value is on the t-bit grid and not -0
+  const uint64_t drop_mask = (uint64_t(1) << (53 - pol.t32)) - 1;
+  bool mask = false;
+  for (int l = 0; l < cnt; ++l) {
+    const double d = double(a[l]);
+    uint64_t b;
+    std::memcpy(&b, &d, sizeof b);
+    mask = mask || (b & drop_mask) != 0 || b == 0x8000000000000000ull;
+  }
   Setup st;
   make_setup(pol, group0, st);
-  const bool r7 = pol.stream.rounds == 7;
-  bool done;
-  if (pol.sr_bits == 32) {
-    const bool left = 53 - pol.t32 <= 32;
-    done = left ? (r7 ? run<Kind::exact, true, 7>(st, p, s, q0, a)
-                      : run<Kind::exact, true, 10>(st, p, s, q0, a))
-                : (r7 ? run<Kind::exact, false, 7>(st, p, s, q0, a)
-                      : run<Kind::exact, false, 10>(st, p, s, q0, a));
-  } else if (pol.fused) {
-    done = r7 ? run<Kind::r_fused, true, 7>(st, p, s, q0, a)
-              : run<Kind::r_fused, true, 10>(st, p, s, q0, a);
-  } else {
-    done = r7 ? run<Kind::r_split, true, 7>(st, p, s, q0, a)
-              : run<Kind::r_split, true, 10>(st, p, s, q0, a);
-  }
+  const bool done =
+      mask ? dispatch<true>(pol, st, p, s, q0, a) : dispatch<false>(pol, st, p, s, q0, a);
   if (done) std::memcpy(acc, a, sizeof(float) * size_t(cnt));
   return done;
 }

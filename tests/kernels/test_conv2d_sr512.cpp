@@ -34,7 +34,9 @@ struct Block {
 // r-bit field (their lowest bit t + r places below the leading one: tie_bits = t + r - 22), the
 // case the fast form must hand to the exact rule. That decides a rounding only where the draw
 // equals the truncated r-bit fraction (probability 2^-r), hence small r in the tie cases.
-Block make_block(uint32_t seed, int cnt, int tie_bits) {
+// `grid_acc`: initial accumulators on every t-bit grid (t >= 11) and none -0, the case where the
+// kernel leaves the padding terms unmasked; otherwise some are -0 and some off the grid at t < 24.
+Block make_block(uint32_t seed, int cnt, int tie_bits, bool grid_acc = false) {
   const bool ties = tie_bits > 0;
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> uni(-2.0f, 2.0f);
@@ -65,7 +67,11 @@ Block make_block(uint32_t seed, int cnt, int tie_bits) {
       b.panel[size_t(q * kL + l)] = l < cnt && real ? x : 0.0f;  // padding and unused lanes: 0
     }
   }
-  for (int l = 0; l < kL; ++l) b.acc[size_t(l)] = l % 13 == 7 ? -0.0f : uni(gen) * 0.3f;
+  std::uniform_int_distribution<int> ints(-1000, 1000);
+  for (int l = 0; l < kL; ++l)
+    b.acc[size_t(l)] = grid_acc      ? float(ints(gen)) / 1024.0f
+                       : l % 13 == 7 ? -0.0f
+                                     : uni(gen) * 0.3f;
   return b;
 }
 
@@ -143,8 +149,9 @@ TEST_CASE("conv2d sr AVX-512 kernel computes the scalar policy's bits") {
         CAPTURE(cnt);
         CAPTURE(ties);
         const int tie_bits = ties ? o.t + o.r - 22 : 0;
-        for (int rep = 0; rep < (ties ? 6 : 1); ++rep) {
-          const Block b = make_block(uint32_t(cnt * 7 + o.t + 1000 * rep), cnt, tie_bits);
+        for (int rep = 0; rep < (ties ? 6 : 2); ++rep) {
+          const Block b =
+              make_block(uint32_t(cnt * 7 + o.t + 1000 * rep), cnt, tie_bits, rep % 2 == 1);
           // e0 a multiple of 64; q0 past the first block; a group number above 2^32
           CHECK(run_and_compare(pol, b, 128, 64 * 37, cnt) == 0);
           CHECK(run_and_compare(pol, b, 64 * 5, (uint64_t(1) << 36) + 64, cnt) == 0);
