@@ -659,15 +659,27 @@ void sr_im2col(const mca::Sr& pol, const ConvGeom& g, int64_t m, const float* A,
         const int kc = int(std::min<int64_t>(kTerms, K - k0));
         pack_im2col<kLanes>(x + n * g.c * hw, g, k0, kc, pix0, cnt, panel, valid);
         if (wide) sr512::prepare(pol, panel, valid, kc, *wide);
-        for (int64_t o = 0; o < m; ++o) {
-          float* out = y + (n * m + o) * hw + pix0;
+        for (int64_t o = 0; o < m;) {
+          // the AVX-512 kernel takes four rows at a time under tile:k, one at op granularity
+          const int rows = int(std::min<int64_t>(wide && pol.tile > 1 ? 4 : 1, m - o));
           const uint64_t e0 = uint64_t((n * m + o) * hw + pix0);
-          if (wide && sr512::terms(pol, *wide, A + o * K + k0, uint64_t(k0), e0, cnt, out))
+          float* out = y + (n * m + o) * hw + pix0;
+          if (wide && (pol.tile > 1 ? sr512::tile_terms(pol, *wide, rows, A + o * K + k0, K,
+                                                        uint64_t(k0), uint64_t(K), e0, uint64_t(hw),
+                                                        cnt, out, hw, parts.data() + o * kLanes)
+                                    : sr512::terms(pol, *wide, A + o * K + k0, uint64_t(k0), e0,
+                                                   cnt, out))) {
+            o += rows;
             continue;
-          std::memcpy(acc, out, sizeof(float) * size_t(cnt));
-          terms(ctx, panel, valid, A + o * K + k0, kc, uint64_t(k0), uint64_t(K), e0, cnt, acc,
-                parts.empty() ? nullptr : parts.data() + o * kLanes);
-          std::memcpy(out, acc, sizeof(float) * size_t(cnt));
+          }
+          for (int r = 0; r < rows; ++r, ++o) {
+            float* row = y + (n * m + o) * hw + pix0;
+            std::memcpy(acc, row, sizeof(float) * size_t(cnt));
+            terms(ctx, panel, valid, A + o * K + k0, kc, uint64_t(k0), uint64_t(K),
+                  uint64_t((n * m + o) * hw + pix0), cnt, acc,
+                  parts.empty() ? nullptr : parts.data() + o * kLanes);
+            std::memcpy(row, acc, sizeof(float) * size_t(cnt));
+          }
         }
       }
     }
@@ -704,7 +716,7 @@ void conv2d_wgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, con
   const bool avx512 = sr512::available(pol);
   const int64_t M = g.c * g.k * g.k, O = g.o, hw = g.h * g.w;
   const uint64_t Q = uint64_t(g.n * hw);
-  constexpr int64_t kOGroup = 8;  // output channels per task: each packed panel serves 8
+  constexpr int64_t kOGroup = 16;  // output channels per task: each packed panel serves 16
   const int64_t mtiles = (M + kLanes - 1) / kLanes, ogroups = (O + kOGroup - 1) / kOGroup;
   if (!accumulate) std::fill(dw, dw + O * M, 0.0f);
 #pragma omp parallel
@@ -735,11 +747,21 @@ void conv2d_wgrad_sr(const mca::Sr& pol, const ConvGeom& g, const float* dy, con
           for (int l = 0; l < cnt; ++l)
             pack_shifted_row(x, g, n, m0 + l, pix0, kc, panel + l, kLanes, valid, uint64_t(1) << l);
           if (wide) sr512::prepare(pol, panel, valid, kc, *wide);
-          for (int64_t o = o0; o < o1; ++o) {
+          const uint64_t q0 = uint64_t(n * hw + pix0);
+          for (int64_t o = o0; o < o1;) {
+            const int rows = int(std::min<int64_t>(wide && pol.tile > 1 ? 4 : 1, o1 - o));
             const float* s = dy + (n * O + o) * hw + pix0;
-            const uint64_t q0 = uint64_t(n * hw + pix0), e0 = uint64_t(o * M + m0);
-            if (wide && sr512::terms(pol, *wide, s, q0, e0, cnt, acc[o - o0])) continue;
-            terms(ctx, panel, valid, s, kc, q0, Q, e0, cnt, acc[o - o0], parts[o - o0]);
+            const uint64_t e0 = uint64_t(o * M + m0);
+            if (wide &&
+                (pol.tile > 1 ? sr512::tile_terms(pol, *wide, rows, s, hw, q0, Q, e0, uint64_t(M),
+                                                  cnt, acc[o - o0], kLanes, parts[o - o0])
+                              : sr512::terms(pol, *wide, s, q0, e0, cnt, acc[o - o0]))) {
+              o += rows;
+              continue;
+            }
+            for (int r = 0; r < rows; ++r, ++o)
+              terms(ctx, panel, valid, dy + (n * O + o) * hw + pix0, kc, q0, Q,
+                    uint64_t(o * M + m0), cnt, acc[o - o0], parts[o - o0]);
           }
         }
       for (int64_t o = o0; o < o1; ++o)

@@ -21,6 +21,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -87,6 +88,25 @@ NUMENS_AVX512 inline void philox8(const __m512i* k0, const __m512i* k1, __m512i&
   }
 }
 
+// Four independent sets of eight blocks in one round loop: the multiply chains of one set are
+// R multiplies deep, so interleaving four keeps the vector units busy.
+template <int R>
+NUMENS_AVX512 inline void philox8x4(const __m512i* k0, const __m512i* k1, __m512i (*x)[4]) {
+  const __m512i m0 = _mm512_set1_epi64(mca::Philox4x32::kM0);
+  const __m512i m1 = _mm512_set1_epi64(mca::Philox4x32::kM1);
+#pragma GCC unroll 10
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) {
+      const __m512i p0 = _mm512_mul_epu32(x[c][0], m0), p1 = _mm512_mul_epu32(x[c][2], m1);
+      x[c][0] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), x[c][1], k0[r], 0x96);
+      x[c][2] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), x[c][3], k1[r], 0x96);
+      x[c][1] = p1;
+      x[c][3] = p0;
+    }
+  }
+}
+
 // What one call needs besides the operands.
 struct Setup {
   __m512i k0[10], k1[10];         // round keys
@@ -97,6 +117,21 @@ struct Setup {
   int drop = 29, sh = 13;
 };
 
+// Counter words 0 and 1 of the 16 blocks from group0 on (lanes 0..7 and 8..15).
+NUMENS_AVX512 void make_counters(const mca::Sr& pol, uint64_t group0, __m512i c0[2],
+                                 __m512i c1[2]) {
+  for (int h = 0; h < 2; ++h) {
+    alignas(64) uint64_t w0[8], w1[8];
+    for (int g = 0; g < 8; ++g) {
+      const uint64_t group = group0 + uint64_t(8 * h + g);
+      w0[g] = uint32_t(group);
+      w1[g] = (uint32_t(group >> 32) & 0x7FFFu) | (pol.stream.site << 16);  // width bit 0
+    }
+    c0[h] = _mm512_load_si512(w0);
+    c1[h] = _mm512_load_si512(w1);
+  }
+}
+
 NUMENS_AVX512 void make_setup(const mca::Sr& pol, uint64_t group0, Setup& st) {
   mca::Philox4x32::Key k = pol.stream.key;
   for (int r = 0; r < 10; ++r) {
@@ -105,16 +140,7 @@ NUMENS_AVX512 void make_setup(const mca::Sr& pol, uint64_t group0, Setup& st) {
     k.k0 += mca::Philox4x32::kW0;
     k.k1 += mca::Philox4x32::kW1;
   }
-  for (int h = 0; h < 2; ++h) {
-    alignas(64) uint64_t w0[8], w1[8];
-    for (int g = 0; g < 8; ++g) {
-      const uint64_t group = group0 + uint64_t(8 * h + g);
-      w0[g] = uint32_t(group);
-      w1[g] = (uint32_t(group >> 32) & 0x7FFFu) | (pol.stream.site << 16);  // width bit 0
-    }
-    st.c0[h] = _mm512_load_si512(w0);
-    st.c1[h] = _mm512_load_si512(w1);
-  }
+  make_counters(pol, group0, st.c0, st.c1);
   st.c3 = _mm512_set1_epi64(int64_t(pol.stream.step));
   st.drop = 53 - pol.t32;
   st.mask = _mm512_set1_epi64(int64_t((uint64_t(1) << st.drop) - 1));
@@ -128,14 +154,19 @@ NUMENS_AVX512 void make_setup(const mca::Sr& pol, uint64_t group0, Setup& st) {
 }
 
 // The generator's words for draw index `draw` of the blocks of lanes 32 h .. 32 h + 31 (S = 4)
-// or of all 64 lanes (S = 8, h = 0).
+// or of all 64 lanes (S = 8, h = 0), for the counters c0, c1 (default: the setup's).
 template <int R>
-NUMENS_AVX512 inline void gen(const Setup& st, int h, uint32_t draw, __m512i w[4]) {
-  w[0] = st.c0[h];
-  w[1] = st.c1[h];
+NUMENS_AVX512 inline void gen(const Setup& st, const __m512i* c0, const __m512i* c1, int h,
+                              uint32_t draw, __m512i w[4]) {
+  w[0] = c0[h];
+  w[1] = c1[h];
   w[2] = _mm512_set1_epi64(int64_t(draw));
   w[3] = st.c3;
   philox8<R>(st.k0, st.k1, w[0], w[1], w[2], w[3]);
+}
+template <int R>
+NUMENS_AVX512 inline void gen(const Setup& st, int h, uint32_t draw, __m512i w[4]) {
+  gen<R>(st, st.c0, st.c1, h, draw, w);
 }
 
 // Stochastic rounding on the binary64 pattern: s truncated to the t-bit grid, plus one grid step
@@ -317,13 +348,205 @@ NUMENS_AVX512 bool dispatch(const mca::Sr& pol, const Setup& st, const Panel& p,
             : run<Kind::r_split, true, 10, kMask>(st, p, s, q0, a);
 }
 
+// ---- granularity tile:k: the k-term partial sums in binary32 round to nearest (as the
+// reference's ConvTiles), four output rows at a time sharing each panel load, every partial sum
+// added to its accumulator with one perturbed add. The lanes are in the generator's order here
+// too (the panel is permuted once, the accumulators and partial sums on entry and exit), so a
+// flush takes its draws straight from the generator's registers.
+constexpr int kRows = 4;
+
+// acc (the row's accumulators, generator order) = SR(acc + part), part = +0. Both are binary32
+// values, so their sum below 2^-126 is exact and a binary32 subnormal, which the pattern rounding
+// leaves as the policy does. Lanes redone by the scalar policy: under the 32-bit rule a sum
+// binary64 may not hold (exponent fields more than 28 apart, neither operand zero: the test of
+// mca/batch.cpp's lean pass), and any lane whose result is inf or NaN (overflow, or an inf or NaN
+// operand). The r-bit rule takes inexact sums; its half-way patterns get the error term.
+// w: the generator's words for this row and draw (w[1] only for 32-bit draws).
+template <bool kR32, bool kShiftLeft>
+NUMENS_AVX512 void tile_flush(const mca::Sr& pol, const Setup& st, const __m512i (*w)[4],
+                              uint32_t draw, uint64_t e0, float* acc, __m512* part) {
+  constexpr int S = kR32 ? 4 : 8;
+  for (int i = 0; i < 4; ++i) {
+    const __m512 af = _mm512_load_ps(acc + 16 * i), bf = part[i];
+    __mmask16 bad = 0;
+    if constexpr (kR32) {
+      const __m512i exp = _mm512_set1_epi32(0x7F800000);
+      const __m512i dist =
+          _mm512_abs_epi32(_mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(af), exp),
+                                            _mm512_and_si512(_mm512_castps_si512(bf), exp)));
+      const __mmask16 zero = _mm512_cmp_ps_mask(af, _mm512_setzero_ps(), _CMP_EQ_OQ) |
+                             _mm512_cmp_ps_mask(bf, _mm512_setzero_ps(), _CMP_EQ_OQ);
+      bad = _mm512_cmpgt_epi32_mask(dist, _mm512_set1_epi32(28 << 23)) & ~zero;
+    }
+    __m256 out[2];
+    for (int hf = 0; hf < 2; ++hf) {
+      const int v = 2 * i + hf;
+      const __m512d a =
+          _mm512_cvtps_pd(hf ? _mm512_extractf32x8_ps(af, 1) : _mm512_castps512_ps256(af));
+      const __m512d b =
+          _mm512_cvtps_pd(hf ? _mm512_extractf32x8_ps(bf, 1) : _mm512_castps512_ps256(bf));
+      const __m512d sum = _mm512_add_pd(a, b);
+      __m512d res;
+      if constexpr (kR32) {
+        res = round32(st, sum, draw32<kShiftLeft>(st, w[v >> 2][v & 3]));
+      } else {
+        const __m512i u = draw_r(st, w[0], v);
+        __mmask8 tie;
+        res = round_r(st, sum, u, tie);
+        if (tie) [[unlikely]]
+          res = round_r_exact(st, sum, two_sum_err(a, b, sum), u);
+      }
+      out[hf] = _mm512_cvtpd_ps(res);
+    }
+    __m512 r = _mm512_insertf32x8(_mm512_castps256_ps512(out[0]), out[1], 1);
+    bad |= _mm512_fpclass_ps_mask(r, 0x01 | 0x08 | 0x10 | 0x80);  // NaN, +inf, -inf
+    if (bad) [[unlikely]] {
+      alignas(64) float av[16], pv[16], rv[16];
+      _mm512_store_ps(av, af);
+      _mm512_store_ps(pv, bf);
+      _mm512_store_ps(rv, r);
+      for (int b = 0; b < 16; ++b) {
+        if (!((bad >> b) & 1)) continue;
+        const int pos = 16 * i + b;
+        mca::Draws d = pol.draws(e0 + uint64_t(lane_element(S, pos / 8, pos % 8)), draw);
+        rv[b] = pol.add(av[b], pv[b], d);
+      }
+      r = _mm512_load_ps(rv);
+    }
+    _mm512_store_ps(acc + 16 * i, r);
+    part[i] = _mm512_setzero_ps();
+  }
+}
+
+// part[r] += w[r][q] * panel[q] for q in [qa, qb): a tight loop with the 16 partial-sum
+// vectors in registers (no call inside, so nothing is spilled per term).
+template <bool kFused>
+NUMENS_AVX512 inline void tile_gemm(const Panel& p, const float* w, int qa, int qb,
+                                    float (*partp)[kLanes]) {
+  __m512 part[kRows][4];
+  for (int r = 0; r < kRows; ++r)
+    for (int i = 0; i < 4; ++i) part[r][i] = _mm512_load_ps(partp[r] + 16 * i);
+  for (int q = qa; q < qb; ++q) {
+    const float* xq = p.xf + kLanes * q;
+    const __m512 x[4] = {_mm512_load_ps(xq), _mm512_load_ps(xq + 16), _mm512_load_ps(xq + 32),
+                         _mm512_load_ps(xq + 48)};
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 wb = _mm512_set1_ps(w[r * kTerms + q]);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        if constexpr (kFused) {
+          part[r][i] = _mm512_fmadd_ps(wb, x[i], part[r][i]);
+        } else {  // a rounded product, then a rounded add (no contraction: -ffp-contract=off)
+          part[r][i] = _mm512_add_ps(part[r][i], _mm512_mul_ps(wb, x[i]));
+        }
+      }
+    }
+  }
+  for (int r = 0; r < kRows; ++r)
+    for (int i = 0; i < 4; ++i) _mm512_store_ps(partp[r] + 16 * i, part[r][i]);
+}
+
+// Rows [0, rows) of w (kRows x kc, row stride kTerms) against the panel; acc and part in
+// generator order, e0[r] row r's first element. The terms run in segments that end where a
+// tile ends, each followed by the flushes.
+template <bool kFused, bool kR32, bool kShiftLeft, int R>
+NUMENS_AVX512 void tile_run(const mca::Sr& pol, const Setup& st, const __m512i (*c0)[2],
+                            const __m512i (*c1)[2], const Panel& p, const float* w, int rows,
+                            uint64_t q0, uint64_t Q, const uint64_t* e0, float (*acc)[kLanes],
+                            float (*partp)[kLanes]) {
+  const uint64_t tile = uint64_t(pol.tile);
+  uint64_t next = std::min<uint64_t>((q0 / tile + 1) * tile, Q);  // the end of q0's tile
+  for (int q = 0; q < p.kc;) {
+    const int qb = int(std::min<uint64_t>(uint64_t(p.kc), next - q0));
+    tile_gemm<kFused>(p, w, q, qb, partp);
+    q = qb;
+    if (q0 + uint64_t(q) == next) {
+      const uint32_t draw = uint32_t(((next - 1) / tile) * mca::Sr::kFmaDraws);
+      // the words of four generator calls at once: two rows (32-bit draws: two calls a row) or
+      // four (r-bit); rows past `rows` generate for row 0 and are not used
+      constexpr int kRowsPerGen = kR32 ? 2 : 4;
+      for (int r0 = 0; r0 < rows; r0 += kRowsPerGen) {
+        __m512i words[4][4];
+        for (int c = 0; c < 4; ++c) {
+          const int r = r0 + (kR32 ? c / 2 : c), h = kR32 ? c % 2 : 0;
+          const int rr = r < rows ? r : 0;
+          words[c][0] = c0[rr][h];
+          words[c][1] = c1[rr][h];
+          words[c][2] = _mm512_set1_epi64(int64_t(draw));
+          words[c][3] = st.c3;
+        }
+        philox8x4<R>(st.k0, st.k1, words);
+        for (int k = 0; k < kRowsPerGen && r0 + k < rows; ++k) {
+          const int r = r0 + k;
+          __m512 part[4];
+          for (int i = 0; i < 4; ++i) part[i] = _mm512_load_ps(partp[r] + 16 * i);
+          tile_flush<kR32, kShiftLeft>(pol, st, words + (kR32 ? 2 * k : k), draw, e0[r], acc[r],
+                                       part);
+          for (int i = 0; i < 4; ++i) _mm512_store_ps(partp[r] + 16 * i, part[i]);
+        }
+      }
+      next = std::min<uint64_t>(next + tile, Q);
+    }
+  }
+}
+
+// Generator order <-> lane order of 64 binary32 values, with vpermt2ps: position pos of the
+// generator order holds lane lane_element(S, pos / 8, pos % 8).
+struct Perm {
+  alignas(64) int32_t to_gen[4][16];   // output vector i, element j: source lane
+  alignas(64) int32_t to_lane[4][16];  // the inverse
+  explicit Perm(int S) {
+    for (int pos = 0; pos < kLanes; ++pos) {
+      const int l = lane_element(S, pos / 8, pos % 8);
+      to_gen[pos / 16][pos % 16] = l;
+      to_lane[l / 16][l % 16] = pos;
+    }
+  }
+};
+const Perm& perm(int S) {
+  static const Perm p4(4), p8(8);
+  return S == 4 ? p4 : p8;
+}
+
+// dst[i][j] = src[idx[i][j]] for 64 values.
+NUMENS_AVX512 void permute64(const int32_t (*idx)[16], const float* src, float* dst) {
+  const __m512 s0 = _mm512_loadu_ps(src), s1 = _mm512_loadu_ps(src + 16),
+               s2 = _mm512_loadu_ps(src + 32), s3 = _mm512_loadu_ps(src + 48);
+  for (int i = 0; i < 4; ++i) {
+    const __m512i ix = _mm512_load_si512(idx[i]);
+    const __m512 lo = _mm512_permutex2var_ps(s0, ix, s1);  // index bits 0..4
+    const __m512 hi = _mm512_permutex2var_ps(s2, ix, s3);
+    const __mmask16 upper = _mm512_test_epi32_mask(ix, _mm512_set1_epi32(32));
+    _mm512_storeu_ps(dst + 16 * i, _mm512_mask_blend_ps(upper, lo, hi));
+  }
+}
+
+template <bool kFused>
+NUMENS_AVX512 void tile_dispatch(const mca::Sr& pol, const Setup& st, const __m512i (*c0)[2],
+                                 const __m512i (*c1)[2], const Panel& p, const float* w, int rows,
+                                 uint64_t q0, uint64_t Q, const uint64_t* e0, float (*acc)[kLanes],
+                                 float (*part)[kLanes]) {
+  const bool r7 = pol.stream.rounds == 7;
+  if (pol.sr_bits == 32) {
+    if (53 - pol.t32 <= 32)
+      return r7 ? tile_run<kFused, true, true, 7>(pol, st, c0, c1, p, w, rows, q0, Q, e0, acc, part)
+                : tile_run<kFused, true, true, 10>(pol, st, c0, c1, p, w, rows, q0, Q, e0, acc,
+                                                   part);
+    return r7 ? tile_run<kFused, true, false, 7>(pol, st, c0, c1, p, w, rows, q0, Q, e0, acc, part)
+              : tile_run<kFused, true, false, 10>(pol, st, c0, c1, p, w, rows, q0, Q, e0, acc,
+                                                  part);
+  }
+  return r7 ? tile_run<kFused, false, true, 7>(pol, st, c0, c1, p, w, rows, q0, Q, e0, acc, part)
+            : tile_run<kFused, false, true, 10>(pol, st, c0, c1, p, w, rows, q0, Q, e0, acc, part);
+}
+
 }  // namespace
 
 bool available(const mca::Sr& pol) {
   if (mca::simd_level() != mca::SimdLevel::avx512) return false;
-  if (pol.tile > 1) return false;
   if (pol.stream.rounds != 10 && pol.stream.rounds != 7) return false;
-  if (pol.sr_bits == 32) return !pol.fused;
+  if (pol.sr_bits == 32) return pol.tile > 1 || !pol.fused;
   // r-bit draws in 16-bit slots (mca/stream.hpp): 9 <= r <= 16
   return mca::slot_bits(pol.sr_bits) == 16 && 53 - pol.t32 - pol.sr_bits >= 1;
 }
@@ -331,6 +554,12 @@ bool available(const mca::Sr& pol) {
 void prepare(const mca::Sr& pol, const float* panel, const uint64_t* valid, int kc, Panel& out) {
   const int S = slots(pol);
   out.kc = kc;
+  if (pol.tile > 1) {  // binary32 panel in generator order; no bounds needed
+    const Perm& pm = perm(S);
+    for (int q = 0; q < kc; ++q) permute64(pm.to_gen, panel + kLanes * q, out.xf + kLanes * q);
+    out.ok = true;
+    return;
+  }
   bool ok = true;
   for (int q = 0; q < kc; ++q) {
     const float* src = panel + kLanes * q;
@@ -352,7 +581,7 @@ void prepare(const mca::Sr& pol, const float* panel, const uint64_t* valid, int 
 
 bool terms(const mca::Sr& pol, const Panel& p, const float* s, uint64_t q0, uint64_t e0, int cnt,
            float* acc) {
-  if (!p.ok) return false;
+  if (!p.ok || pol.tile > 1) return false;
   const int S = slots(pol);
   if (e0 % uint64_t(S) != 0) return false;
   const uint64_t group0 = e0 / uint64_t(S);
@@ -382,6 +611,65 @@ bool terms(const mca::Sr& pol, const Panel& p, const float* s, uint64_t q0, uint
   return done;
 }
 
+namespace {
+NUMENS_AVX512 bool tile_terms_avx512(const mca::Sr& pol, const Panel& p, int rows, const float* s,
+                                     int64_t s_stride, uint64_t q0, uint64_t Q, uint64_t e0,
+                                     uint64_t e_stride, int cnt, float* acc, int64_t acc_stride,
+                                     float* part) {
+  if (!p.ok || pol.tile <= 1 || rows < 1 || rows > kRows) return false;
+  const int S = slots(pol);
+  uint64_t e[kRows] = {};
+  for (int r = 0; r < rows; ++r) {
+    e[r] = e0 + uint64_t(r) * e_stride;
+    const uint64_t group0 = e[r] / uint64_t(S);
+    if (e[r] % uint64_t(S) != 0 || (group0 >> 32) != ((group0 + 15) >> 32) ||
+        e[r] + kLanes - 1 > mca::kMaxElement32)
+      return false;
+  }
+  // weights, zero rows past `rows`; a non-finite weight meeting padding would give NaN where the
+  // reference skips the term: the AVX2 path masks those
+  alignas(64) float w[kRows * kTerms] = {};
+  __mmask16 nonfinite = 0;
+  for (int r = 0; r < rows; ++r)
+    for (int q = 0; q < p.kc; q += 16) {
+      const __mmask16 m = __mmask16(p.kc - q >= 16 ? 0xFFFF : (1u << (p.kc - q)) - 1);
+      const __m512 v = _mm512_maskz_loadu_ps(m, s + r * s_stride + q);
+      nonfinite |= _mm512_fpclass_ps_mask(v, 0x01 | 0x08 | 0x10 | 0x80);  // NaN, +inf, -inf
+      _mm512_mask_storeu_ps(w + r * kTerms + q, m, v);
+    }
+  if (nonfinite) return false;
+  const Perm& pm = perm(S);
+  alignas(64) float a[kRows][kLanes] = {}, pt[kRows][kLanes] = {}, lane[kLanes];
+  for (int r = 0; r < rows; ++r) {
+    std::memcpy(lane, acc + r * acc_stride, sizeof(float) * size_t(cnt));
+    std::fill(lane + cnt, lane + kLanes, 0.0f);
+    permute64(pm.to_gen, lane, a[r]);
+    permute64(pm.to_gen, part + r * kLanes, pt[r]);
+  }
+  Setup st;
+  make_setup(pol, e[0] / uint64_t(S), st);
+  __m512i c0[kRows][2], c1[kRows][2];
+  for (int r = 0; r < rows; ++r) make_counters(pol, e[r] / uint64_t(S), c0[r], c1[r]);
+  if (pol.fused)
+    tile_dispatch<true>(pol, st, c0, c1, p, w, rows, q0, Q, e, a, pt);
+  else
+    tile_dispatch<false>(pol, st, c0, c1, p, w, rows, q0, Q, e, a, pt);
+  for (int r = 0; r < rows; ++r) {
+    permute64(pm.to_lane, a[r], lane);
+    std::memcpy(acc + r * acc_stride, lane, sizeof(float) * size_t(cnt));
+    permute64(pm.to_lane, pt[r], part + r * kLanes);
+  }
+  return true;
+}
+}  // namespace
+
+bool tile_terms(const mca::Sr& pol, const Panel& p, int rows, const float* s, int64_t s_stride,
+                uint64_t q0, uint64_t Q, uint64_t e0, uint64_t e_stride, int cnt, float* acc,
+                int64_t acc_stride, float* part) {
+  return tile_terms_avx512(pol, p, rows, s, s_stride, q0, Q, e0, e_stride, cnt, acc, acc_stride,
+                           part);
+}
+
 #else  // no AVX-512 code on this compiler or architecture
 
 bool available(const mca::Sr&) {
@@ -389,6 +677,10 @@ bool available(const mca::Sr&) {
 }
 void prepare(const mca::Sr&, const float*, const uint64_t*, int, Panel&) {}
 bool terms(const mca::Sr&, const Panel&, const float*, uint64_t, uint64_t, int, float*) {
+  return false;
+}
+bool tile_terms(const mca::Sr&, const Panel&, int, const float*, int64_t, uint64_t, uint64_t,
+                uint64_t, uint64_t, int, float*, int64_t, float*) {
   return false;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/conv2d_sr512.hpp"
+#include "mca/accumulate.hpp"
 #include "mca/batch.hpp"
 #include "mca/config.hpp"
 #include "mca/dispatch.hpp"
@@ -205,5 +206,95 @@ TEST_CASE("conv2d sr AVX-512 kernel refuses the blocks it cannot take, acc untou
   cancel.valid[0] |= 1;
   cancel.acc[0] = -0x1p-120f;
   CHECK(refused(fused, cancel, 0));
+  mca::set_simd_level(mca::best_simd_level());
+}
+
+namespace {
+
+// The reference's tile:k semantics (kernels/conv2d_impl.hpp's ConvTiles) for lane l: real terms
+// into the partial sum in round to nearest, a perturbed add of the partial at every tile end
+// (positional tiles over the whole reduction of Q terms) and after term Q - 1.
+void reference_tile_lane(const mca::Sr& pol, const Block& b, const float* w, uint64_t q0,
+                         uint64_t Q, uint64_t e, int l, float& acc, float& part) {
+  const uint64_t k = uint64_t(pol.tile);
+  for (int q = 0; q < kT; ++q) {
+    if ((b.valid[size_t(q)] >> l) & 1)
+      part = mca::tile_fma(pol.fused, w[q], b.panel[size_t(q * kL + l)], part);
+    const uint64_t pos = q0 + uint64_t(q);
+    if ((pos + 1) % k == 0 || pos + 1 == Q) {
+      mca::Draws d = pol.draws(e, uint32_t((pos / k) * mca::Sr::kFmaDraws));
+      acc = pol.add(acc, part, d);
+      part = 0.0f;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d sr AVX-512 tile:k kernel computes the reference's bits") {
+  if (mca::best_simd_level() != mca::SimdLevel::avx512) {
+    MESSAGE("no AVX-512 on this CPU: kernel not tested here");
+    return;
+  }
+  mca::set_simd_level(mca::SimdLevel::avx512);
+  constexpr auto split = mca::FmaMode::split, fused = mca::FmaMode::fused;
+  struct Opt {
+    int t;
+    mca::FmaMode fma;
+    int r, rounds, k;
+  };
+  // tile sizes that divide the 64-term block (16) and that do not (7, 5, 100)
+  const Opt opts[] = {{24, split, 32, 10, 16}, {24, fused, 32, 10, 7},  {12, split, 32, 7, 16},
+                      {21, fused, 16, 10, 16}, {24, split, 9, 10, 100}, {16, fused, 16, 7, 5}};
+  for (const Opt& o : opts) {
+    mca::ArithConfig cfg;
+    cfg.mode = mca::Mode::sr;
+    cfg.t32 = o.t;
+    cfg.seed = 4;
+    cfg.member = 9;
+    cfg.set_cost({o.fma, o.r, o.rounds, o.k});
+    const mca::Sr pol = mca::make_policy<mca::Mode::sr>(cfg).at(31, 2);
+    CAPTURE(cfg.describe());
+    REQUIRE(sr512::available(pol));
+    for (int rows : {4, 3, 1}) {
+      for (int cnt : {64, 24}) {
+        CAPTURE(rows);
+        CAPTURE(cnt);
+        const Block b = make_block(uint32_t(rows * 100 + cnt + o.k), cnt, 0);
+        const int64_t e_stride = 64 * 9;
+        // the reduction ends with this block, or 26 terms after it
+        const uint64_t q0 = 64 * 3, Q = q0 + (cnt == 64 ? 64 : 90), e0 = 64 * 11;
+        // per row: its own weights, accumulators and carried partial sums; lane 5 of row 0 holds
+        // 2^30 with tiny products, so its sums are inexact in binary64 (the 32-bit rule hands
+        // them to the scalar policy, visibly: a negative partial rounds 2^30 down to 2^30 - 64)
+        std::vector<float> w(size_t(rows * kT)), acc(size_t(rows * 70)), part(size_t(rows * kL));
+        for (int r = 0; r < rows; ++r)
+          for (int q = 0; q < kT; ++q) w[size_t(r * kT + q)] = b.s[size_t(q)] * float(r + 1);
+        for (size_t i = 0; i < acc.size(); ++i) acc[i] = b.acc[i % kL] + float(i % 3);
+        for (size_t i = 0; i < part.size(); ++i) part[i] = b.acc[(i * 7) % kL] * 0.01f;
+        Block bb = b;
+        if (cnt > 5) {
+          acc[5] = 0x1p30f;
+          for (int q = 0; q < kT; ++q) bb.panel[size_t(q * kL + 5)] *= 0x1p-40f;
+        }
+        sr512::Panel p;
+        sr512::prepare(pol, bb.panel.data(), bb.valid.data(), kT, p);
+        std::vector<float> got_acc = acc, got_part = part;
+        REQUIRE(sr512::tile_terms(pol, p, rows, w.data(), kT, q0, Q, e0, uint64_t(e_stride), cnt,
+                                  got_acc.data(), 70, got_part.data()));
+        int64_t bad = 0;
+        for (int r = 0; r < rows; ++r)
+          for (int l = 0; l < kL; ++l) {
+            float a = acc[size_t(r * 70 + l)], pt = part[size_t(r * kL + l)];
+            reference_tile_lane(pol, bb, w.data() + r * kT, q0, Q, e0 + uint64_t(r * e_stride + l),
+                                l, a, pt);
+            if (l < cnt && std::memcmp(&a, &got_acc[size_t(r * 70 + l)], 4) != 0) ++bad;
+            if (l >= cnt && acc[size_t(r * 70 + l)] != got_acc[size_t(r * 70 + l)]) ++bad;
+            if (l < cnt && std::memcmp(&pt, &got_part[size_t(r * kL + l)], 4) != 0) ++bad;
+          }
+        CHECK(bad == 0);
+      }
+    }
+  }
   mca::set_simd_level(mca::best_simd_level());
 }
