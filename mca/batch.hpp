@@ -32,10 +32,11 @@ template <class P, class T>
 void fma_n(const P& pol, bool fused, const T* a, const T* b, const T* c, T* out, size_t n,
            uint64_t first_element = 0);
 
-// The vector code the generator runs: the best this build and this CPU have (checked at run time
-// with cpuid), or a narrower one forced for tests and benchmarks (set_simd_level never goes above
-// best_simd_level()). Every level gives the same words. (avx512 is reserved: no generator path
-// uses it yet, so best_simd_level() reports at most avx2.)
+// The vector code the perturbed paths run: the best this build and this CPU have (checked at run
+// time with cpuid), or a narrower one forced for tests and benchmarks (set_simd_level never goes
+// above best_simd_level()). Every level gives the same bits. avx2: the generator and the AVX2
+// kernels; avx512 adds the AVX-512 conv kernel (kernels/conv2d_sr512.hpp), compiled for it by
+// function attribute whatever the build machine.
 enum class SimdLevel : uint8_t { scalar, avx2, avx512 };
 SimdLevel best_simd_level();
 void set_simd_level(SimdLevel level);
