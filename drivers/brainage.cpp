@@ -120,11 +120,7 @@ CurveStats stats(const std::vector<double>& v) {
 }
 
 void write_text(io::AtomicFile& out, const std::string& text) {
-  std::FILE* f = std::fopen(out.temp_path().c_str(), "w");
-  if (!f) throw io::IoError(out.temp_path().string() + ": cannot create");
-  std::fputs(text.c_str(), f);
-  const bool bad = std::ferror(f) != 0;
-  if (std::fclose(f) != 0 || bad) throw io::IoError(out.temp_path().string() + ": write failed");
+  io::write_bytes(out.temp_path(), text, out.target());
 }
 
 std::string fmt(const char* f, double v) {

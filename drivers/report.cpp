@@ -549,12 +549,10 @@ std::vector<fs::path> write_dir(const fs::path& out, const Output& o) {
   std::vector<fs::path> written;
   for (const auto& [name, content] : all) {
     guards.push_back(std::make_unique<io::TempPath>(tmp / name));
-    std::ofstream f(tmp / name, std::ios::binary);
-    f.write(content->data(), std::streamsize(content->size()));
-    f.close();
-    if (!f) fail(tmp / name, "write failed");
+    io::write_bytes(tmp / name, *content, out / name);
     if (name != kMarker) written.push_back(out / name);
   }
+  io::pause_before_commit();
   if (fs::exists(out)) {
     fs::rename(out, old, ec);
     if (ec) fail(out, "cannot move the previous report aside: " + ec.message());

@@ -144,13 +144,10 @@ class OutDir {
     return tmp_ / rel;
   }
   void text(const std::string& rel, const std::string& content) {
-    const fs::path p = file(rel);
-    std::ofstream o(p, std::ios::binary);
-    o.write(content.data(), std::streamsize(content.size()));
-    o.close();
-    if (!o) fail(out_ / rel, "write failed (disk full?)");
+    io::write_bytes(file(rel), content, out_ / rel);
   }
   void commit() {
+    io::pause_before_commit();
     std::error_code ec;
     if (fs::exists(out_, ec)) fs::remove(out_, ec);  // an empty directory (check_new_dir)
     fs::rename(tmp_, out_, ec);

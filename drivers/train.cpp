@@ -388,25 +388,36 @@ void train_view(TrainSettings s, const TrainRun& run) {
     return;
   }
   RunState st = start_or_resume(s, run);
-  // A directory this run creates is removed again if the run fails before its first checkpoint
-  // (it then holds only the resolved configuration written here): no empty output is left.
+  // A directory this run creates is removed again if the run fails or is interrupted (SIGINT,
+  // SIGTERM, SIGHUP: io::TempPath) before its first checkpoint, when it holds only the resolved
+  // configuration written here: no output without a result is left.
   struct NewDirGuard {
     fs::path dir, toml;
     bool armed = false;
+    io::TempPath dir_guard, toml_guard;
     ~NewDirGuard() {
       if (!armed) return;
       std::error_code ec;
       fs::remove(toml, ec);
       if (fs::is_empty(dir, ec)) fs::remove(dir, ec);
     }
-  } new_dir{out.dir, out.toml, !fs::exists(out.dir)};
+    void disarm() {
+      armed = false;
+      dir_guard.release();
+      toml_guard.release();
+    }
+  } new_dir{out.dir, out.toml, !fs::exists(out.dir), {}, {}};
   io::make_output_dir(out.dir);
+  if (new_dir.armed) {
+    new_dir.dir_guard.hold(out.dir, /*directory=*/true);
+    new_dir.toml_guard.hold(out.toml);
+  }
   io::write_text_atomic(out.toml, to_toml(s));
 
   print_start(log, s, st, plan, out);
   auto checkpoint = [&](const fs::path& p, int64_t epoch, double lr) {
     io::write_checkpoint(p, make_checkpoint(s, st, sf.info(), epoch, lr), kVersion, kGitCommit);
-    new_dir.armed = false;  // the directory now holds a result
+    new_dir.disarm();  // the directory now holds a result
   };
 
   const mca::Stream aug = mca::Stream::make(s.augment_seed, kAugmentStream);

@@ -1,17 +1,20 @@
 #include "io/atomic_file.hpp"
 
-#include <fstream>
-
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "io/error.hpp"
@@ -151,8 +154,20 @@ AtomicFile::~AtomicFile() {
   fs::remove(temp_, ec);
 }
 
+void pause_before_commit() {
+  static const long ms = [] {
+    const char* v = std::getenv("NUMENS_TEST_PAUSE_BEFORE_COMMIT");
+    if (!v) return 0L;
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    return end != v && *end == '\0' && n >= 1 && n <= 60000 ? n : 0L;
+  }();
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
 void AtomicFile::commit() {
   if (committed_) return;
+  pause_before_commit();
   std::error_code ec;
   if (!fs::exists(temp_, ec)) {
     throw IoError(target_.string() + ": cannot commit: temp file " + temp_.string() +
@@ -167,20 +182,35 @@ void AtomicFile::commit() {
   guard_.release();
 }
 
-void write_text_atomic(const std::filesystem::path& path, const std::string& text) {
-  AtomicFile a(path);
-  {
-    errno = 0;
-    std::ofstream f(a.temp_path());
-    f << text;
-    f.close();
-    if (!f) {
-      const int e = errno;
-      throw IoError(path.string() + ": cannot write" +
-                    (e != 0 ? std::string(": ") + std::strerror(e) : std::string()));
+void write_bytes(const fs::path& file, std::string_view bytes, const fs::path& shown) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) throw IoError(shown.string() + ": cannot create: " + std::strerror(errno));
+  const char* p = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int e = n < 0 ? errno : ENOSPC;  // write(2) returning 0 for a regular file: no room
+      ::close(fd);
+      throw IoError(shown.string() + ": cannot write: " + std::strerror(e));
     }
+    p += n;
+    left -= size_t(n);
   }
+  // close(2) can report a deferred error (NFS, quota): it counts as a failed write
+  if (::close(fd) != 0)
+    throw IoError(shown.string() + ": cannot write: " + std::strerror(errno));
+}
+
+void write_file_atomic(const fs::path& path, std::string_view bytes) {
+  AtomicFile a(path);
+  write_bytes(a.temp_path(), bytes, path);
   a.commit();
+}
+
+void write_text_atomic(const std::filesystem::path& path, const std::string& text) {
+  write_file_atomic(path, text);
 }
 
 }  // namespace numens::io

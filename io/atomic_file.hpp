@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace numens::io {
 
@@ -65,6 +66,23 @@ void remove_stale_temps(const std::filesystem::path& target);
 // it exists and is not a directory, or cannot be made (the system's reason: no space, read-only
 // file system, permission), instead of the filesystem library's exception.
 void make_output_dir(const std::filesystem::path& dir);
+
+// The test seam of the fault campaign (tests/cli/fault_campaign.sh): where the environment
+// variable NUMENS_TEST_PAUSE_BEFORE_COMMIT holds a number of milliseconds (1..60000), every commit
+// of an output (a temp file or temp directory complete, not yet renamed into place) first sleeps
+// that long, so a test can deliver a signal at the moment an interrupted write leaves the most
+// behind. Unset (always, outside tests): nothing.
+void pause_before_commit();
+
+// Creates `file` and writes `bytes` with the system calls, so a failure carries the system's
+// reason: IoError "<shown>: cannot write: No space left on device" (or quota, read-only file
+// system, I/O error). `shown` is the name the user knows (the final output, not the temp file).
+// The one write path of every output that is not HDF5 or zlib (PNG, text, tables, reports).
+void write_bytes(const std::filesystem::path& file, std::string_view bytes,
+                 const std::filesystem::path& shown);
+
+// Writes `bytes` to a temporary name next to `path` and renames it into place. Throws IoError.
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 
 // Writes `text` to a temporary name next to `path` and renames it into place. Throws IoError.
 void write_text_atomic(const std::filesystem::path& path, const std::string& text);

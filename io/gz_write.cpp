@@ -27,11 +27,16 @@ void write_parts(const std::filesystem::path& path, bool gzip,
       off += len;
     }
   }
+  // zlib reports a failed write(2) as Z_ERRNO with errno set: the system's reason, as for every
+  // other writer ("cannot write: No space left on device"); its own errors by message.
   int zerr = Z_OK;
-  const std::string zmsg = ok ? "" : gzerror(gz, &zerr);
+  std::string why = ok ? "" : gzerror(gz, &zerr);
+  if (!ok && zerr == Z_ERRNO) why = std::strerror(errno);
+  errno = 0;
   const int rc = gzclose(gz);
-  if (!ok || rc != Z_OK)
-    fail(path, "write failed (disk full?): " + (ok ? std::to_string(rc) : zmsg));
+  if (ok && rc != Z_OK)
+    why = rc == Z_ERRNO && errno != 0 ? std::strerror(errno) : "zlib error " + std::to_string(rc);
+  if (!ok || rc != Z_OK) fail(path, "cannot write: " + why);
   out.commit();
 }
 

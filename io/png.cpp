@@ -3,8 +3,9 @@
 #include <png.h>
 
 #include <cstdio>
-#include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "io/atomic_file.hpp"
 #include "io/error.hpp"
@@ -79,14 +80,7 @@ void write_png_rgb(const std::filesystem::path& path, int width, int height,
   } catch (const IoError& e) {
     throw IoError(path.string() + ": " + e.what());
   }
-  AtomicFile out(path);
-  std::FILE* f = std::fopen(out.temp_path().c_str(), "wb");
-  if (!f) throw IoError(out.temp_path().string() + ": cannot create");
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
-  if (std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fflush(f) != 0)
-    throw IoError(out.temp_path().string() + ": write failed");
-  closer.reset();
-  out.commit();
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace numens::io
