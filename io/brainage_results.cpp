@@ -18,7 +18,9 @@ BrainageResults read_brainage_results(const std::filesystem::path& path) {
   r.model = root.attr_string("model");
   r.cv = root.has_attr("cv") ? root.attr_string("cv") : "";
   r.subjects = root.dataset("subject_ids").read_strings().size();
-  r.members = root.dataset("member_ids").shape().at(0);
+  const Shape members = root.dataset("member_ids").shape();
+  if (members.size() != 1) throw bad("/member_ids is not a one-dimensional table");
+  r.members = members[0];
   if (root.exists("curve")) {
     const Group c = root.group("curve");
     r.curve_n = c.dataset("n").read<std::int64_t>();

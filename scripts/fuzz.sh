@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The libFuzzer targets of fuzz/ (NIfTI, MGH/MGZ, the subjects CSV and colour tables): builds the
-# `fuzz` preset (clang, ASan + UBSan) and runs each target for SECONDS (default 20) over its
-# committed corpus fuzz/corpus/<target>/. New inputs go to a scratch directory, so the committed
+# The libFuzzer targets of fuzz/ (NIfTI, MGH/MGZ, the subjects CSV and colour tables, the HDF5
+# schemas, the TOML configurations): builds the `fuzz` preset (clang, ASan + UBSan) and runs each
+# target for SECONDS (default 20) over its committed corpus fuzz/corpus/<target>/. New inputs go to a scratch directory, so the committed
 # corpora change only by hand. A crash, sanitizer report, leak, timeout or an allocation past
 # 1 GiB fails the run; its input is kept as fuzz-artifacts/<target>-* for a regression test.
 #   scripts/fuzz.sh [SECONDS]
@@ -15,7 +15,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p fuzz-artifacts
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-for t in nifti mgh tables; do
+for t in nifti mgh tables h5schema config; do
   mkdir -p "$scratch/$t"
   echo "fuzz: $t for ${secs} s"
   rc=0
