@@ -199,7 +199,10 @@ TEST_CASE("atrophy relabels inside the head only, and moves volumes the way the 
       {{kThalL, kThalR}, kThalL},
       {{kCbCtxL, kCbCtxR}, kCbCtxL},
       {{lobe(true, kFrontal), lobe(false, kFrontal)}, lobe(true, kFrontal)}};
-  for (const auto& [labels, rep] : regions) {
+  for (const auto& region : regions) {
+    // plain variables: doctest's INFO captures in a lambda, which clang 14 refuses for bindings
+    const std::vector<std::int16_t>& labels = region.first;
+    const std::int16_t rep = region.second;
     const double expect = age_volume_factor(rep, 85) / age_volume_factor(rep, 25);
     const double got = sum_of(vo, labels) / sum_of(vy, labels);
     INFO("label " << rep << ": expected factor " << expect << ", got " << got);
