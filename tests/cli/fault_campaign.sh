@@ -5,7 +5,8 @@
 # names the output and says what happened, nothing left at the output (no partial file or
 # directory, no temp file), and nothing of the user's changed.
 #
-# Per writer (12 of them):
+# Per writer (12 of them; ensemble and study, whose run directories resume by design, get the
+# three signals at their first commit and must leave no temp output):
 #   disk full        a tmpfs as the output's file system, sized to 4 KiB, 30 % and 85 % of the
 #                    output (the command may also succeed; then the output must be complete)
 #   read-only fs     a read-only tmpfs: "Read-only file system"
@@ -19,6 +20,7 @@
 #   fault_campaign.sh <numens> <work dir> <cli_data> <segment_data> <variability_data>
 #                     <brainage_data> <report_data>
 set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 numens=$1 w=$2 cli=$3 seg=$4 var=$5 ba=$6 rep=$7
 rm -rf "$w" && mkdir -p "$w/mnt" "$w/ref" && cd "$w" || exit 2
 w=$PWD
@@ -194,6 +196,73 @@ for wr in "${writers[@]}"; do
       { [ ! -e "$w/nowhere" ] && echo "ok   $name: missing output directory: $err" ||
         fail "$name missing directory" "created $w/nowhere"; }
   fi
+done
+
+# Run directories (ensemble, study): they resume by design, so an interrupted run keeps what it
+# finished; a signal at the first commit must still leave no temp file or directory anywhere in
+# the run directory, and the process dies of the signal.
+cat > "$w/ens.toml" << TOML
+[data]
+slices = "$cli/slices.h5"
+validation_fraction = 0.0
+[model]
+filters = 2
+kernel = 3
+levels = 1
+[train]
+epochs = 1
+batch_size = 2
+steps_per_epoch = 1
+[ensemble]
+views = ["axial"]
+segment_cohort = "$cli/cohort.h5"
+[[ensemble.arms]]
+name = "ieee"
+kind = "ieee"
+TOML
+rundirs=(
+  "ensemble|ensemble --config $w/ens.toml --dir OUT"
+  "study|study --config $here/study.toml --out OUT"
+)
+for rd in "${rundirs[@]}"; do
+  IFS='|' read -r name args <<< "$rd"
+  for sig in TERM INT HUP; do
+    run=$w/run_${name}_$sig
+    rm -rf "$run"
+    read -ra argv <<< "${args//OUT/$run}"
+    (cd "$w" && OMP_NUM_THREADS=1 NUMENS_TEST_PAUSE_BEFORE_COMMIT=20000 exec "$numens" "${argv[@]}") \
+      > "$run.log" 2>&1 &
+    pid=$!
+    seen=0
+    for _ in $(seq 1 1200); do
+      if [ -d "$run" ] && [ -n "$(find "$run" -name '*.tmp.*' -o -name '*.tmp-*' | head -1)" ]; then
+        seen=1
+        break
+      fi
+      kill -0 "$pid" 2> /dev/null || break
+      sleep 0.025
+    done
+    cases=$((cases + 1))
+    if [ "$seen" -eq 0 ]; then
+      kill -KILL "$pid" 2> /dev/null
+      { wait "$pid"; } 2> /dev/null
+      fail "$name SIG$sig" "no temp output appeared: $(tail -3 "$run.log")"
+      continue
+    fi
+    sleep 0.1
+    kill "-$sig" "$pid"
+    rc=0
+    { wait "$pid"; } 2> /dev/null || rc=$?
+    want=$((128 + $(kill -l "$sig")))
+    left=$(find "$run" -name '*.tmp.*' -o -name '*.tmp-*' 2> /dev/null)
+    if [ "$rc" -ne "$want" ]; then
+      fail "$name SIG$sig" "exit status $rc, expected $want: $(tail -3 "$run.log")"
+    elif [ -n "$left" ]; then
+      fail "$name SIG$sig" "left temp outputs: $left"
+    else
+      echo "ok   $name: SIG$sig at the first commit: status $rc, no temp output left"
+    fi
+  done
 done
 
 echo "fault campaign: $cases cases, $failures failed$([ "$can_mount" -eq 1 ] || echo ' (mount cases skipped: no tmpfs)')"
