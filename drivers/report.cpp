@@ -296,7 +296,9 @@ void finding_brainage(Output& o,
        "compared with no augmentation.";
   if (brainage.empty()) h << " Not evaluable: no brainage*.h5 in the run directory.";
   h << "<ul>\n";
-  for (const auto& [path, b] : brainage) {
+  for (const auto& entry : brainage) {
+    const fs::path& path = entry.first;
+    const io::BrainageResults& b = entry.second;  // a plain reference: the lambdas capture it
     h << "<li>" << esc(b.model) << " (" << esc(path.filename().string()) << "): ";
     const auto at = [&](const std::string& n) -> std::optional<std::size_t> {
       for (std::size_t q = 0; q < b.scheme_names.size(); ++q)
