@@ -100,6 +100,54 @@ check_error() {  # <label> <name> <what>
   return 0
 }
 
+# interrupt <name> <signal> <working dir> <arguments with OUT> <output name> <leaves-nothing |
+# resumable>: runs the command on $w/sig_<name>_<signal>/<output name> with every commit paused,
+# delivers the signal once a temp output exists, and checks the status (128 + n) and what is left:
+# nothing at all, or (a resumable run directory) no temp file or directory anywhere.
+interrupt() {
+  local name=$1 sig=$2 dir=$3 args=$4 out=$5 mode=$6
+  local root=$w/sig_${name}_$sig pid seen=0 rc=0 want left
+  rm -rf "$root" && mkdir -p "$root"
+  local -a argv
+  read -ra argv <<< "${args//OUT/$root/$out}"
+  (cd "$dir" && OMP_NUM_THREADS=1 NUMENS_TEST_PAUSE_BEFORE_COMMIT=20000 exec "$numens" "${argv[@]}") \
+    > "$root.log" 2>&1 &
+  pid=$!
+  temps() { find "$root" \( -name '*.tmp.*' -o -name '*.tmp-*' \) 2> /dev/null; }
+  for _ in $(seq 1 1200); do
+    [ -n "$(temps | head -1)" ] && { seen=1; break; }
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.025
+  done
+  if [ "$seen" -eq 1 ] && ignores "$pid" "$sig"; then
+    kill -KILL "$pid" 2> /dev/null
+    { wait "$pid"; } 2> /dev/null
+    skipped=$((skipped + 1))
+    echo "skip $name: SIG$sig is ignored in this environment (inherited), not testable here"
+    return
+  fi
+  cases=$((cases + 1))
+  if [ "$seen" -eq 0 ]; then
+    kill -KILL "$pid" 2> /dev/null
+    { wait "$pid"; } 2> /dev/null
+    fail "$name SIG$sig" "no temp output appeared: $(tail -3 "$root.log")"
+    return
+  fi
+  sleep 0.1  # into the pause
+  kill "-$sig" "$pid"
+  { wait "$pid"; } 2> /dev/null || rc=$?  # (bash would report the job's signal on stderr)
+  want=$((128 + $(kill -l "$sig")))
+  if [ "$mode" = resumable ]; then left=$(temps); else left=$(ls -A "$root"); fi
+  if [ "$rc" -ne "$want" ]; then
+    fail "$name SIG$sig" "exit status $rc, expected $want: $(tail -3 "$root.log")"
+  elif [ -n "$left" ]; then
+    fail "$name SIG$sig" "left $left"
+  else
+    echo "ok   $name: SIG$sig at the commit: status $rc, $([ "$mode" = resumable ] &&
+      echo 'no temp output left' || echo 'nothing left')"
+  fi
+}
+
 can_mount=1
 umount "$mnt" 2> /dev/null
 mount -t tmpfs -o size=64k tmpfs "$mnt" 2> /dev/null && umount "$mnt" || can_mount=0
@@ -138,51 +186,7 @@ for wr in "${writers[@]}"; do
   fi
 
   # signals while the finished output waits for its rename
-  for sig in TERM INT HUP; do
-    local_dir=$w/sig_${name}_$sig
-    rm -rf "$local_dir" && mkdir -p "$local_dir"
-    target=$local_dir/$out
-    read -ra argv <<< "${args//OUT/$target}"
-    (cd "$dir" && NUMENS_TEST_PAUSE_BEFORE_COMMIT=20000 exec "$numens" "${argv[@]}") \
-      > /dev/null 2> "$local_dir.err" &
-    pid=$!
-    seen=0
-    for _ in $(seq 1 400); do
-      if compgen -G "$target.tmp.*" > /dev/null || compgen -G "$target.tmp-*" > /dev/null ||
-        compgen -G "$local_dir/*/*.tmp.*" > /dev/null; then
-        seen=1
-        break
-      fi
-      kill -0 "$pid" 2> /dev/null || break
-      sleep 0.025
-    done
-    cases=$((cases + 1))
-    if [ "$seen" -eq 0 ]; then
-      kill -KILL "$pid" 2> /dev/null
-      wait "$pid" 2> /dev/null
-      fail "$name SIG$sig" "no temp output appeared: $(cat "$local_dir.err")"
-      continue
-    fi
-    if ignores "$pid" "$sig"; then
-      kill -KILL "$pid" 2> /dev/null
-      { wait "$pid"; } 2> /dev/null
-      cases=$((cases - 1)) skipped=$((skipped + 1))
-      echo "skip $name: SIG$sig is ignored in this environment (inherited), not testable here"
-      continue
-    fi
-    sleep 0.1  # into the pause
-    kill "-$sig" "$pid"
-    rc=0
-    { wait "$pid"; } 2> /dev/null || rc=$?  # (bash would report the job's signal on stderr)
-    want=$((128 + $(kill -l "$sig")))
-    if [ "$rc" -ne "$want" ]; then
-      fail "$name SIG$sig" "exit status $rc, expected $want: $(cat "$local_dir.err")"
-    elif [ -n "$(ls -A "$local_dir")" ]; then
-      fail "$name SIG$sig" "left $(ls -A "$local_dir")"
-    else
-      echo "ok   $name: SIG$sig during the write: status $rc, nothing left"
-    fi
-  done
+  for sig in TERM INT HUP; do interrupt "$name" "$sig" "$dir" "$args" "$out" leaves-nothing; done
 
   # a directory where the output goes, holding a user's file
   if [ "$kind" = file ]; then
@@ -247,50 +251,7 @@ rundirs=(
 )
 for rd in "${rundirs[@]}"; do
   IFS='|' read -r name args <<< "$rd"
-  for sig in TERM INT HUP; do
-    run=$w/run_${name}_$sig
-    rm -rf "$run"
-    read -ra argv <<< "${args//OUT/$run}"
-    (cd "$w" && OMP_NUM_THREADS=1 NUMENS_TEST_PAUSE_BEFORE_COMMIT=20000 exec "$numens" "${argv[@]}") \
-      > "$run.log" 2>&1 &
-    pid=$!
-    seen=0
-    for _ in $(seq 1 1200); do
-      if [ -d "$run" ] && [ -n "$(find "$run" -name '*.tmp.*' -o -name '*.tmp-*' | head -1)" ]; then
-        seen=1
-        break
-      fi
-      kill -0 "$pid" 2> /dev/null || break
-      sleep 0.025
-    done
-    cases=$((cases + 1))
-    if [ "$seen" -eq 0 ]; then
-      kill -KILL "$pid" 2> /dev/null
-      { wait "$pid"; } 2> /dev/null
-      fail "$name SIG$sig" "no temp output appeared: $(tail -3 "$run.log")"
-      continue
-    fi
-    if ignores "$pid" "$sig"; then
-      kill -KILL "$pid" 2> /dev/null
-      { wait "$pid"; } 2> /dev/null
-      cases=$((cases - 1)) skipped=$((skipped + 1))
-      echo "skip $name: SIG$sig is ignored in this environment (inherited), not testable here"
-      continue
-    fi
-    sleep 0.1
-    kill "-$sig" "$pid"
-    rc=0
-    { wait "$pid"; } 2> /dev/null || rc=$?
-    want=$((128 + $(kill -l "$sig")))
-    left=$(find "$run" -name '*.tmp.*' -o -name '*.tmp-*' 2> /dev/null)
-    if [ "$rc" -ne "$want" ]; then
-      fail "$name SIG$sig" "exit status $rc, expected $want: $(tail -3 "$run.log")"
-    elif [ -n "$left" ]; then
-      fail "$name SIG$sig" "left temp outputs: $left"
-    else
-      echo "ok   $name: SIG$sig at the first commit: status $rc, no temp output left"
-    fi
-  done
+  for sig in TERM INT HUP; do interrupt "$name" "$sig" "$w" "$args" run resumable; done
 done
 
 echo "fault campaign: $cases cases, $failures failed$([ "$can_mount" -eq 1 ] || echo ' (mount cases skipped: no tmpfs)')$([ "$skipped" -eq 0 ] || echo ", $skipped signal cases skipped (signal ignored on entry)")"

@@ -94,14 +94,32 @@ float reference_lane(const mca::Sr& pol, const Block& b, uint64_t q0, uint64_t e
   return a;
 }
 
-mca::Sr policy(int t, mca::FmaMode fma, int r, int rounds) {
+// One arithmetic: t, fma, sr_bits, rounds, granularity (1 = op, k = tile:k).
+struct Opt {
+  int t;
+  mca::FmaMode fma;
+  int r, rounds, k = 1;
+};
+constexpr auto split = mca::FmaMode::split, fused = mca::FmaMode::fused;
+
+mca::Sr policy(const Opt& o) {
   mca::ArithConfig cfg;
   cfg.mode = mca::Mode::sr;
-  cfg.t32 = t;
+  cfg.t32 = o.t;
   cfg.seed = 11;
   cfg.member = 3;
-  cfg.set_cost({fma, r, rounds, 1});
+  cfg.set_cost({o.fma, o.r, o.rounds, o.k});
   return mca::make_policy<mca::Mode::sr>(cfg).at(23, 7);
+}
+
+// Selects the AVX-512 level; false (and says so) where the CPU has none.
+bool use_avx512() {
+  if (mca::best_simd_level() != mca::SimdLevel::avx512) {
+    MESSAGE("no AVX-512 on this CPU: kernel not tested here");
+    return false;
+  }
+  mca::set_simd_level(mca::SimdLevel::avx512);
+  return true;
 }
 
 int64_t run_and_compare(const mca::Sr& pol, const Block& b, uint64_t q0, uint64_t e0, int cnt) {
@@ -122,23 +140,13 @@ int64_t run_and_compare(const mca::Sr& pol, const Block& b, uint64_t q0, uint64_
 }  // namespace
 
 TEST_CASE("conv2d sr AVX-512 kernel computes the scalar policy's bits") {
-  if (mca::best_simd_level() != mca::SimdLevel::avx512) {
-    MESSAGE("no AVX-512 on this CPU: kernel not tested here");
-    return;
-  }
-  mca::set_simd_level(mca::SimdLevel::avx512);
-  constexpr auto split = mca::FmaMode::split, fused = mca::FmaMode::fused;
-  struct Opt {
-    int t;
-    mca::FmaMode fma;
-    int r, rounds;
-  };
+  if (!use_avx512()) return;
   const Opt opts[] = {{24, split, 32, 10}, {21, split, 32, 10}, {12, split, 32, 10},
                       {24, split, 32, 7},  {24, split, 16, 10}, {24, fused, 16, 10},
                       {12, fused, 16, 10}, {12, split, 16, 7},  {24, fused, 9, 10},
                       {20, split, 9, 10},  {24, split, 9, 10},  {16, fused, 9, 7}};
   for (const Opt& o : opts) {
-    const mca::Sr pol = policy(o.t, o.fma, o.r, o.rounds);
+    const mca::Sr pol = policy(o);
     CAPTURE(o.t);
     CAPTURE(o.r);
     CAPTURE(int(o.fma));
@@ -164,13 +172,9 @@ TEST_CASE("conv2d sr AVX-512 kernel computes the scalar policy's bits") {
 }
 
 TEST_CASE("conv2d sr AVX-512 kernel refuses the blocks it cannot take, acc untouched") {
-  if (mca::best_simd_level() != mca::SimdLevel::avx512) {
-    MESSAGE("no AVX-512 on this CPU: kernel not tested here");
-    return;
-  }
-  mca::set_simd_level(mca::SimdLevel::avx512);
-  const mca::Sr exact = policy(24, mca::FmaMode::split, 32, 10);
-  const mca::Sr fused = policy(24, mca::FmaMode::fused, 16, 10);
+  if (!use_avx512()) return;
+  const mca::Sr exact = policy({24, split, 32, 10});
+  const mca::Sr fused_r16 = policy({24, fused, 16, 10});
   auto refused = [](const mca::Sr& pol, const Block& b, uint64_t e0) {
     sr512::Panel p;
     sr512::prepare(pol, b.panel.data(), b.valid.data(), kT, p);
@@ -179,9 +183,9 @@ TEST_CASE("conv2d sr AVX-512 kernel refuses the blocks it cannot take, acc untou
     return !taken && std::memcmp(acc.data(), b.acc.data(), sizeof(float) * kL) == 0;
   };
   const Block base = make_block(5, kL, 0);
-  CHECK(!refused(exact, base, 0));  // the base block is taken
-  CHECK(refused(exact, base, 2));   // e0 not a multiple of the block's draws (4)
-  CHECK(refused(fused, base, 4));   // ... of 8
+  CHECK(!refused(exact, base, 0));     // the base block is taken
+  CHECK(refused(exact, base, 2));      // e0 not a multiple of the block's draws (4)
+  CHECK(refused(fused_r16, base, 4));  // ... of 8
   Block tiny = base;
   tiny.panel[100] = 1e-30f;  // a product below binary32's normal range
   tiny.valid[100 / kL] |= uint64_t(1) << (100 % kL);
@@ -197,7 +201,7 @@ TEST_CASE("conv2d sr AVX-512 kernel refuses the blocks it cannot take, acc untou
   inexact.acc[17] = 0x1p40f;
   CHECK(refused(exact, inexact, 0));
   // ... which the r-bit rule handles through the error term
-  CHECK(!refused(fused, inexact, 0));
+  CHECK(!refused(fused_r16, inexact, 0));
   // fused: w x + acc cancelling to 2^-140, below binary32's normal range, where the policy's grid
   // is the subnormal one and the pattern rounding would not be
   Block cancel = base;
@@ -205,7 +209,7 @@ TEST_CASE("conv2d sr AVX-512 kernel refuses the blocks it cannot take, acc untou
   cancel.panel[0] = 0x1p-60f;
   cancel.valid[0] |= 1;
   cancel.acc[0] = -0x1p-120f;
-  CHECK(refused(fused, cancel, 0));
+  CHECK(refused(fused_r16, cancel, 0));
   mca::set_simd_level(mca::best_simd_level());
 }
 
@@ -232,29 +236,16 @@ void reference_tile_lane(const mca::Sr& pol, const Block& b, const float* w, uin
 }  // namespace
 
 TEST_CASE("conv2d sr AVX-512 tile:k kernel computes the reference's bits") {
-  if (mca::best_simd_level() != mca::SimdLevel::avx512) {
-    MESSAGE("no AVX-512 on this CPU: kernel not tested here");
-    return;
-  }
-  mca::set_simd_level(mca::SimdLevel::avx512);
-  constexpr auto split = mca::FmaMode::split, fused = mca::FmaMode::fused;
-  struct Opt {
-    int t;
-    mca::FmaMode fma;
-    int r, rounds, k;
-  };
+  if (!use_avx512()) return;
   // tile sizes that divide the 64-term block (16) and that do not (7, 5, 100)
   const Opt opts[] = {{24, split, 32, 10, 16}, {24, fused, 32, 10, 7},  {12, split, 32, 7, 16},
                       {21, fused, 16, 10, 16}, {24, split, 9, 10, 100}, {16, fused, 16, 7, 5}};
   for (const Opt& o : opts) {
-    mca::ArithConfig cfg;
-    cfg.mode = mca::Mode::sr;
-    cfg.t32 = o.t;
-    cfg.seed = 4;
-    cfg.member = 9;
-    cfg.set_cost({o.fma, o.r, o.rounds, o.k});
-    const mca::Sr pol = mca::make_policy<mca::Mode::sr>(cfg).at(31, 2);
-    CAPTURE(cfg.describe());
+    const mca::Sr pol = policy(o);
+    CAPTURE(o.t);
+    CAPTURE(o.r);
+    CAPTURE(int(o.fma));
+    CAPTURE(o.k);
     REQUIRE(sr512::available(pol));
     for (int rows : {4, 3, 1}) {
       for (int cnt : {64, 24}) {
